@@ -1,0 +1,110 @@
+"""``create_app(settings)``: the ASGI application. Nothing is created at import time."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+import swagger_ui_bundle
+from fastapi import FastAPI, Request
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import text
+from starlette.middleware.gzip import GZipMiddleware
+from xstatic.pkg import leaflet as xs_leaflet
+
+from parvis import __version__, notify_setup
+from parvis.kernel import privacy
+from parvis.kernel.db import Database
+from parvis.kernel.jobs import JobRegistry
+from parvis.kernel.metrics import Metrics
+from parvis.kernel.web import RequestContext, install_error_handlers, templates_env
+from parvis.modules import accounts
+from parvis.modules.accounts import api as accounts_api
+from parvis.modules.accounts import pages as accounts_pages
+from parvis.modules.accounts import queries as accounts_queries
+from parvis.modules.city import api as city_api
+from parvis.modules.city import pages as city_pages
+from parvis.settings import Settings, get_settings
+
+
+def register_privacy_hooks() -> None:
+    privacy.register("account", accounts_queries.export_account, accounts_queries.erase_account_data)
+    notify_setup.register_privacy()
+
+
+def build_registry(settings: Settings) -> JobRegistry:
+    registry = JobRegistry()
+    notify_setup.register_jobs(registry, settings)
+    return registry
+
+
+def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    db = database or Database(settings.database_url)
+    app = FastAPI(
+        title="Parvis API",
+        version=__version__,
+        description="Open city platform: districts, departments, people and notifications.",
+        openapi_url="/api/openapi.json",
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.db = db
+    app.state.templates = templates_env()
+    app.state.metrics = Metrics()
+    app.state.adapters = notify_setup.adapters(settings)
+    register_privacy_hooks()
+
+    install_error_handlers(app)
+    app.add_middleware(GZipMiddleware, minimum_size=500)
+    app.add_middleware(RequestContext, settings=settings, resolver=accounts.resolve_principal,
+                       database=db, metrics=app.state.metrics)
+
+    static_root = resources.files("parvis") / "static"
+    app.mount("/static/vendor/leaflet", StaticFiles(directory=xs_leaflet.BASE_DIR), name="leaflet")
+    app.mount("/static/vendor/swagger-ui",
+              StaticFiles(directory=Path(swagger_ui_bundle.swagger_ui_path)), name="swagger")
+    app.mount("/static", StaticFiles(directory=str(static_root)), name="static")
+
+    for router in (accounts_api.router, city_api.router, notify_setup.router()):
+        app.include_router(router)
+    for router in (accounts_pages.router, city_pages.router):
+        app.include_router(router)
+
+    @app.get("/api/docs", include_in_schema=False)
+    def api_docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/api/openapi.json", title="Parvis API",
+            swagger_js_url="/static/vendor/swagger-ui/swagger-ui-bundle.js",
+            swagger_css_url="/static/vendor/swagger-ui/swagger-ui.css",
+            swagger_favicon_url="/static/icon.svg",
+        )
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> JSONResponse:
+        return JSONResponse({"status": "ok", "version": __version__})
+
+    @app.get("/readyz", include_in_schema=False)
+    def readyz() -> JSONResponse:
+        try:
+            with db.read() as session:
+                session.execute(text("SELECT 1"))
+        except Exception as exc:  # noqa: BLE001 - report, never crash a probe
+            return JSONResponse({"status": "unavailable", "database": type(exc).__name__},
+                                status_code=503)
+        return JSONResponse({"status": "ready", "database": db.dialect})
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics(request: Request) -> Response:
+        return app.state.metrics.endpoint(request)
+
+    @app.get("/sw.js", include_in_schema=False)
+    def service_worker() -> Response:
+        body = (static_root / "sw.js").read_text(encoding="utf-8")
+        return Response(body, media_type="text/javascript",
+                        headers={"Service-Worker-Allowed": "/", "Cache-Control": "no-cache"})
+
+    return app

@@ -1,0 +1,1 @@
+"""Platform services with no domain knowledge: every module builds on these."""

@@ -1,0 +1,75 @@
+"""JSON API conventions: pagination and RFC 9457 problem+json bodies."""
+
+from __future__ import annotations
+
+from typing import Any, Generic, TypeVar
+
+from fastapi import Query
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from parvis.kernel.errors import ParvisError
+from parvis.kernel.i18n import Translator
+
+T = TypeVar("T")
+PROBLEM_JSON = "application/problem+json"
+
+
+class PageParams(BaseModel):
+    limit: int = 50
+    offset: int = 0
+
+
+def page_params(
+    limit: int = Query(50, ge=1, le=500, description="Items per page (at most 500)."),
+    offset: int = Query(0, ge=0, description="Items to skip."),
+) -> PageParams:
+    return PageParams(limit=limit, offset=offset)
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    total: int
+    limit: int
+    offset: int
+    next_offset: int | None = None
+
+
+def page(items: list[Any], total: int, params: PageParams) -> dict[str, Any]:
+    following = params.offset + params.limit
+    return {
+        "items": items,
+        "total": total,
+        "limit": params.limit,
+        "offset": params.offset,
+        "next_offset": following if following < total else None,
+    }
+
+
+class Problem(BaseModel):
+    type: str
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str | None = None
+    errors: list[dict[str, Any]] | None = None
+
+
+def problem_body(err: ParvisError, tr: Translator, instance: str) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "type": err.type_uri,
+        "title": tr.gettext(err.title),
+        "status": err.status,
+        "instance": instance,
+    }
+    if err.detail:
+        body["detail"] = tr.gettext(err.detail, **err.params)
+    if err.errors:
+        body["errors"] = err.errors
+    return body
+
+
+def problem_response(err: ParvisError, tr: Translator, instance: str) -> JSONResponse:
+    headers = {"Content-Language": tr.lang, **err.headers}
+    return JSONResponse(problem_body(err, tr, instance), status_code=err.status,
+                        media_type=PROBLEM_JSON, headers=headers)

@@ -1,0 +1,9 @@
+"""Every table of Parvis in one metadata, for Alembic and for tests."""
+
+from parvis.kernel import audit, jobs  # noqa: F401
+from parvis.kernel.db import Base
+from parvis.kernel.notify import models as notify_models  # noqa: F401
+from parvis.modules.accounts import models as accounts_models  # noqa: F401
+from parvis.modules.city import models as city_models  # noqa: F401
+
+metadata = Base.metadata

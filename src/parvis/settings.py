@@ -1,0 +1,122 @@
+"""Every Parvis setting, typed, with its default and one line of help.
+
+Settings come from environment variables prefixed ``PARVIS_`` (or a ``.env`` file).
+``docs/settings.md`` documents each one; a test fails when one is missing there.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+LANGUAGES = ("fr", "en", "vi", "km", "ar")
+RTL_LANGUAGES = frozenset({"ar"})
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PARVIS_", env_file=".env", extra="ignore")
+
+    database_url: str = Field(
+        "sqlite:///parvis.db",
+        description="SQLAlchemy URL of the database: a SQLite file (default) or "
+        "postgresql+psycopg://user@host/db.",
+    )
+    secret_key: str = Field(
+        "change-me-in-production",
+        description="Key that signs sessions and CSRF tokens; set a long random value in production.",
+    )
+    base_url: str = Field(
+        "http://127.0.0.1:8000", description="Public URL of this Parvis, used in links sent to people."
+    )
+    default_language: Literal["fr", "en", "vi", "km", "ar"] = Field(
+        "fr", description="Language used when neither the person nor the browser chooses one."
+    )
+    local_language: Literal["fr", "en", "vi", "km", "ar"] = Field(
+        "vi", description="Language of the local names of districts and departments."
+    )
+    timezone: str = Field("Asia/Ho_Chi_Minh", description="City time zone used to show dates.")
+    currency: str = Field("VND", description="ISO 4217 code of the city's currency.")
+    city_name: str = Field("Ville de Sông Xanh", description="Name of the city shown in pages.")
+    secure_cookies: bool = Field(
+        False, description="Mark cookies Secure (turn on behind HTTPS)."
+    )
+    session_days: int = Field(14, description="Days a signed-in session lasts without activity.")
+    max_body_bytes: int = Field(
+        2_000_000, description="Largest request body accepted, in bytes (413 beyond)."
+    )
+    login_max_failures: int = Field(
+        5, description="Failed sign-ins allowed per account or per address within the window."
+    )
+    login_window_seconds: int = Field(
+        900, description="Window, in seconds, over which failed sign-ins are counted."
+    )
+    otp_ttl_seconds: int = Field(600, description="Lifetime of a one-time confirmation code.")
+    otp_max_attempts: int = Field(5, description="Wrong guesses allowed for one confirmation code.")
+    token_ttl_seconds: int = Field(3600, description="Lifetime of an API bearer token.")
+    phone_region: str = Field(
+        "VN", description="ISO region used to read phone numbers written without +country code."
+    )
+    tile_url: str = Field(
+        "",
+        description="Map tile URL template ({z}/{x}/{y}); empty draws districts without a base map.",
+    )
+    tile_attribution: str = Field("", description="Attribution text shown for the map tiles.")
+    demo_password: str = Field(
+        "parvis-demo", description="Password of every demo account created by `parvis demo`."
+    )
+    demo_citizens: int = Field(300, description="Number of citizens `parvis demo` creates.")
+    # Notifications
+    notify_email_backend: Literal["fake", "smtp"] = Field(
+        "fake", description="E-mail channel: 'fake' records messages, 'smtp' sends them."
+    )
+    smtp_host: str = Field("127.0.0.1", description="SMTP server host.")
+    smtp_port: int = Field(25, description="SMTP server port.")
+    smtp_username: str = Field("", description="SMTP user name (empty: no authentication).")
+    smtp_password: str = Field("", description="SMTP password.")
+    smtp_starttls: bool = Field(False, description="Use STARTTLS with the SMTP server.")
+    email_from: str = Field("parvis@localhost", description="Sender address of e-mails.")
+    notify_sms_backend: Literal["fake", "kannel", "webhook"] = Field(
+        "fake",
+        description="SMS channel: 'fake' records, 'kannel' uses Kannel's sendsms, "
+        "'webhook' posts JSON to a gateway.",
+    )
+    kannel_sendsms_url: str = Field(
+        "http://127.0.0.1:13013/cgi-bin/sendsms", description="Kannel smsbox sendsms URL."
+    )
+    kannel_username: str = Field("parvis", description="Kannel sendsms user name.")
+    kannel_password: str = Field("parvis", description="Kannel sendsms password.")
+    sms_sender: str = Field("1022", description="Sender number or short code of outgoing SMS.")
+    sms_webhook_url: str = Field("", description="URL the 'webhook' SMS backend posts JSON to.")
+    sms_webhook_token: str = Field("", description="Bearer token sent to the SMS webhook gateway.")
+    sms_inbound_token: str = Field(
+        "change-me-sms",
+        description="Shared secret that SMS gateways put in inbound and delivery-report URLs.",
+    )
+    notify_push_backend: Literal["fake", "webpush"] = Field(
+        "fake", description="Web push channel: 'fake' records, 'webpush' sends with VAPID."
+    )
+    vapid_private_key: str = Field(
+        "", description="VAPID private key (PEM or base64url); generated into the database if empty."
+    )
+    vapid_subject: str = Field("mailto:admin@localhost", description="VAPID contact subject.")
+    notify_max_attempts: int = Field(6, description="Attempts before a message is marked failed.")
+    notify_backoff_seconds: float = Field(
+        5.0, description="First retry delay; doubles at each attempt."
+    )
+    rate_limit_sms_per_minute: int = Field(60, description="SMS sent per minute, all workers.")
+    rate_limit_email_per_minute: int = Field(120, description="E-mails sent per minute, all workers.")
+    rate_limit_push_per_minute: int = Field(600, description="Web pushes sent per minute.")
+    # Jobs
+    worker_poll_seconds: float = Field(1.0, description="How often an idle worker looks for work.")
+    job_lease_seconds: int = Field(
+        300, description="Seconds before a job held by a dead worker is retried."
+    )
+    data_dir: Path = Field(Path("."), description="Folder for uploaded files and backups.")
+
+
+def get_settings(**overrides: object) -> Settings:
+    """Settings from the environment, with explicit overrides (tests, CLI options)."""
+    return Settings(**overrides)  # type: ignore[arg-type]

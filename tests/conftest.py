@@ -1,0 +1,87 @@
+"""Test fixtures: a fresh migrated database per test, on SQLite and on PostgreSQL+PostGIS.
+
+Every test that uses ``db`` (or ``app``/``client``) runs twice: once on SQLite and once on
+PostgreSQL (marked ``postgres``). PostgreSQL is required: when it cannot be reached the
+PostgreSQL half fails instead of being skipped, unless PARVIS_TEST_POSTGRES=0 is set
+deliberately on a laptop (CI never sets it).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from parvis.kernel.db import Database
+from parvis.migrations import upgrade
+from parvis.models import metadata
+
+PG_ADMIN_DSN = os.environ.get("PARVIS_TEST_PG_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=postgres")
+PG_ENABLED = os.environ.get("PARVIS_TEST_POSTGRES", "1") != "0"
+
+
+def _pg_params() -> list:
+    return [pytest.param("sqlite", id="sqlite"),
+            pytest.param("postgres", id="postgres", marks=pytest.mark.postgres)]
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    if not PG_ENABLED:
+        pytest.skip("PostgreSQL tests turned off with PARVIS_TEST_POSTGRES=0")
+    import psycopg
+
+    name = f"parvis_test_{uuid.uuid4().hex[:10]}"
+    try:
+        with psycopg.connect(PG_ADMIN_DSN, autocommit=True, connect_timeout=5) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    except psycopg.OperationalError as exc:  # pragma: no cover - environment problem
+        pytest.fail(f"PostgreSQL is required for the postgres tests and is unreachable: {exc}")
+    host_part = PG_ADMIN_DSN
+    params = dict(part.split("=", 1) for part in host_part.split())
+    url = (f"postgresql+psycopg://{params.get('user', 'postgres')}@{params.get('host', '127.0.0.1')}:"
+           f"{params.get('port', '5432')}/{name}")
+    upgrade(url)
+    yield url
+    with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _truncate_all(db: Database) -> None:
+    names = ", ".join(f'"{t.name}"' for t in reversed(metadata.sorted_tables))
+    with db.engine.begin() as conn:
+        conn.execute(text("ALTER TABLE kernel_audit_log DISABLE TRIGGER USER"))
+        conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        conn.execute(text("ALTER TABLE kernel_audit_log ENABLE TRIGGER USER"))
+
+
+@pytest.fixture(params=_pg_params())
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        path = tmp_path / "parvis.db"
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+        return f"sqlite:///{path}"
+    url = request.getfixturevalue("postgres_url")
+    db = Database(url)
+    _truncate_all(db)
+    db.dispose()
+    return url
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[Database]:
+    database = Database(database_url)
+    yield database
+    database.dispose()
