@@ -85,3 +85,49 @@ def db(database_url: str) -> Iterator[Database]:
     database = Database(database_url)
     yield database
     database.dispose()
+
+
+# ----------------------------------------------------------------------------- app fixtures
+
+import re  # noqa: E402
+
+from fastapi.testclient import TestClient  # noqa: E402
+
+from parvis.settings import Settings  # noqa: E402
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return Settings(_env_file=None, database_url=database_url, secret_key="test-secret",
+                    data_dir=tmp_path, demo_citizens=20)  # type: ignore[call-arg]
+
+
+@pytest.fixture
+def app(settings: Settings, db: Database):  # noqa: ANN201
+    from parvis.app import create_app
+
+    return create_app(settings, database=db)
+
+
+@pytest.fixture
+def client(app) -> Iterator[TestClient]:  # noqa: ANN001
+    with TestClient(app, raise_server_exceptions=False) as test_client:
+        yield test_client
+
+
+CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def csrf_of(client: TestClient, path: str = "/signin") -> str:
+    """The CSRF token a page's forms carry (loading the page sets the cookie)."""
+    match = CSRF_RE.search(client.get(path).text)
+    assert match, f"no CSRF token on {path}"
+    return match.group(1)
+
+
+def sign_in(client: TestClient, identifier: str, password: str) -> None:
+    token = csrf_of(client)
+    response = client.post("/signin", data={"identifier": identifier, "password": password,
+                                             "csrf_token": token, "next": "/"},
+                           follow_redirects=False)
+    assert response.status_code == 303, response.text[:500]

@@ -6,7 +6,7 @@ from importlib import resources
 from pathlib import Path
 
 import swagger_ui_bundle
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -40,6 +40,12 @@ def build_registry(settings: Settings) -> JobRegistry:
     return registry
 
 
+def routers() -> list[APIRouter]:
+    """Every router of Parvis, JSON first, then pages (also walked by the access-table test)."""
+    return [accounts_api.router, city_api.router, notify_setup.router(),
+            accounts_pages.router, city_pages.router]
+
+
 def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
     settings = settings or get_settings()
     db = database or Database(settings.database_url)
@@ -69,9 +75,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
               StaticFiles(directory=Path(swagger_ui_bundle.swagger_ui_path)), name="swagger")
     app.mount("/static", StaticFiles(directory=str(static_root)), name="static")
 
-    for router in (accounts_api.router, city_api.router, notify_setup.router()):
-        app.include_router(router)
-    for router in (accounts_pages.router, city_pages.router):
+    for router in routers():
         app.include_router(router)
 
     @app.get("/api/docs", include_in_schema=False)

@@ -35,7 +35,6 @@ ACCESS: dict[str, frozenset[Role]] = {
     "account.self": frozenset({Role.CITIZEN, Role.AGENT, Role.SUPERVISOR, Role.ADMIN}),
     "backoffice.view": frozenset({Role.AGENT, Role.SUPERVISOR, Role.ADMIN}),
     "department.view": frozenset({Role.AGENT, Role.SUPERVISOR, Role.ADMIN}),
-    "department.manage_members": frozenset({Role.SUPERVISOR, Role.ADMIN}),
     "city.manage": frozenset({Role.ADMIN}),
     "users.manage": frozenset({Role.ADMIN}),
     "audit.view": frozenset({Role.ADMIN}),

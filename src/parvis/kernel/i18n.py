@@ -34,7 +34,7 @@ LANGUAGE_NAMES = {
 
 @cache
 def catalog_translations(lang: str) -> gettext.NullTranslations:
-    """The compiled catalog of one language (French source strings need none)."""
+    """The compiled catalog of one language (source strings are English)."""
     po_path = resources.files("parvis") / "locales" / lang / "LC_MESSAGES" / "messages.po"
     if not po_path.is_file():
         return gettext.NullTranslations()

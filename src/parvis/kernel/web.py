@@ -28,6 +28,7 @@ from parvis.kernel import i18n
 from parvis.kernel.api import problem_response
 from parvis.kernel.auth import ANONYMOUS, Principal
 from parvis.kernel.errors import (
+    N_,
     BodyTooLarge,
     CsrfFailed,
     InternalError,
@@ -93,19 +94,23 @@ def csrf_token(request: Request) -> str:
     return _sign(request.app.state.settings.secret_key, raw)
 
 
+def _valid_csrf(secret: str, request: Request, sent: str | None = None) -> bool:
+    raw = request.cookies.get(CSRF_COOKIE, "")
+    sent = sent if sent is not None else request.headers.get(CSRF_HEADER, "")
+    return bool(raw and sent) and hmac.compare_digest(sent, _sign(secret, raw))
+
+
 async def csrf_protect(request: Request) -> None:
     """Dependency for every HTML router: unsafe methods need a valid form token."""
     if request.method in ("GET", "HEAD", "OPTIONS"):
         return
-    raw = request.cookies.get(CSRF_COOKIE, "")
     sent = request.headers.get(CSRF_HEADER, "")
     if not sent:
         content_type = request.headers.get("content-type", "")
         if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
             form = await request.form()
             sent = str(form.get(CSRF_FIELD, ""))
-    expected = _sign(request.app.state.settings.secret_key, raw) if raw else ""
-    if not raw or not sent or not hmac.compare_digest(sent, expected):
+    if not _valid_csrf(request.app.state.settings.secret_key, request, sent):
         raise CsrfFailed()
 
 
@@ -133,6 +138,11 @@ class RequestContext:
         if auth.lower().startswith("bearer "):
             bearer = auth[7:].strip()
         principal = ANONYMOUS
+        if (session_cookie and not bearer and is_api_path(scope["path"])
+                and scope["method"] not in ("GET", "HEAD", "OPTIONS")
+                and not _valid_csrf(self.settings.secret_key, request)):
+            # A cookie alone never authorises an API write: scripts must send X-CSRF-Token.
+            session_cookie = None
         if session_cookie or bearer:
             principal = await anyio.to_thread.run_sync(
                 self.resolver, self.database, session_cookie, bearer
@@ -247,29 +257,29 @@ def _field_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
         loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path", "form")]
         out.append({"field": ".".join(loc), "code": err.get("type", "invalid"),
                     "message": i18n.current().gettext(_VALIDATION_MESSAGES.get(
-                        err.get("type", ""), "This value is not valid."))})
+                        err.get("type", ""), N_("This value is not valid.")))})
     return out
 
 
 _VALIDATION_MESSAGES = {
-    "missing": "This field is required.",
-    "extra_forbidden": "This field is not allowed.",
-    "string_too_long": "This text is too long.",
-    "string_too_short": "This text is too short.",
-    "int_parsing": "Enter a whole number.",
-    "float_parsing": "Enter a number.",
-    "bool_parsing": "Enter true or false.",
-    "json_invalid": "The request body is not valid JSON.",
-    "model_attributes_type": "An object was expected.",
-    "dict_type": "An object was expected.",
-    "list_type": "A list was expected.",
-    "string_type": "Text was expected.",
-    "greater_than_equal": "This value is too small.",
-    "less_than_equal": "This value is too large.",
-    "literal_error": "This value is not one of the allowed choices.",
-    "enum": "This value is not one of the allowed choices.",
-    "value_error": "This value is not valid.",
-    "string_pattern_mismatch": "This value has the wrong format.",
+    "missing": N_("This field is required."),
+    "extra_forbidden": N_("This field is not allowed."),
+    "string_too_long": N_("This text is too long."),
+    "string_too_short": N_("This text is too short."),
+    "int_parsing": N_("Enter a whole number."),
+    "float_parsing": N_("Enter a number."),
+    "bool_parsing": N_("Enter true or false."),
+    "json_invalid": N_("The request body is not valid JSON."),
+    "model_attributes_type": N_("An object was expected."),
+    "dict_type": N_("An object was expected."),
+    "list_type": N_("A list was expected."),
+    "string_type": N_("Text was expected."),
+    "greater_than_equal": N_("This value is too small."),
+    "less_than_equal": N_("This value is too large."),
+    "literal_error": N_("This value is not one of the allowed choices."),
+    "enum": N_("This value is not one of the allowed choices."),
+    "value_error": N_("This value is not valid."),
+    "string_pattern_mismatch": N_("This value has the wrong format."),
 }
 
 
@@ -280,7 +290,7 @@ def install_error_handlers(app: Any) -> None:
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
         errors = _field_errors(exc)
         if any(e["code"] == "json_invalid" for e in errors):
-            return error_response(request, MalformedBody("The request body is not valid JSON."))
+            return error_response(request, MalformedBody(N_("The request body is not valid JSON.")))
         return error_response(request, ValidationFailed(errors=errors))
 
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
@@ -290,7 +300,7 @@ def install_error_handlers(app: Any) -> None:
         err.status = exc.status_code
         err.type_slug = "http-" + str(exc.status_code)
         if exc.status_code == 405:
-            err.title = "This method is not allowed here."
+            err.title = N_("This method is not allowed here.")
         return error_response(request, err)
 
     async def unexpected(request: Request, exc: Exception) -> Response:

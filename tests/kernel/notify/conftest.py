@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
-from notify_helpers import LiveServer, build_app, make_settings
 
 from parvis.kernel.db import Database
 from parvis.kernel.events import Event
@@ -16,10 +13,3 @@ def events(db: Database) -> list[Event]:
     seen: list[Event] = []
     db.bus.subscribe("*", seen.append)
     return seen
-
-
-@pytest.fixture
-def live_app() -> Iterator[LiveServer]:
-    app = build_app(None, make_settings())
-    with LiveServer(app) as server:
-        yield server

@@ -23,8 +23,8 @@ from parvis.kernel.notify import (
     mark_delivery,
     register,
 )
-from parvis.kernel.notify.outbox import claim, record_result
 from parvis.kernel.notify.models import OutboxMessage
+from parvis.kernel.notify.outbox import claim, record_result
 
 
 def _enqueue(db: Database, **kw: object) -> int:

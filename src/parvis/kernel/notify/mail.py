@@ -18,17 +18,19 @@ from parvis.settings import Settings
 TIMEOUT_SECONDS = 30.0
 
 
-def build_email(settings: Settings, message: OutgoingMessage) -> EmailMessage:
+def build_email(settings: Settings, message: OutgoingMessage) -> tuple[EmailMessage, str]:
+    """The e-mail and its Message-ID (our provider reference)."""
     domain = settings.email_from.rpartition("@")[2] or "localhost"
+    message_id = make_msgid(idstring=f"notify{message.id}", domain=domain)
     mail = EmailMessage()
     mail["From"] = settings.email_from
     mail["To"] = message.recipient
     mail["Subject"] = message.subject
     mail["Date"] = formatdate(localtime=False, usegmt=True)
-    mail["Message-ID"] = make_msgid(idstring=f"notify{message.id}", domain=domain)
+    mail["Message-ID"] = message_id
     mail["Auto-Submitted"] = "auto-generated"
     mail.set_content(message.body, charset="utf-8")
-    return mail
+    return mail, message_id
 
 
 class SmtpAdapter:
@@ -40,7 +42,7 @@ class SmtpAdapter:
     def send(self, message: OutgoingMessage) -> SendResult:
         s = self.settings
         try:
-            mail = build_email(s, message)
+            mail, message_id = build_email(s, message)
         except (ValueError, TypeError) as exc:  # e.g. a line break in an address or subject
             raise PermanentError(f"cannot build the e-mail: {exc}") from exc
         try:
@@ -66,4 +68,4 @@ class SmtpAdapter:
             raise TransientError(f"SMTP {exc.smtp_code}: {exc.smtp_error!r}") from exc
         except (smtplib.SMTPException, OSError) as exc:
             raise TransientError(f"SMTP server unreachable: {exc!r}") from exc
-        return SendResult(provider_ref=str(mail["Message-ID"]))
+        return SendResult(provider_ref=message_id)

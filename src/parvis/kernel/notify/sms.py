@@ -71,8 +71,8 @@ class KannelAdapter:
             "text": message.body,
             "charset": "UTF-8",
             "dlr-mask": str(KANNEL_DLR_MASK),
-            # Kannel replaces %d with the report type when it calls us back.
-            "dlr-url": dlr_url(s, message.id, status_placeholder="%d"),
+            # Kannel replaces %d with the report type and %A with the SMSC's answer.
+            "dlr-url": dlr_url(s, message.id, status_placeholder="%d&reason=%A"),
         }
         if not is_gsm7(message.body):
             params["coding"] = "2"  # UCS-2: Vietnamese, Khmer, Arabic...

@@ -82,7 +82,7 @@ def department_create(request: Request,
     return RedirectResponse(f"/admin/departments/{department.id}", status_code=303)
 
 
-@router.get("/admin/departments/{department_id}/edit")
+@router.get("/admin/departments/{department_id:int}/edit")
 def department_edit_form(request: Request, department_id: int,
                          _p: Annotated[Principal, Depends(require("city.manage"))]) -> Response:
     with request.app.state.db.read() as session:
@@ -93,7 +93,7 @@ def department_edit_form(request: Request, department_id: int,
     return _department_form(request, form, creating=False, heading=department.name)
 
 
-@router.post("/admin/departments/{department_id}/edit")
+@router.post("/admin/departments/{department_id:int}/edit")
 def department_update(request: Request, department_id: int,
                       principal: Annotated[Principal, Depends(require("city.manage"))],
                       name: Annotated[str, Form()] = "", name_local: Annotated[str, Form()] = "",
