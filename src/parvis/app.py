@@ -61,7 +61,6 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.state.db = db
     app.state.templates = templates_env()
     app.state.metrics = Metrics()
-    app.state.adapters = notify_setup.adapters(settings)
     register_privacy_hooks()
 
     install_error_handlers(app)

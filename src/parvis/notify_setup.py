@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter
 
 from parvis.kernel import notify
 from parvis.kernel.jobs import JobRegistry
 from parvis.settings import Settings
-
-
-def adapters(settings: Settings) -> Any:
-    return notify.build_adapters(settings)
 
 
 def register_jobs(registry: JobRegistry, settings: Settings) -> None:

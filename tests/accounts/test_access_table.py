@@ -11,7 +11,7 @@ import re
 
 import factories
 import pytest
-from conftest import csrf_of, sign_in
+from web_helpers import csrf_of, sign_in
 from factories import PASSWORD
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient

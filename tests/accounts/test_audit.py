@@ -41,7 +41,7 @@ def test_audit_log_refuses_update_and_delete(db, settings):
 def test_audit_page_is_for_admins_only(client, db, settings):
     dep = factories.department(db)
     factories.staff(db, settings, "agent@example.org", role="agent", department_ids=[dep])
-    from conftest import sign_in
+    from web_helpers import sign_in
 
     sign_in(client, "agent@example.org", PASSWORD)
     assert client.get("/admin/audit").status_code == 403

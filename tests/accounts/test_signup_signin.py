@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import factories
-from conftest import csrf_of, sign_in
+from web_helpers import csrf_of, sign_in
 from factories import PASSWORD, last_code
 from sqlalchemy import select
 

@@ -77,7 +77,7 @@ def test_districts_api_is_geojson(client, db):
 ])
 def test_admin_gets_a_clear_error_for_bad_geometry(client, db, settings, geometry, fragment):
     factories.staff(db, settings, "admin@example.org", role="admin")
-    from conftest import sign_in
+    from web_helpers import sign_in
 
     sign_in(client, "admin@example.org", factories.PASSWORD)
     token = client.post("/api/v1/auth/token", data={"username": "admin@example.org",
