@@ -80,7 +80,8 @@ def serve(host: str, port: int, workers: int, with_worker: bool, migrate: bool,
         _ensure_schema(settings)
     if with_worker:
         _start_worker_thread(settings)
-    click.echo(f"Parvis on http://{host}:{port} (database: {make_url(settings.database_url).render_as_string()})")
+    shown = make_url(settings.database_url).render_as_string()  # password hidden
+    click.echo(f"Parvis on http://{host}:{port} (database: {shown})")
     if workers > 1:
         uvicorn.run("parvis.asgi:app", host=host, port=port, workers=workers, proxy_headers=True)
     else:
@@ -222,9 +223,10 @@ def backup(target: Path, database_url: str | None) -> None:
     settings = _settings(database_url)
     url = make_url(settings.database_url)
     if url.get_backend_name() != "sqlite":
+        dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
         raise click.ClickException(
             "This database is PostgreSQL: back it up with pg_dump, for example\n"
-            f"  pg_dump --format=custom --file {target} '{url.set(drivername='postgresql').render_as_string(hide_password=False)}'")
+            f"  pg_dump --format=custom --file {target} '{dsn}'")
     source = sqlite3.connect(url.database or "parvis.db")
     dest = sqlite3.connect(target)
     with click.progressbar(length=100, label="backup", file=sys.stderr) as bar:

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import re
 
-import factories
 import pytest
-from web_helpers import csrf_of, sign_in
-from factories import PASSWORD
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
+import factories
+from factories import PASSWORD
 from parvis.app import routers
 from parvis.kernel.auth import ACCESS, Role
+from web_helpers import csrf_of, sign_in
 
 ROLES = [Role.ANONYMOUS, Role.CITIZEN, Role.AGENT, Role.SUPERVISOR, Role.ADMIN]
 

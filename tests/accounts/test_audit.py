@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import factories
 import pytest
-from factories import PASSWORD
 from sqlalchemy import text
 from sqlalchemy.exc import DatabaseError
+
+import factories
+from factories import PASSWORD
 
 
 def _token(client, username):
@@ -35,7 +36,8 @@ def test_audit_log_refuses_update_and_delete(db, settings):
         with pytest.raises(DatabaseError), db.transaction() as session:
             session.execute(text(statement))
     with db.read() as session:
-        assert session.execute(text("SELECT action FROM kernel_audit_log")).scalar() == "city.department.create"
+        kept = session.execute(text("SELECT action FROM kernel_audit_log")).scalar()
+    assert kept == "city.department.create"
 
 
 def test_audit_page_is_for_admins_only(client, db, settings):

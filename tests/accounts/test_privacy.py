@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import factories
-from web_helpers import csrf_of, sign_in
-from factories import PASSWORD
 from sqlalchemy import select, text
 
+import factories
+from factories import PASSWORD
 from parvis.kernel.notify.models import OutboxMessage
 from parvis.modules.accounts.models import User
+from web_helpers import csrf_of, sign_in
 
 
 def test_export_contains_my_profile_and_messages_only(client, db, settings):

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import factories
-from web_helpers import csrf_of, sign_in
-from factories import PASSWORD, last_code
 from sqlalchemy import select
 
+import factories
+from factories import PASSWORD, last_code
 from parvis.kernel.notify.models import OutboxMessage
+from web_helpers import csrf_of, sign_in
 
 
 def _last_message(db, recipient: str) -> OutboxMessage:

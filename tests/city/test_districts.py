@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import factories
 import pytest
-from factories import square
 
+import factories
+from factories import square
 from parvis.kernel.errors import InvalidGeometry
 from parvis.modules.city import queries
 from parvis.modules.city.actions import import_districts
@@ -72,7 +72,8 @@ def test_districts_api_is_geojson(client, db):
 @pytest.mark.parametrize("geometry, fragment", [
     ({"type": "Point", "coordinates": [1, 2]}, "Polygon or MultiPolygon"),
     ({"type": "Polygon", "coordinates": [[[0, 0], [1, 1], [1, 0], [0, 1], [0, 0]]]}, "crosses itself"),
-    ({"type": "Polygon", "coordinates": [[[16, 107], [16, 200], [17, 200], [16, 107]]]}, "longitude, latitude"),
+    ({"type": "Polygon", "coordinates": [[[16, 107], [16, 200], [17, 200], [16, 107]]]},
+     "longitude, latitude"),
     ({"type": "Polygon", "coordinates": "nope"}, "cannot be read"),
 ])
 def test_admin_gets_a_clear_error_for_bad_geometry(client, db, settings, geometry, fragment):

@@ -79,7 +79,7 @@ def current_principal(request: Request) -> Principal:
     return getattr(request.state, "principal", ANONYMOUS)
 
 
-def require(permission: str):  # noqa: ANN201 - FastAPI dependency factory
+def require(permission: str):
     """Dependency: the request's principal must hold ``permission``."""
     if permission not in ACCESS:
         raise KeyError(f"unknown permission {permission!r}")

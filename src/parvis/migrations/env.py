@@ -13,14 +13,12 @@ HAND_MANAGED_TABLES = {"city_districts_rtree", "spatial_ref_sys"}
 HAND_MANAGED_COLUMNS = {("city_districts", "geom")}
 
 
-def include_object(obj, name, type_, reflected, compare_to):  # noqa: ANN001, ANN201
+def include_object(obj, name, type_, reflected, compare_to):
     if type_ == "table" and (name in HAND_MANAGED_TABLES or name.startswith("city_districts_rtree")):
         return False
     if type_ == "column" and (obj.table.name, name) in HAND_MANAGED_COLUMNS:
         return False
-    if type_ == "index" and name and name.startswith("ix_city_districts_geom"):
-        return False
-    return True
+    return not (type_ == "index" and name and name.startswith("ix_city_districts_geom"))
 
 
 def run_migrations() -> None:

@@ -9,8 +9,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import parvis.kernel.db  # noqa: F401
-
+import parvis.kernel.db
 
 revision: str = '0001'
 down_revision: str | None = None

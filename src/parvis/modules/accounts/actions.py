@@ -81,7 +81,8 @@ def _send_code(session: Any, settings: Settings, user: User, ident: Identifier, 
         body = tr.gettext("%(city)s: your confirmation code is %(code)s. It expires in %(minutes)s minutes.",
                           city=settings.city_name, code=code, minutes=minutes)
     else:
-        body = tr.gettext("%(city)s: your password reset code is %(code)s. It expires in %(minutes)s minutes.",
+        body = tr.gettext(
+            "%(city)s: your password reset code is %(code)s. It expires in %(minutes)s minutes.",
                           city=settings.city_name, code=code, minutes=minutes)
     notify.enqueue(session, channel=notify.Channel.SMS if ident.kind == "phone" else notify.Channel.EMAIL,
                    to=ident.value, subject=tr.gettext("Your code"), body=body, user_id=user.id,
@@ -267,7 +268,7 @@ def update_profile(db: Database, actor: Principal, data: ProfileUpdate) -> None:
         if user is None:
             raise NotFound()
         for field, value in data.model_dump(exclude_unset=True).items():
-            setattr(user, field, value.strip() if isinstance(value, str) and field == "display_name" else value)
+            setattr(user, field, value.strip() if field == "display_name" and value else value)
 
 
 def export_personal_data(db: Database, actor: Principal) -> dict[str, Any]:
