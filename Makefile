@@ -2,9 +2,8 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-export PARVIS_DATABASE_URL ?= sqlite:///parvis.db
 
-.PHONY: demo test install install-test lint messages check-messages bench clean
+.PHONY: demo test install install-test lint messages bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -17,16 +16,12 @@ install-test: $(BIN)/python
 	$(BIN)/pip install --quiet -e ".[test]"
 
 ## Install Parvis, create the demo city on SQLite and serve it on http://127.0.0.1:8000
-demo: install
-	$(BIN)/parvis db upgrade
-	$(BIN)/parvis demo
-	$(BIN)/parvis serve --host 127.0.0.1 --port 8000 --with-worker
+demo:
+	./scripts/demo
 
 ## Install the test dependencies and run the whole suite (SQLite and PostgreSQL, browser included)
-test: install-test
-	$(BIN)/ruff check src tests bench
-	$(BIN)/lint-imports
-	$(BIN)/python -m pytest -n 2 --dist loadgroup
+test:
+	./scripts/test
 
 lint: install-test
 	$(BIN)/ruff check src tests bench
