@@ -84,7 +84,8 @@ def test_admin_gets_a_clear_error_for_bad_geometry(client, db, settings, geometr
     token = client.post("/api/v1/auth/token", data={"username": "admin@example.org",
                                                     "password": factories.PASSWORD}).json()
     response = client.post("/api/v1/districts", json={"code": "Z", "name": "Z", "geometry": geometry},
-                           headers={"Authorization": f"Bearer {token['access_token']}"})
+                           headers={"Authorization": f"Bearer {token['access_token']}",
+                                    "Accept-Language": "en"})
     assert response.status_code == 422
     assert response.headers["content-type"] == "application/problem+json"
     problem = response.json()

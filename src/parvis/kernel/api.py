@@ -70,6 +70,5 @@ def problem_body(err: ParvisError, tr: Translator, instance: str) -> dict[str, A
 
 
 def problem_response(err: ParvisError, tr: Translator, instance: str) -> JSONResponse:
-    headers = {"Content-Language": tr.lang, **err.headers}
     return JSONResponse(problem_body(err, tr, instance), status_code=err.status,
-                        media_type=PROBLEM_JSON, headers=headers)
+                        media_type=PROBLEM_JSON, headers=err.headers)

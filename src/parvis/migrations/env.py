@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import warnings
+
 from alembic import context
+from sqlalchemy.exc import SAWarning
 
 from parvis.kernel.db import make_engine
 from parvis.models import metadata
@@ -22,6 +25,8 @@ def include_object(obj, name, type_, reflected, compare_to):
 
 
 def run_migrations() -> None:
+    # The PostGIS column is hand-managed (see include_object): its type is unknown to us.
+    warnings.filterwarnings("ignore", "Did not recognize type 'geometry'", SAWarning)
     url = context.config.attributes.get("url") or context.config.get_main_option("sqlalchemy.url")
     engine = make_engine(url)
     with engine.connect() as connection:

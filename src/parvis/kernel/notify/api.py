@@ -114,7 +114,8 @@ def _empty() -> Response:
     return Response(status_code=200, content=b"", media_type="text/plain")
 
 
-@router.api_route("/api/v1/notify/sms/inbound", methods=["GET", "POST"], include_in_schema=True)
+@router.get("/api/v1/notify/sms/inbound", operation_id="sms_inbound_get")
+@router.post("/api/v1/notify/sms/inbound", operation_id="sms_inbound_post")
 async def sms_inbound(request: Request) -> Response:
     query = _raw_query(request)
     _check_token(request, query)
@@ -163,7 +164,8 @@ def _dlr_outcome(status: str) -> bool | None:
     raise ValidationFailed(errors=[{"field": "status", "message": "unknown delivery status"}])
 
 
-@router.api_route("/api/v1/notify/sms/dlr", methods=["GET", "POST"])
+@router.get("/api/v1/notify/sms/dlr", operation_id="sms_dlr_get")
+@router.post("/api/v1/notify/sms/dlr", operation_id="sms_dlr_post")
 async def sms_delivery_report(request: Request) -> Response:
     query = _raw_query(request)
     _check_token(request, query)

@@ -52,3 +52,20 @@ def mask(identifier: str) -> str:
         name, _at, domain = identifier.partition("@")
         return name[:1] + "•••@" + domain
     return identifier[:3] + " •••• " + identifier[-3:]
+
+
+@dataclass(frozen=True)
+class PhoneExample:
+    local: str
+    international: str
+
+
+def phone_example(region: str) -> PhoneExample:
+    """A mobile number of the city's country, written the two ways people may type it."""
+    number = phonenumbers.example_number_for_type(region, phonenumbers.PhoneNumberType.MOBILE)
+    if number is None:
+        return PhoneExample("", "")
+    return PhoneExample(
+        phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL),
+        phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL),
+    )

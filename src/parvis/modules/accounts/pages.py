@@ -24,7 +24,7 @@ from parvis.kernel.web import (
 )
 from parvis.modules import city
 from parvis.modules.accounts import actions, queries
-from parvis.modules.accounts.identifiers import mask, parse_identifier
+from parvis.modules.accounts.identifiers import mask, parse_identifier, phone_example
 from parvis.modules.accounts.schemas import ProfileUpdate, SignUp, StaffCreate, StaffUpdate
 from parvis.settings import LANGUAGES
 
@@ -59,7 +59,15 @@ def _with_session(response: Response, request: Request, token: str) -> Response:
 
 @router.get("/signup")
 def signup_form(request: Request) -> Response:
-    return render(request, "accounts/signup.html", {"form": {}, "errors": {}})
+    return _signup_page(request, {}, {})
+
+
+def _signup_page(request: Request, form: dict[str, str], errors: dict[str, str],
+                 error: str | None = None, status: int = 200) -> Response:
+    example = phone_example(request.app.state.settings.phone_region)
+    return render(request, "accounts/signup.html", {
+        "form": form, "errors": errors, "error": error, "phone_example": example},
+        status_code=status)
 
 
 @router.post("/signup")
@@ -75,8 +83,7 @@ def signup(request: Request, identifier: Annotated[str, Form()] = "",
     except ParvisError as exc:
         errors["identifier"] = _problem_message(exc)
     if errors:
-        return render(request, "accounts/signup.html", {"form": form, "errors": errors,
-                      "error": _("Please correct the fields below.")}, status_code=422)
+        return _signup_page(request, form, errors, _("Please correct the fields below."), 422)
     lang = request.state.translator.lang
     actions.sign_up(db, settings, SignUp(identifier=identifier, password=password,
                                          display_name=display_name, language=lang), ident)
