@@ -27,16 +27,9 @@ lint: install-test
 	$(BIN)/ruff check src tests bench
 	$(BIN)/lint-imports
 
-## Extract translatable strings and update every catalog (then translate the new entries)
+## Extract translatable strings and merge them into every catalog (then translate the new entries)
 messages: install-test
-	$(BIN)/pybabel extract -F babel.cfg -k _ -k N_ -k gettext -o src/parvis/locales/messages.pot --no-location --sort-output --omit-header .
-	for lang in fr en vi km ar; do \
-	  if [ -f src/parvis/locales/$$lang/LC_MESSAGES/messages.po ]; then \
-	    $(BIN)/pybabel update -i src/parvis/locales/messages.pot -d src/parvis/locales -D messages -l $$lang --no-location --omit-header --no-fuzzy-matching; \
-	  else \
-	    $(BIN)/pybabel init -i src/parvis/locales/messages.pot -d src/parvis/locales -D messages -l $$lang; \
-	  fi; \
-	done
+	$(BIN)/python scripts/messages.py
 
 bench: install-test
 	$(BIN)/python bench/page_weight.py

@@ -21,6 +21,7 @@
             l.bindTooltip(label, { sticky: true });
           }
         }).addTo(map);
+        map.invalidateSize();
         if (layer.getLayers().length) { map.fitBounds(layer.getBounds(), { padding: [8, 8] }); }
         el.setAttribute("data-ready", String(layer.getLayers().length));
       })

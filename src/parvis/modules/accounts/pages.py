@@ -301,14 +301,14 @@ def _agent_page(request: Request, form: dict[str, Any], *, creating: bool, headi
 
 @router.get("/admin/agents")
 def agents(request: Request, _p: Annotated[Principal, Depends(require("users.manage"))],
-           offset: int = 0) -> Response:
+           offset: int = 0, q: str = "") -> Response:
     limit = 50
     with request.app.state.db.read() as session:
-        rows, total = queries.staff(session, limit=limit, offset=max(0, offset))
+        rows, total = queries.staff(session, search=q[:100], limit=limit, offset=max(0, offset))
         names = city.department_names(session)
         data = [queries.public(u) for u in rows]
     return render(request, "admin/agents.html", {
-        "agents": data, "total": total, "limit": limit, "offset": offset,
+        "agents": data, "total": total, "limit": limit, "offset": offset, "q": q,
         "department_names": names, "role_labels": translated(ROLE_LABELS)})
 
 

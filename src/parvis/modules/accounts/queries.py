@@ -48,9 +48,17 @@ def user(session: Session, user_id: int) -> User | None:
     return session.get(User, user_id)
 
 
-def staff(session: Session, *, department_id: int | None = None, limit: int = 100,
-          offset: int = 0) -> tuple[list[User], int]:
+def _matching(query, search: str):  # noqa: ANN001, ANN202
+    like = f"%{search.strip().lower()}%"
+    return query.where(or_(func.lower(User.display_name).like(like), User.email.like(like),
+                           User.phone.like(like)))
+
+
+def staff(session: Session, *, department_id: int | None = None, search: str = "",
+          limit: int = 100, offset: int = 0) -> tuple[list[User], int]:
     query = select(User).where(User.role != Role.CITIZEN, User.erased_at.is_(None))
+    if search.strip():
+        query = _matching(query, search)
     if department_id is not None:
         from parvis.modules.accounts.models import Membership
 
@@ -65,10 +73,8 @@ def users(session: Session, *, role: str | None = None, search: str = "", limit:
     query = select(User).where(User.erased_at.is_(None))
     if role:
         query = query.where(User.role == role)
-    if search:
-        like = f"%{search.lower()}%"
-        query = query.where(or_(func.lower(User.display_name).like(like),
-                                User.email.like(like), User.phone.like(like)))
+    if search.strip():
+        query = _matching(query, search)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = session.scalars(query.order_by(User.id).limit(limit).offset(offset))
     return list(rows), total
