@@ -48,7 +48,7 @@ def user(session: Session, user_id: int) -> User | None:
     return session.get(User, user_id)
 
 
-def _matching(query, search: str):  # noqa: ANN001, ANN202
+def _matching(query, search: str):
     like = f"%{search.strip().lower()}%"
     return query.where(or_(func.lower(User.display_name).like(like), User.email.like(like),
                            User.phone.like(like)))

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Request, UploadFile
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
 
 from parvis.kernel import notify
 from parvis.kernel.auth import Principal, Role, require
@@ -132,8 +134,6 @@ async def district_import(request: Request,
     text = str(form.get("geojson") or "")
     if isinstance(upload, UploadFile) and upload.filename:
         text = (await upload.read()).decode("utf-8", errors="replace")
-    from starlette.concurrency import run_in_threadpool
-
     try:
         await run_in_threadpool(actions.import_districts, request.app.state.db, principal, text)
     except ParvisError as exc:
