@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import pytest
 from playwright.sync_api import Page
 
 from parvis.demo import ADMIN_EMAIL, CITIZEN_PHONE
@@ -15,8 +16,31 @@ DEMO_PASSWORD = "parvis-demo"
 ROADS_AGENT = "roads.agent@demo.parvis.city"
 DEFAULT_LOCALE = "fr-FR"  # the city's default language: what a local browser would ask for
 
-__all__ = ["ADMIN_EMAIL", "CITIZEN_PHONE", "DEFAULT_LOCALE", "DEMO_PASSWORD", "ROADS_AGENT",
-           "LiveCity", "sign_in", "tr"]
+__all__ = ["ADMIN_EMAIL", "CITIZEN_PHONE", "DEFAULT_LOCALE", "DEMO_PASSWORD", "PAGES",
+           "ROADS_AGENT", "LiveCity", "page_params", "page_url", "sign_in", "tr"]
+
+# Every page a person can reach: (report id, path, who is signed in, browser locale).
+# {roads} and {agent} are filled with ids from the demo city.
+PAGES: list[tuple[str, str, str | None, str | None]] = [
+    ("home", "/", None, None),
+    ("signin", "/signin", None, None),
+    ("signup", "/signup", None, None),
+    ("signup-confirm", "/signup/confirm?identifier=%2B84912777099", None, None),
+    ("password-forgot", "/password/forgot", None, None),
+    ("account", "/account", CITIZEN_PHONE, None),
+    ("admin", "/admin", ADMIN_EMAIL, None),
+    ("admin-departments", "/admin/departments", ADMIN_EMAIL, None),
+    ("admin-department", "/admin/departments/{roads}", ADMIN_EMAIL, None),
+    ("admin-department-new", "/admin/departments/new", ADMIN_EMAIL, None),
+    ("admin-districts", "/admin/districts", ADMIN_EMAIL, None),
+    ("admin-districts-new", "/admin/districts/new", ADMIN_EMAIL, None),
+    ("admin-agents", "/admin/agents", ADMIN_EMAIL, None),
+    ("admin-agents-new", "/admin/agents/new", ADMIN_EMAIL, None),
+    ("admin-agent", "/admin/agents/{agent}", ADMIN_EMAIL, None),
+    ("admin-audit", "/admin/audit", ADMIN_EMAIL, None),
+    ("admin-messages", "/admin/messages", ADMIN_EMAIL, None),
+    ("home-ar", "/", None, "ar"),
+]
 
 
 @dataclass
@@ -29,6 +53,16 @@ class LiveCity:
     department_ids: dict[str, int] = field(default_factory=dict)
     district_count: int = 0
     user_ids: dict[str, int] = field(default_factory=dict)
+
+
+def page_params() -> list:
+    """PAGES as pytest parameters (path, who, locale), each named by its report id."""
+    return [pytest.param(path, who, locale, id=name) for name, path, who, locale in PAGES]
+
+
+def page_url(path: str, live_city: LiveCity) -> str:
+    return path.format(roads=live_city.department_ids["roads"],
+                       agent=live_city.user_ids[ROADS_AGENT])
 
 
 def tr(lang: str, message: str, **params: object) -> str:

@@ -226,6 +226,12 @@ def render(request: Request, template: str, context: dict[str, Any] | None = Non
     return HTMLResponse(html, status_code=status_code, headers=headers)
 
 
+def error_message(err: ParvisError) -> str:
+    """The sentence a person reads for an error, in the request's language."""
+    tr = i18n.current()
+    return tr.gettext(err.detail, **err.params) if err.detail else tr.gettext(err.title)
+
+
 def _wants_json(request: Request) -> bool:
     if is_api_path(request.url.path):
         return True

@@ -3,7 +3,8 @@
   "use strict";
   function draw(el) {
     if (!window.L) { return; }
-    var map = L.map(el, { attributionControl: true, zoomSnap: 0.25 });
+    var map = L.map(el, { attributionControl: true, zoomControl: false, zoomSnap: 0.25 });
+    L.control.zoom({ position: document.dir === "rtl" ? "topright" : "topleft" }).addTo(map);
     var tiles = el.getAttribute("data-tiles");
     if (tiles) {
       L.tileLayer(tiles, { maxZoom: 19, attribution: el.getAttribute("data-attribution") || "" }).addTo(map);

@@ -133,21 +133,33 @@ def _check_code(session: Any, settings: Settings, user: User | None, purpose: st
     otp.used_at = utcnow()
 
 
-def confirm(db: Database, settings: Settings, ident: Identifier, code: str) -> User:
-    """Check the sign-up code and confirm the account (the caller then signs the person in)."""
-    failed: Exception | None = None
+def _consume_code(db: Database, settings: Settings, ident: Identifier, purpose: str, code: str,
+                  then: Any) -> Any:
+    """Check a one-time code and run ``then(session, user)`` in the same transaction.
+
+    A wrong code still commits its attempt counter before the error is raised.
+    """
+    failed: ParvisError | None = None
     with db.transaction() as session:
         user = _find(session, ident)
         try:
-            _check_code(session, settings, user, "signup", code)
+            _check_code(session, settings, user, purpose, code)
         except (ValidationFailed, TooManyRequests) as exc:
-            failed = exc  # commit the attempt counter, then report
+            failed = exc
         else:
-            assert user is not None
-            user.confirmed_at = user.confirmed_at or utcnow()
-            emit(session, "accounts.user.confirmed", user_id=user.id)
-            return user
+            return then(session, user)
     raise failed
+
+
+def confirm(db: Database, settings: Settings, ident: Identifier, code: str) -> User:
+    """Check the sign-up code and confirm the account (the caller then signs the person in)."""
+
+    def confirmed(session: Any, user: User) -> User:
+        user.confirmed_at = user.confirmed_at or utcnow()
+        emit(session, "accounts.user.confirmed", user_id=user.id)
+        return user
+
+    return _consume_code(db, settings, ident, "signup", code, confirmed)
 
 
 def _open_session(session: Any, settings: Settings, user: User, ip: str, ua: str) -> NewSession:
@@ -246,20 +258,14 @@ def request_password_reset(db: Database, settings: Settings, ident: Identifier) 
 
 def reset_password(db: Database, settings: Settings, ident: Identifier, code: str,
                    password: str) -> None:
-    failed: Exception | None = None
-    with db.transaction() as session:
-        user = _find(session, ident)
-        try:
-            _check_code(session, settings, user, "reset", code)
-        except (ValidationFailed, TooManyRequests) as exc:
-            failed = exc
-        else:
-            assert user is not None
-            user.password_hash = hash_password(password)
-            session.execute(delete(UserSession).where(UserSession.user_id == user.id))
-            session.execute(delete(ApiToken).where(ApiToken.user_id == user.id))
-            return
-    raise failed
+    """Set a new password with the code sent; every session and token of the person ends."""
+
+    def reset(session: Any, user: User) -> None:
+        user.password_hash = hash_password(password)
+        session.execute(delete(UserSession).where(UserSession.user_id == user.id))
+        session.execute(delete(ApiToken).where(ApiToken.user_id == user.id))
+
+    _consume_code(db, settings, ident, "reset", code, reset)
 
 
 def update_profile(db: Database, actor: Principal, data: ProfileUpdate) -> None:

@@ -20,6 +20,7 @@ from parvis.kernel.web import (
     SESSION_COOKIE,
     client_ip,
     csrf_protect,
+    error_message,
     render,
 )
 from parvis.modules import city
@@ -40,12 +41,8 @@ def _safe_next(value: str | None) -> str:
 
 
 def _field_errors(exc: ParvisError) -> dict[str, str]:
-    message = _(exc.detail, **exc.params) if exc.detail else _(exc.title)
-    return {e.get("field") or "form": e.get("message") or message for e in exc.errors} or {}
-
-
-def _problem_message(exc: ParvisError) -> str:
-    return _(exc.detail, **exc.params) if exc.detail else _(exc.title)
+    message = error_message(exc)
+    return {e.get("field") or "form": e.get("message") or message for e in exc.errors}
 
 
 def _with_session(response: Response, request: Request, token: str) -> Response:
@@ -81,7 +78,7 @@ def signup(request: Request, identifier: Annotated[str, Form()] = "",
     try:
         ident = parse_identifier(identifier, settings.phone_region)
     except ParvisError as exc:
-        errors["identifier"] = _problem_message(exc)
+        errors["identifier"] = error_message(exc)
     if errors:
         return _signup_page(request, form, errors, _("Please correct the fields below."), 422)
     lang = request.state.translator.lang
@@ -90,11 +87,18 @@ def signup(request: Request, identifier: Annotated[str, Form()] = "",
     return _see_other(f"/signup/confirm?identifier={quote(ident.value)}")
 
 
+def _code_page(request: Request, identifier: str, *, reset: bool,
+               errors: dict[str, str] | None = None, status: int = 200) -> Response:
+    """The page that asks for the code we sent (to confirm a sign-up or to reset a password)."""
+    return render(request, "accounts/confirm.html", {
+        "identifier": identifier, "masked": mask(identifier), "errors": errors or {},
+        "action": "/password/reset" if reset else "/signup/confirm",
+        "with_password": reset, "resend": not reset}, status_code=status)
+
+
 @router.get("/signup/confirm")
 def confirm_form(request: Request, identifier: str = "") -> Response:
-    return render(request, "accounts/confirm.html", {
-        "identifier": identifier, "masked": mask(identifier), "errors": {},
-        "action": "/signup/confirm", "resend": True})
+    return _code_page(request, identifier, reset=False)
 
 
 @router.post("/signup/confirm")
@@ -107,10 +111,8 @@ def confirm(request: Request, identifier: Annotated[str, Form()] = "",
             raise ValidationFailed("This code is wrong or has expired. Ask for a new one.")
         user = actions.confirm(db, settings, ident, code)
     except ParvisError as exc:
-        return render(request, "accounts/confirm.html", {
-            "identifier": identifier, "masked": mask(identifier), "action": "/signup/confirm",
-            "resend": True, "errors": {"code": _problem_message(exc)}},
-            status_code=exc.status)
+        return _code_page(request, identifier, reset=False,
+                          errors={"code": error_message(exc)}, status=exc.status)
     new = actions.sign_in(db, settings, user, ip=client_ip(request),
                           user_agent=request.headers.get("user-agent", ""))
     return _with_session(_see_other("/account?welcome=1"), request, new.token)
@@ -139,7 +141,7 @@ def signin(request: Request, identifier: Annotated[str, Form()] = "",
         user = actions.authenticate(db, settings, identifier, password, client_ip(request))
     except ParvisError as exc:
         return render(request, "accounts/signin.html", {
-            "next": _safe_next(next), "identifier": identifier, "error": _problem_message(exc)},
+            "next": _safe_next(next), "identifier": identifier, "error": error_message(exc)},
             status_code=exc.status, headers=exc.headers)
     if user.confirmed_at is None:
         ident = parse_identifier(identifier, settings.phone_region)
@@ -194,7 +196,7 @@ def forgot(request: Request, identifier: Annotated[str, Form()] = "") -> Respons
         ident = parse_identifier(identifier, settings.phone_region)
     except ParvisError as exc:
         return render(request, "accounts/forgot.html", {
-            "identifier": identifier, "errors": {"identifier": _problem_message(exc)}},
+            "identifier": identifier, "errors": {"identifier": error_message(exc)}},
             status_code=exc.status)
     actions.request_password_reset(db, settings, ident)
     return _see_other(f"/password/reset?identifier={quote(ident.value)}")
@@ -202,9 +204,7 @@ def forgot(request: Request, identifier: Annotated[str, Form()] = "") -> Respons
 
 @router.get("/password/reset")
 def reset_form(request: Request, identifier: str = "") -> Response:
-    return render(request, "accounts/confirm.html", {
-        "identifier": identifier, "masked": mask(identifier), "errors": {},
-        "action": "/password/reset", "with_password": True})
+    return _code_page(request, identifier, reset=True)
 
 
 @router.post("/password/reset")
@@ -219,11 +219,9 @@ def reset(request: Request, identifier: Annotated[str, Form()] = "",
             ident = parse_identifier(identifier, settings.phone_region)
             actions.reset_password(db, settings, ident, code, password)
         except ParvisError as exc:
-            errors["code"] = _problem_message(exc)
+            errors["code"] = error_message(exc)
     if errors:
-        return render(request, "accounts/confirm.html", {
-            "identifier": identifier, "masked": mask(identifier), "errors": errors,
-            "action": "/password/reset", "with_password": True}, status_code=422)
+        return _code_page(request, identifier, reset=True, errors=errors, status=422)
     return render(request, "accounts/signin.html", {
         "next": "/", "identifier": identifier,
         "flash": _("Your password has been changed. You can sign in now.")})
@@ -272,7 +270,7 @@ def account_erase(request: Request,
         with request.app.state.db.read() as session:
             user = queries.user(session, principal.user_id)  # type: ignore[arg-type]
         return render(request, "accounts/account.html", {"user": user,
-                      "error": _problem_message(exc)}, status_code=exc.status)
+                      "error": error_message(exc)}, status_code=exc.status)
     response = render(request, "error.html", {
         "title": _("Your account has been deleted."),
         "detail": _("Your personal data has been erased. Thank you for using the city's services.")})
@@ -335,7 +333,7 @@ def agent_create(request: Request, principal: Annotated[Principal, Depends(requi
                                     data, client_ip(request))
     except ParvisError as exc:
         return _agent_page(request, form, creating=True, heading=_("New agent"),
-                           error=_problem_message(exc), errors=_field_errors(exc), status=exc.status)
+                           error=error_message(exc), errors=_field_errors(exc), status=exc.status)
     except ValueError:
         return _agent_page(request, form, creating=True, heading=_("New agent"),
                            error=_("Please correct the fields below."), status=422)
@@ -370,7 +368,7 @@ def agent_update(request: Request, user_id: int,
         actions.update_staff(request.app.state.db, principal, user_id, data, client_ip(request))
     except ParvisError as exc:
         return _agent_page(request, form, creating=False, heading=display_name,
-                           error=_problem_message(exc), status=exc.status)
+                           error=error_message(exc), status=exc.status)
     except ValueError:
         return _agent_page(request, form, creating=False, heading=display_name,
                            error=_("Please correct the fields below."), status=422)

@@ -15,7 +15,7 @@ from parvis.kernel.auth import Principal, Role, require
 from parvis.kernel.errors import N_, NotFound, ParvisError
 from parvis.kernel.i18n import _
 from parvis.kernel.labels import CHANNEL_LABELS, STATUS_LABELS, translated
-from parvis.kernel.web import client_ip, csrf_protect, render
+from parvis.kernel.web import client_ip, csrf_protect, error_message, render
 from parvis.modules.city import actions, queries
 from parvis.modules.city.schemas import DepartmentCreate, DepartmentUpdate
 
@@ -27,10 +27,6 @@ KIND_LABELS = {
     "mobility": N_("Mobility"), "police": N_("Municipal police"),
     "civil_protection": N_("Civil protection"), "other": N_("Other"),
 }
-
-
-def _message(exc: ParvisError) -> str:
-    return _(exc.detail, **exc.params) if exc.detail else _(exc.title)
 
 
 @router.get("/")
@@ -77,7 +73,7 @@ def department_create(request: Request,
                                                client_ip(request))
     except ParvisError as exc:
         return _department_form(request, form, creating=True, heading=_("New department"),
-                                error=_message(exc), status=exc.status)
+                                error=error_message(exc), status=exc.status)
     except ValueError:
         return _department_form(request, form, creating=True, heading=_("New department"),
                                 error=_("Please correct the fields below."), status=422)
@@ -105,7 +101,7 @@ def department_update(request: Request, department_id: int,
         actions.update_department(request.app.state.db, principal, department_id,
                                   DepartmentUpdate(**form), client_ip(request))
     except ParvisError as exc:
-        return _department_form(request, form, creating=False, heading=name, error=_message(exc),
+        return _department_form(request, form, creating=False, heading=name, error=error_message(exc),
                                 status=exc.status)
     except ValueError:
         return _department_form(request, form, creating=False, heading=name,
@@ -138,7 +134,7 @@ async def district_import(request: Request,
         await run_in_threadpool(actions.import_districts, request.app.state.db, principal, text)
     except ParvisError as exc:
         return render(request, "admin/district_form.html", {
-            "error": _message(exc), "geojson": text[:20000]}, status_code=exc.status)
+            "error": error_message(exc), "geojson": text[:20000]}, status_code=exc.status)
     return RedirectResponse("/admin/districts", status_code=303)
 
 
