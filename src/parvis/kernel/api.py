@@ -6,13 +6,25 @@ from typing import Any, Generic, TypeVar
 
 from fastapi import Query
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, field_validator
+from pydantic_core import PydanticCustomError
 
 from parvis.kernel.errors import ParvisError
 from parvis.kernel.i18n import Translator
 
 T = TypeVar("T")
 PROBLEM_JSON = "application/problem+json"
+
+
+def reject_null(*fields: str) -> Any:
+    """For partial updates: a field may be left out, but not set to null."""
+
+    def check(_cls: Any, value: Any) -> Any:
+        if value is None:
+            raise PydanticCustomError("null_not_allowed", "This field cannot be empty.")
+        return value
+
+    return field_validator(*fields, mode="before")(classmethod(check))
 
 
 class PageParams(BaseModel):

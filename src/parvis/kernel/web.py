@@ -269,6 +269,7 @@ def _field_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
 
 _VALIDATION_MESSAGES = {
     "missing": N_("This field is required."),
+    "null_not_allowed": N_("This field cannot be empty."),
     "extra_forbidden": N_("This field is not allowed."),
     "string_too_long": N_("This text is too long."),
     "string_too_short": N_("This text is too short."),

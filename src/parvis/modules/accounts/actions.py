@@ -273,8 +273,12 @@ def update_profile(db: Database, actor: Principal, data: ProfileUpdate) -> None:
         user = session.get(User, actor.user_id)
         if user is None:
             raise NotFound()
-        for field, value in data.model_dump(exclude_unset=True).items():
+        changes = data.model_dump(exclude_unset=True)
+        for field, value in changes.items():
             setattr(user, field, value.strip() if field == "display_name" and value else value)
+        if actor.is_staff:
+            audit.record(session, actor, "accounts.profile.update", object_type="user",
+                         object_id=user.id, changes=changes)
 
 
 def export_personal_data(db: Database, actor: Principal) -> dict[str, Any]:

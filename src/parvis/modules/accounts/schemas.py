@@ -8,6 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from parvis.kernel.api import reject_null
+
 Language = Literal["fr", "en", "vi", "km", "ar"]
 StaffRole = Literal["agent", "supervisor", "admin"]
 
@@ -43,6 +45,8 @@ class ProfileUpdate(Strict):
     display_name: str | None = Field(None, max_length=200)
     language: Language | None = None
 
+    _not_null = reject_null("display_name")
+
 
 class StaffCreate(Strict):
     display_name: str = Field(min_length=1, max_length=200)
@@ -61,6 +65,8 @@ class StaffUpdate(Strict):
     department_ids: list[int] | None = None
     all_departments: bool | None = None
     is_active: bool | None = None
+
+    _not_null = reject_null("display_name", "role", "department_ids", "all_departments", "is_active")
 
 
 class UserPublic(BaseModel):

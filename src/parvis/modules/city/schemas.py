@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from parvis.kernel.api import reject_null
 from parvis.modules.city.models import DEPARTMENT_KINDS
 
 CODE_PATTERN = r"^[A-Za-z0-9_-]{1,40}$"
@@ -28,6 +29,8 @@ class DistrictUpdate(BaseModel):
     name_local: str | None = Field(None, max_length=200)
     population: int | None = Field(None, ge=0)
     geometry: dict[str, Any] | None = None
+
+    _not_null = reject_null("name", "name_local", "geometry")
 
 
 class DistrictPublic(BaseModel):
@@ -57,6 +60,8 @@ class DepartmentUpdate(BaseModel):
     email: str | None = Field(None, max_length=200)
     phone: str | None = Field(None, max_length=40)
     active: bool | None = None
+
+    _not_null = reject_null("name", "name_local", "email", "phone", "active")
 
 
 class DepartmentPublic(BaseModel):
