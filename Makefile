@@ -24,7 +24,7 @@ test:
 	./scripts/test
 
 lint: install-test
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff check src tests bench scripts
 	$(BIN)/lint-imports
 
 ## Extract translatable strings and merge them into every catalog (then translate the new entries)
