@@ -17,32 +17,37 @@ from xstatic.pkg import leaflet as xs_leaflet
 from parvis import __version__, notify_setup
 from parvis.kernel import privacy
 from parvis.kernel.db import Database
+from parvis.kernel.files import LocalFileStore
 from parvis.kernel.jobs import JobRegistry
 from parvis.kernel.metrics import Metrics
 from parvis.kernel.web import RequestContext, install_error_handlers, templates_env
-from parvis.modules import accounts
+from parvis.modules import accounts, reports
 from parvis.modules.accounts import api as accounts_api
 from parvis.modules.accounts import pages as accounts_pages
 from parvis.modules.accounts import queries as accounts_queries
 from parvis.modules.city import api as city_api
 from parvis.modules.city import pages as city_pages
+from parvis.modules.reports import api as reports_api
 from parvis.settings import Settings, get_settings
 
 
 def register_privacy_hooks() -> None:
     privacy.register("account", accounts_queries.export_account, accounts_queries.erase_account_data)
+    privacy.register("reports", reports.export_reports, reports.erase_reporter)
     notify_setup.register_privacy()
 
 
-def build_registry(settings: Settings) -> JobRegistry:
+def build_registry(settings: Settings, db: Database) -> JobRegistry:
+    """Jobs, periodic ticks and event subscriptions of every module."""
     registry = JobRegistry()
     notify_setup.register_jobs(registry, settings)
+    reports.register(registry, db.bus, db, settings)
     return registry
 
 
 def routers() -> list[APIRouter]:
     """Every router of Parvis, JSON first, then pages (also walked by the access-table test)."""
-    return [accounts_api.router, city_api.router, notify_setup.router(),
+    return [accounts_api.router, city_api.router, reports_api.router, notify_setup.router(),
             accounts_pages.router, city_pages.router]
 
 
@@ -61,6 +66,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.state.db = db
     app.state.templates = templates_env()
     app.state.metrics = Metrics()
+    app.state.files = LocalFileStore(settings.data_dir / "files")
+    app.state.registry = build_registry(settings, db)
     register_privacy_hooks()
 
     install_error_handlers(app)

@@ -94,8 +94,9 @@ def _start_worker_thread(settings: Settings) -> None:
     from parvis.app import build_registry
     from parvis.kernel.jobs import Worker
 
-    worker = Worker(_db(settings), build_registry(settings), lease_seconds=settings.job_lease_seconds,
-                    poll_seconds=settings.worker_poll_seconds)
+    database = _db(settings)
+    worker = Worker(database, build_registry(settings, database),
+                    lease_seconds=settings.job_lease_seconds, poll_seconds=settings.worker_poll_seconds)
     threading.Thread(target=worker.run_forever, name="parvis-worker", daemon=True).start()
 
 
@@ -109,7 +110,8 @@ def worker(once: bool, database_url: str | None) -> None:
 
     settings = _settings(database_url)
     register_privacy_hooks()
-    runner = Worker(_db(settings), build_registry(settings),
+    database = _db(settings)
+    runner = Worker(database, build_registry(settings, database),
                     lease_seconds=settings.job_lease_seconds, poll_seconds=settings.worker_poll_seconds)
     if once:
         done = runner.run_once()

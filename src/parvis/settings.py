@@ -114,7 +114,29 @@ class Settings(BaseSettings):
     job_lease_seconds: int = Field(
         300, description="Seconds before a job held by a dead worker is retried."
     )
-    data_dir: Path = Field(Path("."), description="Folder for uploaded files and backups.")
+    data_dir: Path = Field(Path("."), description="Folder for uploaded files (photos) and backups.")
+    # Citizen reports
+    reports_reopen_days: int = Field(
+        14, description="Days after resolution during which the reporter may reopen a report."
+    )
+    reports_close_days: int = Field(
+        21, description="Days after resolution after which an unrated report is closed."
+    )
+    reports_anonymous_per_hour: int = Field(
+        10, description="Reports accepted per hour from one address without an account (API, Open311)."
+    )
+    reports_sms_fallback_category: str = Field(
+        "AUTRE", description="Category code of SMS reports that do not start with a known code."
+    )
+    reports_max_photos: int = Field(5, description="Photos accepted with one report.")
+    photo_max_bytes: int = Field(12_000_000, description="Largest photo accepted, in bytes.")
+    photo_max_pixels: int = Field(
+        40_000_000, description="Largest photo accepted, in pixels (width x height)."
+    )
+    photo_max_side: int = Field(1600, description="Photos are stored downscaled to this longest side.")
+    demo_open311_key: str = Field(
+        "parvis-demo-open311", description="Open311 API key that `parvis demo` issues to test clients."
+    )
 
 
 def get_settings(**overrides: object) -> Settings:

@@ -26,6 +26,8 @@ EXPECTED = {
     "account.self": {Role.CITIZEN, Role.AGENT, Role.SUPERVISOR, Role.ADMIN},
     "backoffice.view": {Role.AGENT, Role.SUPERVISOR, Role.ADMIN},
     "department.view": {Role.AGENT, Role.SUPERVISOR, Role.ADMIN},
+    "reports.handle": {Role.AGENT, Role.SUPERVISOR, Role.ADMIN},
+    "reports.configure": {Role.ADMIN},
     "city.manage": {Role.ADMIN},
     "users.manage": {Role.ADMIN},
     "audit.view": {Role.ADMIN},

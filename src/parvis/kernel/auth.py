@@ -35,6 +35,8 @@ ACCESS: dict[str, frozenset[Role]] = {
     "account.self": frozenset({Role.CITIZEN, Role.AGENT, Role.SUPERVISOR, Role.ADMIN}),
     "backoffice.view": frozenset({Role.AGENT, Role.SUPERVISOR, Role.ADMIN}),
     "department.view": frozenset({Role.AGENT, Role.SUPERVISOR, Role.ADMIN}),
+    "reports.handle": frozenset({Role.AGENT, Role.SUPERVISOR, Role.ADMIN}),
+    "reports.configure": frozenset({Role.ADMIN}),
     "city.manage": frozenset({Role.ADMIN}),
     "users.manage": frozenset({Role.ADMIN}),
     "audit.view": frozenset({Role.ADMIN}),

@@ -1,5 +1,46 @@
 """Accounts: people, roles, department memberships, sessions, tokens, export and erasure."""
 
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from parvis.modules.accounts.models import User
 from parvis.modules.accounts.queries import resolve_principal
 
-__all__ = ["resolve_principal"]
+
+@dataclass(frozen=True)
+class Contact:
+    """How to reach a person, for modules that notify them (never shown publicly)."""
+
+    user_id: int
+    display_name: str
+    phone: str | None
+    email: str | None
+    language: str | None
+    role: str
+
+
+def contact_of(session: Session, user_id: int) -> Contact | None:
+    user = session.get(User, user_id)
+    if user is None or not user.is_active:
+        return None
+    return Contact(user.id, user.display_name, user.phone, user.email, user.language, user.role)
+
+
+def supervisors_of(session: Session, department_id: int) -> list[Contact]:
+    from parvis.modules.accounts.queries import staff
+
+    members, _total = staff(session, department_id=department_id, limit=200)
+    return [Contact(u.id, u.display_name, u.phone, u.email, u.language, u.role)
+            for u in members if u.role == "supervisor" and u.is_active]
+
+
+def is_staff_of(session: Session, user_id: int, department_id: int) -> bool:
+    user = session.get(User, user_id)
+    return bool(user and user.is_active and user.role != "citizen"
+                and (user.role == "admin" or user.all_departments or department_id in user.department_ids))
+
+
+__all__ = ["Contact", "contact_of", "is_staff_of", "resolve_principal", "supervisors_of"]

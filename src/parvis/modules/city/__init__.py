@@ -15,11 +15,29 @@ from parvis.modules.city.queries import (
 )
 
 
+def district_point(session: Session, district_id: int) -> tuple[float, float] | None:
+    """A point surely inside a district (lon, lat), to place what is only known by district."""
+    from parvis.kernel import geo
+    from parvis.modules.city.models import District
+
+    district = session.get(District, district_id)
+    if district is None:
+        return None
+    point = geo.loads(district.geometry).representative_point()
+    return (round(point.x, 6), round(point.y, 6))
+
+
 def department_ids(session: Session) -> set[int]:
     """Ids of every department, for modules that reference departments by id."""
     return set(session.scalars(select(Department.id)))
 
 
 __all__ = [
-    "department", "department_ids", "department_names", "departments", "districts_geojson", "locate",
+    "department",
+    "department_ids",
+    "department_names",
+    "departments",
+    "district_point",
+    "districts_geojson",
+    "locate",
 ]

@@ -1,0 +1,542 @@
+"""Every write of the reports module: intake, the city's workflow, the citizen's follow-up,
+and the configuration admins edit (categories, routing table, Open311 keys)."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from parvis.kernel import audit, notify
+from parvis.kernel.auth import Principal, Role, new_token, token_digest
+from parvis.kernel.db import Database, utcnow
+from parvis.kernel.errors import N_, Conflict, Forbidden, NotFound, TooManyRequests, ValidationFailed
+from parvis.kernel.events import emit
+from parvis.kernel.i18n import Translator
+from parvis.modules import accounts, city
+from parvis.modules.reports import rules
+from parvis.modules.reports.models import (
+    OPEN_STATUSES,
+    TRANSITIONS,
+    ApiKey,
+    Category,
+    Photo,
+    Report,
+    Route,
+    Source,
+    Status,
+    Supporter,
+    Update,
+)
+from parvis.modules.reports.schemas import CategoryCreate, ReportCreate, StatusChange
+from parvis.settings import Settings
+
+STATUS_WORDS = {
+    Status.NEW: N_("received"),
+    Status.ACKNOWLEDGED: N_("acknowledged"),
+    Status.IN_PROGRESS: N_("in progress"),
+    Status.RESOLVED: N_("resolved"),
+    Status.CLOSED: N_("closed"),
+    Status.REJECTED: N_("not taken forward"),
+}
+
+
+class OutsideCity(ValidationFailed):
+    type_slug = "outside-city"
+    title = N_("This place is outside the city.")
+
+
+class UnknownCategory(ValidationFailed):
+    type_slug = "unknown-category"
+    title = N_("This category does not exist.")
+
+
+# ------------------------------------------------------------------------------- intake
+
+def _route(session: Session, category: Category, district_id: int | None) -> int:
+    routes = {r.district_id: r.department_id for r in session.scalars(
+        select(Route).where(Route.category_id == category.id))}
+    return routes.get(district_id) or routes.get(None) or category.department_id
+
+
+def _category(session: Session, code: str) -> Category:
+    category = session.scalar(select(Category).where(func.upper(Category.code) == code.upper(),
+                                                     Category.active.is_(True)))
+    if category is None:
+        raise UnknownCategory(errors=[{"field": "category", "code": "unknown_category"}])
+    return category
+
+
+def _label(actor: Principal | None) -> str:
+    if actor is None or not actor.is_authenticated:
+        return ""
+    return actor.display_name if actor.is_staff else ""
+
+
+def create_report(db: Database, settings: Settings, actor: Principal | None, data: ReportCreate, *,
+                  source: str = Source.WEB, ip: str = "", photos: list[Any] = (),  # type: ignore[assignment]
+                  store: Any = None) -> Report:
+    """File a report: locate it, route it, start its clock, tell the reporter its number."""
+    if len(photos) > settings.reports_max_photos:
+        raise ValidationFailed(N_("At most %(count)s photos per report."),
+                               params={"count": settings.reports_max_photos})
+    signed_in = actor is not None and actor.is_authenticated
+    if not signed_in and not (data.phone or data.email):
+        raise ValidationFailed(N_("Give a phone number or an e-mail address so the city can answer you."),
+                               errors=[{"field": "phone", "code": "missing"}])
+    has_point = data.lon is not None and data.lat is not None
+    if not has_point and not data.address.strip():
+        raise ValidationFailed(N_("Place the problem on the map or describe where it is."),
+                               errors=[{"field": "lat", "code": "missing"}])
+    origin = rules.origin_of(ip, settings.secret_key)
+    for image in photos:
+        store.put(f"reports/{image.sha256}.jpg", image.data, image.content_type)
+        store.put(f"reports/{image.sha256}-thumb.jpg", image.thumbnail, "image/jpeg")
+    with db.transaction() as session:
+        category = _category(session, data.category)
+        answers = rules.check_attributes(category.attributes, data.attributes)
+        if not signed_in and source != Source.HOTLINE and origin:
+            since = utcnow() - timedelta(hours=1)
+            recent = session.scalar(select(func.count()).select_from(Report).where(
+                Report.origin == origin, Report.created_at >= since)) or 0
+            if recent >= settings.reports_anonymous_per_hour:
+                raise TooManyRequests(N_("Too many reports from this connection. Please wait an hour "
+                                         "or sign in."), headers={"Retry-After": "3600"})
+        district_id = None
+        if has_point:
+            district = city.locate(session, data.lon, data.lat)  # type: ignore[arg-type]
+            if district is None:
+                raise OutsideCity(N_("Place the problem inside the city's districts."),
+                                  errors=[{"field": "lat", "code": "outside_city"}])
+            district_id = district.id
+        now = utcnow()
+        due_ack, due_resolve = rules.due_dates(now, category.sla_ack_hours, category.sla_resolve_hours)
+        public_lon, public_lat = (None, None)
+        if has_point:
+            public_lon, public_lat = (rules.fuzz(data.lon, data.lat) if category.private  # type: ignore[arg-type]
+                                      else (data.lon, data.lat))
+        contact = accounts.contact_of(session, actor.user_id) if signed_in else None  # type: ignore[union-attr]
+        report = Report(
+            token=secrets.token_urlsafe(12), category_id=category.id,
+            department_id=_route(session, category, district_id), district_id=district_id,
+            status=Status.NEW, description=data.description.strip(), address=data.address.strip(),
+            lon=data.lon, lat=data.lat, public_lon=public_lon, public_lat=public_lat,
+            attributes=answers, source=source,
+            reporter_id=None if (actor and actor.is_staff and source == Source.HOTLINE)
+            else (actor.user_id if signed_in else None),  # type: ignore[union-attr]
+            reporter_name=(data.name or (contact.display_name if contact else "")).strip(),
+            reporter_phone=data.phone or (contact.phone if contact else None),
+            reporter_email=data.email or (contact.email if contact else None),
+            contact_channel=data.contact_channel, show_name=data.show_name,
+            needs_location=not has_point, origin=origin, created_at=now, updated_at=now,
+            due_ack_at=due_ack, due_resolve_at=due_resolve)
+        session.add(report)
+        session.flush()
+        for image in photos:
+            session.add(Photo(report_id=report.id, key=f"reports/{image.sha256}.jpg",
+                              thumb_key=f"reports/{image.sha256}-thumb.jpg", width=image.width,
+                              height=image.height, sha256=image.sha256))
+        session.add(Supporter(report_id=report.id, person=_person(actor, data), user_id=report.reporter_id))
+        session.add(Update(report_id=report.id, kind="created", status=Status.NEW, at=now,
+                           author_id=actor.user_id if actor else None, author_label=_label(actor)))
+        if actor is not None and actor.is_staff:
+            audit.record(session, actor, "reports.create", object_type="report", object_id=report.id,
+                         ip=ip, changes={"source": source, "category": category.code})
+        _notify_reporter(session, settings, report, category,
+                         N_("%(city)s: your report #%(id)s (%(category)s) is received. Follow it: %(link)s"))
+        emit(session, "reports.created", report_id=report.id, category=category.code,
+             department_id=report.department_id)
+        session.flush()
+        session.refresh(report)
+        return report
+
+
+def _person(actor: Principal | None, data: ReportCreate) -> str:
+    if actor is not None and actor.is_authenticated and not actor.is_staff:
+        return f"user:{actor.user_id}"
+    return f"phone:{data.phone}" if data.phone else f"email:{data.email or secrets.token_hex(8)}"
+
+
+def support(db: Database, actor: Principal, report_id: int) -> int:
+    """ "Me too": one more person has the same problem. Returns the interest count."""
+    if not actor.is_authenticated:
+        raise Forbidden()
+    with db.transaction() as session:
+        report = session.get(Report, report_id)
+        if report is None or report.status not in OPEN_STATUSES:
+            raise NotFound()
+        person = f"user:{actor.user_id}"
+        if session.scalar(select(Supporter.id).where(Supporter.report_id == report_id,
+                                                     Supporter.person == person)) is None:
+            session.add(Supporter(report_id=report_id, person=person, user_id=actor.user_id))
+            report.interest_count += 1
+        return report.interest_count
+
+
+# ------------------------------------------------------------------------------- notifications
+
+def _notify_reporter(session: Session, settings: Settings, report: Report, category: Category,
+                     message: str, update_id: int | None = None, **params: Any) -> None:
+    contact = accounts.contact_of(session, report.reporter_id) if report.reporter_id else None
+    lang = (contact.language if contact else None) or settings.default_language
+    tr = Translator(lang)
+    values = {"city": settings.city_name, "id": report.id, "category": category.name,
+              "link": f"{settings.base_url}/reports/{report.id}", **params}
+    if "status" in values:
+        values["status"] = tr.gettext(values["status"])
+    body = tr.gettext(message, **values)
+    key = f"report:{report.id}:{update_id or 'created'}"
+    channel = report.contact_channel
+    if channel == "sms" and report.reporter_phone:
+        notify.enqueue(session, channel=notify.Channel.SMS, to=report.reporter_phone, body=body,
+                       user_id=report.reporter_id, key=key + ":sms", purpose="reports.update")
+    elif channel == "email" and report.reporter_email:
+        notify.enqueue(session, channel=notify.Channel.EMAIL, to=report.reporter_email, body=body,
+                       subject=tr.gettext("Your report #%(id)s", id=report.id),
+                       user_id=report.reporter_id, key=key + ":email", purpose="reports.update")
+    elif channel == "push" and report.reporter_id:
+        notify.enqueue_push(session, user_id=report.reporter_id, title=settings.city_name, body=body,
+                            key=key + ":push", purpose="reports.update",
+                            data={"url": f"/reports/{report.id}"})
+
+
+# ------------------------------------------------------------------------------- the city's workflow
+
+def _staff_report(session: Session, actor: Principal, report_id: int) -> Report:
+    report = session.get(Report, report_id)
+    if report is None:
+        raise NotFound()
+    if not actor.can_act_for_department(report.department_id):
+        raise Forbidden()
+    return report
+
+
+def _add_update(session: Session, report: Report, actor: Principal, kind: str, *, text: str = "",
+                public: bool = True, status: str | None = None, **extra: Any) -> Update:
+    entry = Update(report_id=report.id, kind=kind, text=text, public=public, status=status,
+                   author_id=actor.user_id, author_label=_label(actor) or "", **extra)
+    session.add(entry)
+    report.updated_at = utcnow()
+    session.flush()
+    return entry
+
+
+def change_status(db: Database, settings: Settings, actor: Principal, report_id: int,
+                  change: StatusChange, ip: str = "") -> Report:
+    target = Status(change.status)
+    with db.transaction() as session:
+        report = _staff_report(session, actor, report_id)
+        current = Status(report.status)
+        if target not in TRANSITIONS[current]:
+            raise Conflict(N_("A report that is %(from)s cannot become %(to)s."),
+                           params={"from": STATUS_WORDS[current], "to": STATUS_WORDS[target]})
+        if target == Status.REJECTED and not change.reject_reason:
+            raise ValidationFailed(N_("Say why the report is not taken forward."),
+                                   errors=[{"field": "reject_reason", "code": "missing"}])
+        now = utcnow()
+        report.status = target
+        if target in (Status.ACKNOWLEDGED, Status.IN_PROGRESS):
+            report.acknowledged_at = report.acknowledged_at or now
+        elif target == Status.RESOLVED:
+            report.acknowledged_at = report.acknowledged_at or now
+            report.resolved_at = now
+        elif target == Status.CLOSED:
+            report.closed_at = now
+        elif target == Status.REJECTED:
+            report.reject_reason = change.reject_reason
+            report.referred_to = change.referred_to
+            if change.duplicate_of:
+                _merge_into(session, report, change.duplicate_of)
+        entry = _add_update(session, report, actor, "status", text=change.comment, status=target)
+        audit.record(session, actor, "reports.status", object_type="report", object_id=report.id, ip=ip,
+                     changes={"from": current, "to": target, "reason": change.reject_reason})
+        category = session.get(Category, report.category_id)
+        _notify_reporter(session, settings, report, category,  # type: ignore[arg-type]
+                         N_("%(city)s: your report #%(id)s is now %(status)s. %(comment)s %(link)s"),
+                         update_id=entry.id, status=STATUS_WORDS[target], comment=change.comment)
+        emit(session, "reports.status_changed", report_id=report.id, status=target, previous=current)
+        if target == Status.RESOLVED:
+            emit(session, "reports.resolved", report_id=report.id)
+        return report
+
+
+def _merge_into(session: Session, report: Report, target_id: int) -> None:
+    target = session.get(Report, target_id)
+    if target is None or target.id == report.id:
+        raise ValidationFailed(N_("The original report was not found."),
+                               errors=[{"field": "duplicate_of", "code": "not_found"}])
+    report.duplicate_of = target.id
+    report.reject_reason = "duplicate"
+    known = set(session.scalars(select(Supporter.person).where(Supporter.report_id == target.id)))
+    for supporter in session.scalars(select(Supporter).where(Supporter.report_id == report.id)):
+        if supporter.person not in known:
+            session.add(Supporter(report_id=target.id, person=supporter.person, user_id=supporter.user_id))
+            target.interest_count += 1
+
+
+def add_comment(db: Database, settings: Settings, actor: Principal, report_id: int, text: str,
+                public: bool, ip: str = "") -> Update:
+    """A public comment (the reporter is told) or an internal note (never public)."""
+    with db.transaction() as session:
+        report = _staff_report(session, actor, report_id)
+        entry = _add_update(session, report, actor, "comment" if public else "note", text=text,
+                            public=public)
+        audit.record(session, actor, "reports.comment" if public else "reports.note",
+                     object_type="report", object_id=report.id, ip=ip)
+        if public:
+            category = session.get(Category, report.category_id)
+            _notify_reporter(session, settings, report, category,  # type: ignore[arg-type]
+                             N_("%(city)s: the city answered about your report #%(id)s: %(comment)s"),
+                             update_id=entry.id, comment=text[:300])
+        return entry
+
+
+def transfer(db: Database, actor: Principal, report_id: int, department_id: int, reason: str,
+             ip: str = "") -> Report:
+    with db.transaction() as session:
+        report = _staff_report(session, actor, report_id)
+        if department_id not in city.department_ids(session):
+            raise ValidationFailed(N_("Unknown department."),
+                                   errors=[{"field": "department_id", "code": "unknown"}])
+        if department_id == report.department_id:
+            raise Conflict(N_("The report is already with this department."))
+        previous = report.department_id
+        report.department_id = department_id
+        report.assigned_to = None
+        _add_update(session, report, actor, "transfer", text=reason, department_from=previous,
+                    department_to=department_id)
+        audit.record(session, actor, "reports.transfer", object_type="report", object_id=report.id, ip=ip,
+                     changes={"from": previous, "to": department_id, "reason": reason})
+        emit(session, "reports.transferred", report_id=report.id, department_id=department_id)
+        return report
+
+
+def assign(db: Database, actor: Principal, report_id: int, user_id: int | None, ip: str = "") -> Report:
+    with db.transaction() as session:
+        report = _staff_report(session, actor, report_id)
+        if user_id is not None and not accounts.is_staff_of(session, user_id, report.department_id):
+            raise ValidationFailed(N_("This person is not an agent of the report's department."),
+                                   errors=[{"field": "user_id", "code": "not_in_department"}])
+        report.assigned_to = user_id
+        _add_update(session, report, actor, "assign", public=False)
+        audit.record(session, actor, "reports.assign", object_type="report", object_id=report.id, ip=ip,
+                     changes={"user_id": user_id})
+        return report
+
+
+def redact(db: Database, actor: Principal, report_id: int, description: str,
+           hidden_photo_ids: list[int], ip: str = "") -> Report:
+    """Moderation: rewrite the public description and hide photos (kept for the city)."""
+    with db.transaction() as session:
+        report = _staff_report(session, actor, report_id)
+        report.description = description
+        for photo in report.photos:
+            photo.hidden = photo.id in set(hidden_photo_ids)
+        _add_update(session, report, actor, "redaction", public=False)
+        audit.record(session, actor, "reports.redact", object_type="report", object_id=report.id, ip=ip,
+                     changes={"hidden_photos": sorted(hidden_photo_ids)})
+        return report
+
+
+# ------------------------------------------------------------------------------- the citizen's follow-up
+
+def _own_report(session: Session, actor: Principal, report_id: int) -> Report:
+    report = session.get(Report, report_id)
+    if report is None:
+        raise NotFound()
+    if not actor.is_authenticated or report.reporter_id != actor.user_id:
+        raise Forbidden()
+    return report
+
+
+def reopen(db: Database, settings: Settings, actor: Principal, report_id: int, reason: str) -> Report:
+    with db.transaction() as session:
+        report = _own_report(session, actor, report_id)
+        if report.status != Status.RESOLVED or report.resolved_at is None:
+            raise Conflict(N_("Only a resolved report can be reopened."))
+        if utcnow() - report.resolved_at > timedelta(days=settings.reports_reopen_days):
+            raise Conflict(N_("A report can be reopened within %(days)s days of its resolution."),
+                           params={"days": settings.reports_reopen_days})
+        report.status = Status.IN_PROGRESS
+        report.resolved_at = None
+        report.reopened_count += 1
+        _add_update(session, report, actor, "reopen", text=reason, status=Status.IN_PROGRESS)
+        emit(session, "reports.reopened", report_id=report.id, department_id=report.department_id)
+        return report
+
+
+def rate(db: Database, actor: Principal, report_id: int, rating: int, comment: str) -> Report:
+    """The citizen's evaluation closes the loop (and the report)."""
+    with db.transaction() as session:
+        report = _own_report(session, actor, report_id)
+        if report.status not in (Status.RESOLVED, Status.CLOSED, Status.REJECTED):
+            raise Conflict(N_("You can rate the city's work once the report is resolved."))
+        report.rating = rating
+        report.rating_comment = comment
+        if report.status == Status.RESOLVED:
+            report.status = Status.CLOSED
+            report.closed_at = utcnow()
+        _add_update(session, report, actor, "rating", status=report.status)
+        emit(session, "reports.rated", report_id=report.id, rating=rating)
+        return report
+
+
+# ------------------------------------------------------------------------------- scheduled work
+
+def escalate_overdue(db: Database, settings: Settings) -> int:
+    """Flag reports past their targets and tell the department's supervisors (once each)."""
+    now = utcnow()
+    done = 0
+    with db.transaction() as session:
+        overdue = list(session.scalars(select(Report).where(
+            Report.escalated_at.is_(None), Report.status.in_(list(OPEN_STATUSES)),
+            ((Report.status == Status.NEW) & (Report.due_ack_at < now)) | (Report.due_resolve_at < now),
+        ).limit(200)))
+        for report in overdue:
+            report.escalated_at = now
+            session.add(Update(report_id=report.id, kind="escalation", public=False, at=now))
+            for supervisor in accounts.supervisors_of(session, report.department_id):
+                tr = Translator(supervisor.language or settings.default_language)
+                body = tr.gettext("%(city)s: report #%(id)s is overdue. %(link)s", city=settings.city_name,
+                                  id=report.id, link=f"{settings.base_url}/admin/reports/{report.id}")
+                if supervisor.email:
+                    notify.enqueue(session, channel=notify.Channel.EMAIL, to=supervisor.email, body=body,
+                                   subject=tr.gettext("Overdue report #%(id)s", id=report.id),
+                                   user_id=supervisor.user_id, key=f"report:{report.id}:escalation:"
+                                   f"{supervisor.user_id}", purpose="reports.escalation")
+            emit(session, "reports.escalated", report_id=report.id, department_id=report.department_id)
+            done += 1
+        stale = now - timedelta(days=settings.reports_close_days)
+        session.execute(update(Report).where(Report.status == Status.RESOLVED, Report.resolved_at < stale)
+                        .values(status=Status.CLOSED, closed_at=now))
+    return done
+
+
+# ------------------------------------------------------------------------------- configuration
+
+def create_category(db: Database, actor: Principal | None, data: CategoryCreate, ip: str = "") -> Category:
+    with db.transaction() as session:
+        if session.scalar(select(Category.id).where(func.upper(Category.code) == data.code.upper())):
+            raise Conflict(N_("A category with this code already exists."))
+        if data.department_id not in city.department_ids(session):
+            raise ValidationFailed(N_("Unknown department."),
+                                   errors=[{"field": "department_id", "code": "unknown"}])
+        category = Category(**{**data.model_dump(), "code": data.code.upper(),
+                               "attributes": [a.model_dump() for a in data.attributes]})
+        session.add(category)
+        session.flush()
+        audit.record(session, actor, "reports.category.create", object_type="category",
+                     object_id=category.id, ip=ip, changes={"code": category.code})
+        return category
+
+
+def set_route(db: Database, actor: Principal | None, category_id: int, district_id: int | None,
+              department_id: int, ip: str = "") -> None:
+    """One line of the routing table: this category in this district goes to that department."""
+    with db.transaction() as session:
+        if session.get(Category, category_id) is None or department_id not in city.department_ids(session):
+            raise ValidationFailed(N_("Unknown category or department."))
+        route = session.scalar(select(Route).where(Route.category_id == category_id,
+                                                   Route.district_id.is_(None) if district_id is None
+                                                   else Route.district_id == district_id))
+        if route is None:
+            session.add(Route(category_id=category_id, district_id=district_id, department_id=department_id))
+        else:
+            route.department_id = department_id
+        audit.record(session, actor, "reports.route.set", object_type="category", object_id=category_id,
+                     ip=ip, changes={"district_id": district_id, "department_id": department_id})
+
+
+def issue_api_key(db: Database, actor: Principal | None, name: str, key: str | None = None) -> str:
+    """A new Open311 API key; only its digest is kept, so show it once."""
+    key = key or new_token(24)
+    with db.transaction() as session:
+        if session.scalar(select(ApiKey.id).where(ApiKey.digest == token_digest(key))):
+            return key
+        session.add(ApiKey(name=name, digest=token_digest(key)))
+        audit.record(session, actor, "reports.api_key.issue", object_type="api_key", changes={"name": name})
+    return key
+
+
+def revoke_api_key(db: Database, actor: Principal, key_id: int) -> None:
+    with db.transaction() as session:
+        api_key = session.get(ApiKey, key_id)
+        if api_key is None:
+            raise NotFound()
+        api_key.revoked_at = utcnow()
+        audit.record(session, actor, "reports.api_key.revoke", object_type="api_key", object_id=key_id)
+
+
+def is_staff(actor: Principal | None) -> bool:
+    return actor is not None and actor.role in (Role.AGENT, Role.SUPERVISOR, Role.ADMIN)
+
+
+# ------------------------------------------------------------------------------- reports by SMS
+
+def report_by_sms(db: Database, settings: Settings, sender: str, text: str) -> int | None:
+    """Turn an inbound SMS into a report (located when the syntax is followed) or a helpful reply."""
+    from parvis.modules.reports.sms import parse
+
+    with db.read() as session:
+        cats = list(session.scalars(select(Category).where(Category.active.is_(True))
+                                    .order_by(Category.code)))
+        parsed = parse(session, text, cats)
+        point = None
+        if parsed.district_id is not None:
+            point = city.district_point(session, parsed.district_id)
+        since = utcnow() - timedelta(hours=1)
+        recent = session.scalar(select(func.count()).select_from(Report).where(
+            Report.reporter_phone == sender, Report.created_at >= since)) or 0
+    fallback = next((c for c in cats if c.code == settings.reports_sms_fallback_category.upper()), None)
+    code = parsed.category_code or (fallback.code if fallback else None)
+    description = parsed.text if parsed.category_code else text.strip()
+    if recent >= settings.reports_anonymous_per_hour:
+        _reply(db, settings, sender, N_("%(city)s: you have sent many reports this hour. Please wait "
+                                        "before sending another."),
+               key=f"sms-throttle:{sender}:{since:%Y%m%d%H}")
+        return None
+    if not code or (not parsed.category_code and len(description) < 3):
+        examples = ", ".join(f"{c.code} ({c.name})" for c in cats[:6])
+        _reply(db, settings, sender, N_("%(city)s: to report a problem, send: CODE DISTRICT DESCRIPTION. "
+                                        "Codes: %(codes)s"), codes=examples)
+        return None
+    data = ReportCreate(category=code, description=description[:4000],
+                        lon=point[0] if point else None, lat=point[1] if point else None,
+                        address=parsed.place if point else description[:500] or text[:500],
+                        phone=sender, contact_channel="sms")
+    report = create_report(db, settings, None, data, source=Source.SMS)
+    if point is None:
+        with db.transaction() as session:
+            session.execute(update(Report).where(Report.id == report.id).values(needs_location=True))
+    return report.id
+
+
+def _reply(db: Database, settings: Settings, to: str, message: str, key: str | None = None,
+           **params: Any) -> None:
+    tr = Translator(settings.default_language)
+    with db.transaction() as session:
+        notify.enqueue(session, channel=notify.Channel.SMS, to=to, key=key,
+                       body=tr.gettext(message, city=settings.city_name, **params),
+                       purpose="reports.sms_help")
+
+
+def locate_report(db: Database, actor: Principal, report_id: int, lon: float, lat: float,
+                  ip: str = "") -> Report:
+    """Staff place a report from the "to be located" queue on the map (it may change department)."""
+    with db.transaction() as session:
+        report = _staff_report(session, actor, report_id)
+        district = city.locate(session, lon, lat)
+        if district is None:
+            raise OutsideCity(N_("Place the problem inside the city's districts."))
+        category = session.get(Category, report.category_id)
+        report.lon, report.lat, report.district_id = lon, lat, district.id
+        report.public_lon, report.public_lat = (rules.fuzz(lon, lat) if category and category.private
+                                                else (lon, lat))
+        report.needs_location = False
+        report.department_id = _route(session, category, district.id)  # type: ignore[arg-type]
+        _add_update(session, report, actor, "located", public=False)
+        audit.record(session, actor, "reports.locate", object_type="report", object_id=report.id, ip=ip)
+        return report
