@@ -13,6 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 from starlette.middleware.gzip import GZipMiddleware
 from xstatic.pkg import leaflet as xs_leaflet
+from xstatic.pkg import leaflet_markercluster as xs_cluster
 
 from parvis import __version__, notify_setup
 from parvis.kernel import privacy
@@ -28,6 +29,7 @@ from parvis.modules.accounts import queries as accounts_queries
 from parvis.modules.city import api as city_api
 from parvis.modules.city import pages as city_pages
 from parvis.modules.reports import api as reports_api
+from parvis.modules.reports import pages as reports_pages
 from parvis.settings import Settings, get_settings
 
 
@@ -48,7 +50,7 @@ def build_registry(settings: Settings, db: Database) -> JobRegistry:
 def routers() -> list[APIRouter]:
     """Every router of Parvis, JSON first, then pages (also walked by the access-table test)."""
     return [accounts_api.router, city_api.router, reports_api.router, notify_setup.router(),
-            accounts_pages.router, city_pages.router]
+            accounts_pages.router, city_pages.router, *reports_pages.routers()]
 
 
 def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
@@ -77,6 +79,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
 
     static_root = resources.files("parvis") / "static"
     app.mount("/static/vendor/leaflet", StaticFiles(directory=xs_leaflet.BASE_DIR), name="leaflet")
+    app.mount("/static/vendor/markercluster", StaticFiles(directory=xs_cluster.BASE_DIR), name="cluster")
     app.mount("/static/vendor/swagger-ui",
               StaticFiles(directory=Path(swagger_ui_bundle.swagger_ui_path)), name="swagger")
     app.mount("/static", StaticFiles(directory=str(static_root)), name="static")

@@ -153,5 +153,9 @@ def create_demo_city(db: Database, settings: Settings,
     people = demo_citizens(settings.demo_citizens)
     citizens = accounts.seed_citizens(db, settings, people, password,
                                       progress=step("citizens", len(people)))
+    from parvis.demo_reports import create_demo_reports
+
+    reports = create_demo_reports(db, settings, count=settings.demo_reports)
     return {"districts_created": created, "districts_updated": updated,
-            "departments": len(dep_ids), "staff_created": new_staff, "citizens_created": citizens}
+            "departments": len(dep_ids), "staff_created": new_staff, "citizens_created": citizens,
+            **reports}

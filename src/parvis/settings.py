@@ -45,7 +45,10 @@ class Settings(BaseSettings):
     )
     session_days: int = Field(14, description="Days a signed-in session lasts without activity.")
     max_body_bytes: int = Field(
-        2_000_000, description="Largest request body accepted, in bytes (413 beyond)."
+        2_000_000, description="Largest request body accepted, in bytes (413 beyond), uploads aside."
+    )
+    max_upload_bytes: int = Field(
+        64_000_000, description="Largest multipart upload (a report with its photos), in bytes."
     )
     login_max_failures: int = Field(
         5, description="Failed sign-ins allowed per account or per address within the window."
@@ -68,6 +71,7 @@ class Settings(BaseSettings):
         "parvis-demo", description="Password of every demo account created by `parvis demo`."
     )
     demo_citizens: int = Field(300, description="Number of citizens `parvis demo` creates.")
+    demo_reports: int = Field(400, description="Number of citizen reports `parvis demo` creates.")
     # Notifications
     notify_email_backend: Literal["fake", "smtp"] = Field(
         "fake", description="E-mail channel: 'fake' records messages, 'smtp' sends them."

@@ -179,13 +179,15 @@ class RequestContext:
                 message["headers"] = raw
             await send(message)
 
+        limit = (self.settings.max_upload_bytes
+                 if headers.get("content-type", "").startswith("multipart/form-data")
+                 else self.settings.max_body_bytes)
         length = headers.get("content-length")
-        if length and length.isdigit() and int(length) > self.settings.max_body_bytes:
+        if length and length.isdigit() and int(length) > limit:
             response = problem_response(BodyTooLarge(), translator, scope["path"])
             await response(scope, receive, send_wrapper)
             return
         received = 0
-        limit = self.settings.max_body_bytes
 
         async def limited_receive() -> Message:
             nonlocal received

@@ -6,7 +6,7 @@ import io
 import struct
 import zlib
 
-from PIL import Image
+from PIL import Image, ImageCms
 
 SECRET_MAKE = "SecretPhoneMaker"
 SECRET_MODEL = "SecretModel-X1"
@@ -47,8 +47,11 @@ def gps_exif(orientation: int | None = None) -> Image.Exif:
 
 
 def jpeg_with_gps(size: tuple[int, int] = (64, 48)) -> bytes:
-    data = encode(noisy(size), "JPEG", quality=90, exif=gps_exif(), comment=SECRET_COMMENT, xmp=SECRET_XMP)
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    data = encode(noisy(size), "JPEG", quality=90, exif=gps_exif(), comment=SECRET_COMMENT, xmp=SECRET_XMP,
+                  icc_profile=icc)
     check = Image.open(io.BytesIO(data))
+    assert check.info["icc_profile"] == icc
     assert check.getexif().get_ifd(0x8825)[2] == GPS_LATITUDE, "the fixture must really carry GPS"
     assert check.info["comment"] == SECRET_COMMENT and SECRET_XMP in data
     return data

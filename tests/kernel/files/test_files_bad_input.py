@@ -156,7 +156,8 @@ def test_the_pixel_limit_is_per_call() -> None:
 
 
 MAGICS = [b"", b"\xff\xd8\xff", b"\xff\xd8\xff\xe0\x00\x10JFIF\x00", b"\x89PNG\r\n\x1a\n",
-          b"RIFF\x00\x10\x00\x00WEBPVP8 ", b"RIFF\x00\x10\x00\x00WEBPVP8L", b"<svg", b"\x00\x00\x00\x18ftypheic"]
+          b"RIFF\x00\x10\x00\x00WEBPVP8 ", b"RIFF\x00\x10\x00\x00WEBPVP8L", b"<svg",
+          b"\x00\x00\x00\x18ftypheic"]
 FUZZ_LIMITS = {"max_bytes": 100_000, "max_pixels": 1_000_000, "max_side": 256}
 SEEDS = [encode(noisy((24, 16)), "JPEG"), encode(noisy((24, 16)), "PNG"), encode(noisy((24, 16)), "WEBP"),
          encode(noisy((24, 16)), "JPEG", progressive=True)]
