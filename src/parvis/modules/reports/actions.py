@@ -13,7 +13,15 @@ from sqlalchemy.orm import Session
 from parvis.kernel import audit, notify
 from parvis.kernel.auth import Principal, Role, new_token, token_digest
 from parvis.kernel.db import Database, utcnow
-from parvis.kernel.errors import N_, Conflict, Forbidden, NotFound, TooManyRequests, ValidationFailed
+from parvis.kernel.errors import (
+    N_,
+    Conflict,
+    Forbidden,
+    NotFound,
+    ParvisError,
+    TooManyRequests,
+    ValidationFailed,
+)
 from parvis.kernel.events import emit
 from parvis.kernel.i18n import Translator
 from parvis.modules import accounts, city
@@ -97,7 +105,8 @@ def create_report(db: Database, settings: Settings, actor: Principal | None, dat
         store.put(f"reports/{image.sha256}-thumb.jpg", image.thumbnail, "image/jpeg")
     with db.transaction() as session:
         category = _category(session, data.category)
-        answers = rules.check_attributes(category.attributes, data.attributes)
+        answers = rules.check_attributes(category.attributes, data.attributes,
+                                         enforce_required=source != Source.SMS)
         if not signed_in and source != Source.HOTLINE and origin:
             since = utcnow() - timedelta(hours=1)
             recent = session.scalar(select(func.count()).select_from(Report).where(
@@ -507,7 +516,12 @@ def report_by_sms(db: Database, settings: Settings, sender: str, text: str) -> i
                         lon=point[0] if point else None, lat=point[1] if point else None,
                         address=parsed.place if point else description[:500] or text[:500],
                         phone=sender, contact_channel="sms")
-    report = create_report(db, settings, None, data, source=Source.SMS)
+    try:
+        report = create_report(db, settings, None, data, source=Source.SMS)
+    except ParvisError as exc:  # answer the sender; a retry would not make the text better
+        _reply(db, settings, sender, N_("%(city)s: your report could not be registered: %(reason)s"),
+               reason=Translator(settings.default_language).gettext(exc.detail or exc.title, **exc.params))
+        return None
     if point is None:
         with db.transaction() as session:
             session.execute(update(Report).where(Report.id == report.id).values(needs_location=True))

@@ -10,8 +10,12 @@ from typing import Any
 from parvis.kernel.errors import N_, ValidationFailed
 
 
-def check_attributes(definitions: list[dict[str, Any]], given: dict[str, Any]) -> dict[str, Any]:
-    """Validate answers to a category's extra questions; returns them normalised."""
+def check_attributes(definitions: list[dict[str, Any]], given: dict[str, Any], *,
+                     enforce_required: bool = True) -> dict[str, Any]:
+    """Validate answers to a category's extra questions; returns them normalised.
+
+    Reports by SMS cannot answer questions: they skip the required ones (staff complete them).
+    """
     known = {d["code"]: d for d in definitions}
     errors = []
     out: dict[str, Any] = {}
@@ -22,7 +26,7 @@ def check_attributes(definitions: list[dict[str, Any]], given: dict[str, Any]) -
         value = given.get(code)
         empty = value is None or value == "" or value == []
         if empty:
-            if definition.get("required"):
+            if definition.get("required") and enforce_required:
                 errors.append({"field": f"attribute[{code}]", "code": "missing"})
             continue
         datatype = definition.get("datatype", "string")
