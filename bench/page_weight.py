@@ -23,7 +23,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{Path(tmp) / 'bench.db'}"
         upgrade(url)
-        settings = Settings(_env_file=None, database_url=url, demo_citizens=10)  # type: ignore[call-arg]
+        settings = Settings(_env_file=None, database_url=url, demo_citizens=10, demo_reports=50)  # type: ignore[call-arg]
         register_privacy_hooks()
         db = Database(url)
         create_demo_city(db, settings)

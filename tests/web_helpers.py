@@ -22,3 +22,9 @@ def sign_in(client: TestClient, identifier: str, password: str) -> None:
                                              "csrf_token": token, "next": "/"},
                            follow_redirects=False)
     assert response.status_code == 303, response.text[:500]
+
+
+def bearer(client, username: str, password: str = "correct-horse-42") -> dict[str, str]:
+    response = client.post("/api/v1/auth/token", data={"username": username, "password": password})
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}

@@ -29,6 +29,7 @@ from parvis.modules.accounts import queries as accounts_queries
 from parvis.modules.city import api as city_api
 from parvis.modules.city import pages as city_pages
 from parvis.modules.reports import api as reports_api
+from parvis.modules.reports import open311_api
 from parvis.modules.reports import pages as reports_pages
 from parvis.settings import Settings, get_settings
 
@@ -49,8 +50,8 @@ def build_registry(settings: Settings, db: Database) -> JobRegistry:
 
 def routers() -> list[APIRouter]:
     """Every router of Parvis, JSON first, then pages (also walked by the access-table test)."""
-    return [accounts_api.router, city_api.router, reports_api.router, notify_setup.router(),
-            accounts_pages.router, city_pages.router, *reports_pages.routers()]
+    return [accounts_api.router, city_api.router, reports_api.router, open311_api.router,
+            notify_setup.router(), accounts_pages.router, city_pages.router, *reports_pages.routers()]
 
 
 def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:

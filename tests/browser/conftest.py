@@ -83,7 +83,7 @@ def live_city(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveCity]:
     url = f"sqlite:///{folder / 'parvis.db'}"
     upgrade(url)
     settings = Settings(_env_file=None, database_url=url,  # type: ignore[call-arg]
-                        secret_key="browser-test-secret", data_dir=folder, demo_citizens=10)
+                        secret_key="browser-test-secret", data_dir=folder, demo_citizens=10, demo_reports=60)
     register_privacy_hooks()
     seed_db = Database(url)
     create_demo_city(seed_db, settings)

@@ -25,7 +25,7 @@ def sqlite_url(tmp_path: Path, sqlite_template: Path) -> str:
 
 
 def run(*args: str, url: str | None = None, input: str | None = None):
-    env = {"PARVIS_DEMO_CITIZENS": "15"}
+    env = {"PARVIS_DEMO_CITIZENS": "15", "PARVIS_DEMO_REPORTS": "30"}
     if url:
         env["PARVIS_DATABASE_URL"] = url
     result = CliRunner().invoke(main, list(args), env=env, input=input, catch_exceptions=False)
@@ -125,4 +125,9 @@ def test_user_create_makes_an_agent_of_a_department(sqlite_url):
 def test_db_upgrade_and_check(sqlite_url):
     assert run("db", "upgrade", url=sqlite_url).exit_code == 0
     assert "No missing migration" in run("db", "check", url=sqlite_url).output
-    assert run("db", "current", url=sqlite_url).output.strip() == "0001"
+    from alembic.script import ScriptDirectory
+
+    from parvis.migrations import alembic_config
+
+    head = ScriptDirectory.from_config(alembic_config(sqlite_url)).get_current_head()
+    assert run("db", "current", url=sqlite_url).output.strip() == head

@@ -38,9 +38,3 @@ def city(db, settings) -> City:
     factories.staff(db, settings, "roads.supervisor@example.org", "supervisor", [roads])
     factories.staff(db, settings, "water.agent@example.org", "agent", [water])
     return City(roads, water, north, south)
-
-
-def bearer(client, username: str, password: str = factories.PASSWORD) -> dict[str, str]:
-    response = client.post("/api/v1/auth/token", data={"username": username, "password": password})
-    assert response.status_code == 200, response.text
-    return {"Authorization": f"Bearer {response.json()['access_token']}"}

@@ -5,10 +5,10 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 import factories
-from conftest import bearer
 from parvis.kernel.notify.models import OutboxMessage
 from parvis.modules.reports import actions
 from parvis.modules.reports.models import Report
+from web_helpers import bearer
 
 POTHOLE = {"category": "NID", "description": "Trou profond", "lon": 107.005, "lat": 16.005,
            "attributes": {"size": "large"}}

@@ -8,9 +8,8 @@ from PIL import Image
 from sqlalchemy import select
 
 import factories
-from conftest import bearer
 from parvis.modules.reports.models import Photo, Report
-from web_helpers import csrf_of, sign_in
+from web_helpers import bearer, csrf_of, sign_in
 
 
 def _photo_with_gps() -> bytes:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from conftest import bearer
 from parvis.kernel.jobs import Worker
 from parvis.kernel.notify.models import OutboxMessage
 from parvis.modules.reports.models import Report
+from web_helpers import bearer
 
 
 def _inbound(client, settings, sender: str, text: str, ref: str):

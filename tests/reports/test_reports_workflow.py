@@ -8,12 +8,12 @@ import pytest
 from sqlalchemy import select
 
 import factories
-from conftest import bearer
 from parvis.kernel.db import utcnow
 from parvis.kernel.jobs import Worker
 from parvis.kernel.notify.models import OutboxMessage
 from parvis.modules.reports import actions
 from parvis.modules.reports.models import Report
+from web_helpers import bearer
 
 POTHOLE = {"category": "NID", "description": "Trou", "lon": 107.005, "lat": 16.005,
            "attributes": {"size": "small"}}

@@ -7,6 +7,8 @@ writers queue instead of failing half-way. Reads use deferred transactions and n
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -98,6 +100,9 @@ class Database:
         self._reader = sessionmaker(self.engine, expire_on_commit=False)
         writer_bind = self.engine.execution_options(sqlite_begin="IMMEDIATE")
         self._writer = sessionmaker(writer_bind, expire_on_commit=False)
+        # SQLite has one writer at a time: threads of this process queue here, in order, rather
+        # than in SQLite's busy handler, which sleeps and retries (slow under load).
+        self._write_lock = threading.Lock() if self.is_sqlite else contextlib.nullcontext()
 
     @property
     def dialect(self) -> str:
@@ -114,7 +119,7 @@ class Database:
         session.info["events"] = []
         session.info["db"] = self
         try:
-            with session.begin():
+            with self._write_lock, session.begin():
                 yield session
             pending = list(session.info["events"])
         finally:

@@ -29,12 +29,17 @@ def contact_of(session: Session, user_id: int) -> Contact | None:
     return Contact(user.id, user.display_name, user.phone, user.email, user.language, user.role)
 
 
-def supervisors_of(session: Session, department_id: int) -> list[Contact]:
+def staff_of(session: Session, department_id: int) -> list[Contact]:
+    """The active agents and supervisors of a department."""
     from parvis.modules.accounts.queries import staff
 
-    members, _total = staff(session, department_id=department_id, limit=200)
+    members, _total = staff(session, department_id=department_id, limit=500)
     return [Contact(u.id, u.display_name, u.phone, u.email, u.language, u.role)
-            for u in members if u.role == "supervisor" and u.is_active]
+            for u in members if u.is_active and u.role in ("agent", "supervisor")]
+
+
+def supervisors_of(session: Session, department_id: int) -> list[Contact]:
+    return [c for c in staff_of(session, department_id) if c.role == "supervisor"]
 
 
 def is_staff_of(session: Session, user_id: int, department_id: int) -> bool:
@@ -43,4 +48,6 @@ def is_staff_of(session: Session, user_id: int, department_id: int) -> bool:
                 and (user.role == "admin" or user.all_departments or department_id in user.department_ids))
 
 
-__all__ = ["Contact", "contact_of", "is_staff_of", "resolve_principal", "supervisors_of"]
+__all__ = [
+    "Contact", "contact_of", "is_staff_of", "resolve_principal", "staff_of", "supervisors_of",
+]

@@ -27,6 +27,12 @@ def district_point(session: Session, district_id: int) -> tuple[float, float] | 
     return (round(point.x, 6), round(point.y, 6))
 
 
+def district_names(session: Session) -> dict[int, str]:
+    from parvis.modules.city.models import District
+
+    return {i: n for i, n in session.execute(select(District.id, District.name))}
+
+
 def department_ids(session: Session) -> set[int]:
     """Ids of every department, for modules that reference departments by id."""
     return set(session.scalars(select(Department.id)))
@@ -37,6 +43,7 @@ __all__ = [
     "department_ids",
     "department_names",
     "departments",
+    "district_names",
     "district_point",
     "districts_geojson",
     "locate",

@@ -121,8 +121,7 @@ def timeline(session: Session, report_id: int, *, include_internal: bool) -> lis
 def names(session: Session) -> tuple[dict[int, Category], dict[int, str], dict[int, str]]:
     """Categories by id, department names, district names: to present many reports at once."""
     cats = {c.id: c for c in session.scalars(select(Category))}
-    districts = {f["id"]: f["properties"]["name"] for f in city.districts_geojson(session)["features"]}
-    return cats, city.department_names(session), districts
+    return cats, city.department_names(session), city.district_names(session)
 
 
 def public_view(report: Report, cats: dict[int, Category], departments: dict[int, str],

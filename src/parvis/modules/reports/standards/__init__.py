@@ -1,0 +1,1 @@
+"""Codecs for the external standards the reports module speaks (Open311 GeoReport v2)."""
