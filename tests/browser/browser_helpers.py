@@ -40,6 +40,16 @@ PAGES: list[tuple[str, str, str | None, str | None]] = [
     ("admin-audit", "/admin/audit", ADMIN_EMAIL, None),
     ("admin-messages", "/admin/messages", ADMIN_EMAIL, None),
     ("home-ar", "/", None, "ar"),
+    ("reports", "/reports", None, None),
+    ("report", "/reports/1", None, None),
+    ("reports-new", "/reports/new", CITIZEN_PHONE, None),
+    ("reports-mine", "/reports/mine", CITIZEN_PHONE, None),
+    ("admin-reports", "/admin/reports", ADMIN_EMAIL, None),
+    ("admin-report", "/admin/reports/1", ADMIN_EMAIL, None),
+    ("admin-reports-stats", "/admin/reports/stats", ADMIN_EMAIL, None),
+    ("admin-reports-routing", "/admin/reports/routing", ADMIN_EMAIL, None),
+    ("admin-open311-keys", "/admin/reports/open311-keys", ADMIN_EMAIL, None),
+    ("reports-ar", "/reports", None, "ar"),
 ]
 
 

@@ -25,7 +25,7 @@
 
   function draw(el) {
     if (!window.L) { return; }
-    var map = L.map(el, { attributionControl: true, zoomControl: false, zoomSnap: 0.25 });
+    var map = L.map(el, { attributionControl: true, zoomControl: false, zoomSnap: 0.25, maxZoom: 19 });
     L.control.zoom({ position: document.dir === "rtl" ? "topright" : "topleft" }).addTo(map);
     var tiles = el.getAttribute("data-tiles");
     if (tiles) {
@@ -56,7 +56,7 @@
         if (!districts.getLayers().length && points.getLayers().length) { map.fitBounds(points.getBounds()); }
       }
       el.setAttribute("data-ready", String(districts.getLayers().length));
-    }).catch(function () { el.setAttribute("data-ready", "error"); });
+    }).catch(function (e) { el.setAttribute("data-ready", "error"); if (window.console) { console.error(e); } });
     if (el.getAttribute("data-pick")) { picker(el, map); }
   }
 

@@ -194,8 +194,9 @@ def _notify_reporter(session: Session, settings: Settings, report: Report, categ
     tr = Translator(lang)
     values = {"city": settings.city_name, "id": report.id, "category": category.name,
               "link": f"{settings.base_url}/reports/{report.id}", **params}
-    if "status" in values:
-        values["status"] = tr.gettext(values["status"])
+    word = values.get("status")
+    if word:
+        values["status"] = tr.gettext(word)
     body = tr.gettext(message, **values)
     key = f"report:{report.id}:{update_id or 'created'}"
     channel = report.contact_channel
