@@ -110,3 +110,33 @@ def test_public_reports_map_clusters_markers_without_leaving_the_machine(
     expect(the_map).to_have_attribute("data-markers", re.compile(r"[1-9]\d*"))
     expect(page.locator(".leaflet-marker-icon.marker-cluster, .leaflet-interactive").first).to_be_visible()
     assert outside == []
+
+
+def test_a_report_written_without_network_is_sent_when_the_network_returns(
+        new_context: Callable[..., BrowserContext], live_city: LiveCity) -> None:
+    from parvis.modules.reports.models import Report
+
+    context = new_context(as_user=CITIZEN_PHONE, **PHONE)
+    page = context.new_page()
+    page.goto("/reports/new")
+    expect(page.locator(".map[data-pick]")).to_have_attribute("data-ready", str(live_city.district_count))
+    page.select_option("#f-category", "LAMP")
+    page.fill("#f-description", "Lampadaire éteint, écrit hors réseau")
+    page.fill("#f-lat", "16.463")
+    page.fill("#f-lon", "107.585")
+    context.set_offline(True)
+    page.click("form[action='/reports/new'] button[type=submit]")
+    expect(page.locator("[data-draft-status]")).to_be_visible()
+    assert "/reports/new" in page.url  # nothing left the phone
+    with live_city.db.read() as session:
+        assert session.scalars(select(Report).where(
+            Report.description == "Lampadaire éteint, écrit hors réseau")).first() is None
+    context.set_offline(False)
+    page.evaluate("window.dispatchEvent(new Event('online'))")  # a second "online": no double send
+    expect(page.locator("main > p.flash a")).to_have_count(1)
+    page.wait_for_timeout(500)
+    expect(page.locator("main > p.flash a")).to_have_count(1)
+    with live_city.db.read() as session:
+        sent = session.scalars(select(Report).where(
+            Report.description == "Lampadaire éteint, écrit hors réseau")).one()
+    assert sent.source == "web" and sent.lat == 16.463

@@ -30,7 +30,7 @@ def test_citizen_reports_a_pothole_and_gets_its_number_by_sms(client, db, settin
     with db.read() as session:
         sms = session.scalars(select(OutboxMessage).where(OutboxMessage.purpose == "reports.update")).one()
         stored = session.get(Report, report["id"])
-    assert sms.recipient == "+84912345001" and f"#{report['id']}" in sms.body
+    assert sms.recipient == "+84912345001" and f"/reports/{report['id']}" in sms.body
     assert stored.due_ack_at > stored.created_at and stored.attributes == {"size": "large"}
     mine = client.get("/api/v1/reports/mine", headers=headers).json()
     assert [r["id"] for r in mine] == [report["id"]]
@@ -124,3 +124,17 @@ def test_me_too_counts_each_person_once_and_nearby_lists_open_reports(client, db
     other = bearer(client, "+84912345009")
     assert client.post(f"/api/v1/reports/{report['id']}/support", headers=other).json() == {"interest_count": 2}
     assert client.post(f"/api/v1/reports/{report['id']}/support", headers=other).json() == {"interest_count": 2}
+
+
+def test_hotline_agent_files_for_a_caller_who_then_gets_the_sms(client, db, settings, city):
+    agent = bearer(client, "roads.agent@example.org")
+    response = client.post("/api/v1/reports", headers=agent, json={
+        **POTHOLE, "name": "Bà Hoa", "phone": "+84912345010", "contact_channel": "sms"})
+    assert response.status_code == 201, response.text
+    with db.read() as session:
+        report = session.get(Report, response.json()["id"])
+        sms = session.scalars(select(OutboxMessage).where(OutboxMessage.recipient == "+84912345010")).one()
+    assert (report.source, report.reporter_id, report.reporter_name) == ("hotline", None, "Bà Hoa")
+    assert f"/reports/{report.id}" in sms.body
+    no_contact = client.post("/api/v1/reports", headers=agent, json=POTHOLE)
+    assert no_contact.status_code == 422

@@ -38,7 +38,7 @@ def test_sms_with_the_short_syntax_creates_a_report(client, db, settings, city, 
     assert report.needs_location is (not located)
     if located:
         assert report.district_id in (city.north, city.south) and report.lon is not None
-    assert any(f"#{report.id}" in body for body in _replies(db, "+84912347001"))
+    assert any(f"/reports/{report.id}" in body for body in _replies(db, "+84912347001"))
 
 
 def test_vietnamese_district_name_without_accents_is_understood(client, db, settings, app):

@@ -11,6 +11,79 @@
   if (select) {
     select.addEventListener("change", function () { select.form.submit(); });
   }
+  // Offline drafts: a report written without network is kept in IndexedDB and sent when the
+  // network returns (on this page or any later one).
+  var DB = "parvis-drafts";
+  function store(mode, fn) {
+    return new Promise(function (resolve, reject) {
+      var open = indexedDB.open(DB, 1);
+      open.onupgradeneeded = function () { open.result.createObjectStore("drafts", { autoIncrement: true }); };
+      open.onerror = function () { reject(open.error); };
+      open.onsuccess = function () {
+        var tx = open.result.transaction("drafts", mode);
+        var result = fn(tx.objectStore("drafts"));
+        tx.oncomplete = function () { resolve(result && result.result); };
+        tx.onerror = function () { reject(tx.error); };
+      };
+    });
+  }
+  var sending = false;  // one resend at a time, or two "online" events would send a draft twice
+  function sendDrafts() {
+    if (!window.indexedDB || !navigator.onLine || sending) { return; }
+    sending = true;
+    var entries = [];
+    store("readonly", function (os) {
+      var req = os.openCursor();
+      req.onsuccess = function () {
+        var cursor = req.result;
+        if (cursor) { entries.push({ key: cursor.key, value: cursor.value }); cursor.continue(); }
+      };
+    }).then(function () {
+      return Promise.all(entries.map(function (entry) {
+        var body = new FormData();
+        entry.value.fields.forEach(function (f) {
+          if (f.length > 2) { body.append(f[0], f[1], f[2]); } else { body.append(f[0], f[1]); }
+        });
+        return fetch(entry.value.action, { method: "POST", body: body, credentials: "same-origin" })
+          .then(function (r) {
+            if (!r.ok) { return null; }
+            var main = document.getElementById("main");
+            var note = document.createElement("p");
+            note.className = "flash";
+            note.setAttribute("role", "status");
+            var link = document.createElement("a");
+            link.href = r.url;
+            link.textContent = main.getAttribute("data-draft-sent");
+            note.appendChild(link);
+            main.insertBefore(note, main.firstChild);
+            return store("readwrite", function (os) { os.delete(entry.key); });
+          }).catch(function () {});
+      }));
+    }).catch(function () {}).then(function () { sending = false; });
+  }
+  document.querySelectorAll("form[data-offline-draft]").forEach(function (form) {
+    form.addEventListener("submit", function (event) {
+      if (navigator.onLine || !window.indexedDB) { return; }
+      event.preventDefault();
+      var fields = [];
+      new FormData(form).forEach(function (value, name) {
+        if (value instanceof File) {
+          if (value.size) { fields.push([name, value, value.name]); }
+        } else { fields.push([name, value]); }
+      });
+      store("readwrite", function (os) { return os.add({ action: form.action, fields: fields }); })
+        .then(function () {
+          var status = document.querySelector("[data-draft-status]");
+          status.textContent = form.getAttribute("data-saved");
+          status.hidden = false;
+          status.className = "flash";
+          window.scrollTo(0, 0);
+        });
+    });
+  });
+  window.addEventListener("online", sendDrafts);
+  sendDrafts();
+
   // Web push: offered on "My account" when the browser supports it.
   var box = document.getElementById("push");
   if (box && "serviceWorker" in navigator && "PushManager" in window) {

@@ -92,7 +92,9 @@ def create_report(db: Database, settings: Settings, actor: Principal | None, dat
         raise ValidationFailed(N_("At most %(count)s photos per report."),
                                params={"count": settings.reports_max_photos})
     signed_in = actor is not None and actor.is_authenticated
-    if not signed_in and not (data.phone or data.email):
+    if source == Source.HOTLINE and not (actor is not None and actor.is_staff):
+        raise Forbidden()
+    if (not signed_in or source == Source.HOTLINE) and not (data.phone or data.email):
         raise ValidationFailed(N_("Give a phone number or an e-mail address so the city can answer you."),
                                errors=[{"field": "phone", "code": "missing"}])
     has_point = data.lon is not None and data.lat is not None
@@ -127,15 +129,17 @@ def create_report(db: Database, settings: Settings, actor: Principal | None, dat
         if has_point:
             public_lon, public_lat = (rules.fuzz(data.lon, data.lat) if category.private  # type: ignore[arg-type]
                                       else (data.lon, data.lat))
-        contact = accounts.contact_of(session, actor.user_id) if signed_in else None  # type: ignore[union-attr]
+        hotline = source == Source.HOTLINE
+        # On the hotline, the agent files for a caller: the contact given is the caller's.
+        contact = (accounts.contact_of(session, actor.user_id)  # type: ignore[union-attr]
+                   if signed_in and not hotline else None)
         report = Report(
             token=secrets.token_urlsafe(12), category_id=category.id,
             department_id=_route(session, category, district_id), district_id=district_id,
             status=Status.NEW, description=data.description.strip(), address=data.address.strip(),
             lon=data.lon, lat=data.lat, public_lon=public_lon, public_lat=public_lat,
             attributes=answers, source=source,
-            reporter_id=None if (actor and actor.is_staff and source == Source.HOTLINE)
-            else (actor.user_id if signed_in else None),  # type: ignore[union-attr]
+            reporter_id=None if hotline else (actor.user_id if signed_in else None),  # type: ignore[union-attr]
             reporter_name=(data.name or (contact.display_name if contact else "")).strip(),
             reporter_phone=data.phone or (contact.phone if contact else None),
             reporter_email=data.email or (contact.email if contact else None),

@@ -95,8 +95,10 @@ def nearby(request: Request, category: str, lon: Annotated[float, Query(ge=-180,
 @router.post("", status_code=201, summary="File a report (signed in, or with a phone or e-mail)")
 def create_report(request: Request, body: ReportCreate) -> dict[str, Any]:
     principal = current_principal(request)
+    # Staff file reports for callers (the hotline): the contact given is the caller's.
+    source = "hotline" if principal.is_staff else "api"
     report = actions.create_report(request.app.state.db, request.app.state.settings, principal, body,
-                                   source="api", ip=client_ip(request), store=request.app.state.files)
+                                   source=source, ip=client_ip(request), store=request.app.state.files)
     with request.app.state.db.read() as session:
         return {**queries.public_view(report, *queries.names(session)), "token": report.token}
 
