@@ -136,7 +136,7 @@ def test_rejected_requests_explain_themselves(client, db, settings, open311_city
     report_id = file(post)
     actions.change_status(db, settings, admin(db, settings), int(report_id), StatusChange(
         status="rejected", reject_reason="not_city", referred_to="Provincial roads office"))
-    [item] = client.get(f"/open311/v2/requests/{report_id}.json").json()
+    [item] = client.get(f"/open311/v2/requests/{report_id}.json", headers={"Accept-Language": "en"}).json()
     assert item["status"] == "closed"
     assert item["status_notes"] == "Not the city's responsibility: referred to Provincial roads office."
 

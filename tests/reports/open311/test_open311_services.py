@@ -69,7 +69,7 @@ def test_service_definition_json_and_xml(client, open311_city, validate):
 
 @pytest.mark.parametrize("fmt", ["xml", "json"])
 def test_unknown_service_code_is_a_404_error_list(client, open311_city, fmt):
-    response = client.get(f"/open311/v2/services/NOPE.{fmt}")
+    response = client.get(f"/open311/v2/services/NOPE.{fmt}", headers={"Accept-Language": "en"})
     assert response.status_code == 404
     if fmt == "json":
         assert response.json() == [{"code": 404, "description": "Unknown service_code: NOPE."}]
