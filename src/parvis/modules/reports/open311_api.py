@@ -40,7 +40,7 @@ from parvis.kernel.errors import N_, ParvisError
 from parvis.kernel.web import client_ip, error_message
 from parvis.modules import city
 from parvis.modules.reports import actions, queries
-from parvis.modules.reports.models import OPEN_STATUSES, Category, Report, Source, Status, Update
+from parvis.modules.reports.models import OPEN_STATUSES, Category, Photo, Report, Source, Status, Update
 from parvis.modules.reports.schemas import DESCRIPTION_MAX, ReportCreate
 from parvis.modules.reports.standards import open311
 from parvis.settings import Settings
@@ -347,7 +347,7 @@ def _split_media(description: str) -> tuple[str, str | None]:
     return description, None
 
 
-def _status_notes(report: Report, last_text: str) -> str | None:
+def _status_notes(report: Any, last_text: str) -> str | None:
     if report.status == Status.REJECTED and report.reject_reason in REJECT_NOTES:
         note = _(REJECT_NOTES[report.reject_reason], id=report.duplicate_of or "?")
         if report.reject_reason == "not_city" and report.referred_to:
@@ -367,19 +367,37 @@ def _last_status_texts(session: Session, report_ids: list[int]) -> dict[int, str
     return out
 
 
-def _request_items(session: Session, settings: Settings, reports: list[Report]) -> list[dict[str, Any]]:
+def _first_photos(session: Session, report_ids: list[int]) -> dict[int, int]:
+    """The first photo the public may see, per report."""
+    out: dict[int, int] = {}
+    for chunk in (report_ids[i:i + 500] for i in range(0, len(report_ids), 500)):
+        rows = session.execute(select(Photo.report_id, func.min(Photo.id)).where(
+            Photo.report_id.in_(chunk), Photo.hidden.is_(False)).group_by(Photo.report_id))
+        out.update({report_id: photo_id for report_id, photo_id in rows})
+    return out
+
+
+# The columns a request's public face needs: rows, not whole objects (1,000 per answer).
+PUBLIC_COLUMNS = (Report.id, Report.status, Report.description, Report.category_id, Report.department_id,
+                  Report.created_at, Report.updated_at, Report.closed_at, Report.resolved_at,
+                  Report.due_resolve_at, Report.address, Report.public_lat, Report.public_lon,
+                  Report.reject_reason, Report.referred_to, Report.duplicate_of, Report.token)
+
+
+def _request_items(session: Session, settings: Settings, reports: list[Any]) -> list[dict[str, Any]]:
     """The public face of reports in Open311 terms: no contact detail, the public position."""
     if not reports:
         return []
     cats = {c.id: c for c in session.scalars(select(Category))}
     departments = city.department_names(session)
     notes = _last_status_texts(session, [r.id for r in reports])
+    photos = _first_photos(session, [r.id for r in reports])
     base, tz = settings.base_url.rstrip("/"), settings.timezone
     items = []
     for report in reports:
         category = cats[report.category_id]
         description, client_media = _split_media(report.description)
-        photo = next((p for p in report.photos if not p.hidden), None)
+        photo_id = photos.get(report.id)
         updated = max(d for d in (report.updated_at, report.closed_at, report.resolved_at, report.created_at)
                       if d is not None)
         items.append({
@@ -395,14 +413,14 @@ def _request_items(session: Session, settings: Settings, reports: list[Report]) 
             "expected_datetime": open311.w3c(report.due_resolve_at, tz),
             "address": report.address or None, "address_id": None, "zipcode": None,
             "lat": report.public_lat, "long": report.public_lon,
-            "media_url": f"{base}/reports/photos/{photo.id}.jpg" if photo else client_media,
+            "media_url": f"{base}/reports/photos/{photo_id}.jpg" if photo_id else client_media,
         })
     return items
 
 
 def _find(session: Session, *, ids: list[int], codes: list[str], statuses: set[str],
-          start: datetime, end: datetime) -> list[Report]:
-    query = select(Report)
+          start: datetime, end: datetime) -> list[Any]:
+    query = select(*PUBLIC_COLUMNS)
     if ids:
         query = query.where(Report.id.in_(ids[:REQUESTS_LIMIT]))
     else:
@@ -416,7 +434,7 @@ def _find(session: Session, *, ids: list[int], codes: list[str], statuses: set[s
         elif statuses == {"closed"}:
             query = query.where(Report.status.not_in(list(OPEN_STATUSES)))
     order = (Report.created_at.desc(), Report.id.desc())
-    return list(session.scalars(query.order_by(*order).limit(REQUESTS_LIMIT)))
+    return list(session.execute(query.order_by(*order).limit(REQUESTS_LIMIT)))
 
 
 @router.get("/requests", include_in_schema=False)
