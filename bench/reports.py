@@ -131,6 +131,7 @@ def main() -> None:
     parser.add_argument("--reports", type=int, default=1_000_000)
     parser.add_argument("--database-url", default="")
     parser.add_argument("--seconds", type=float, default=20.0, help="Duration of the creation load.")
+    parser.add_argument("--workers", type=int, default=1, help="Web processes of `parvis serve`.")
     args = parser.parse_args()
     tmp = tempfile.mkdtemp(prefix="parvis-bench-")
     url = args.database_url or f"sqlite:///{Path(tmp) / 'bench.db'}"
@@ -139,7 +140,8 @@ def main() -> None:
                         data_dir=Path(tmp), reports_anonymous_per_hour=10**9)
     register_privacy_hooks()
     db = Database(url)
-    print(f"Database: {db.dialect}; building the demo city and {args.reports:,} reports")
+    print(f"Database: {db.dialect}; {args.workers} web process(es); building the demo city and "
+          f"{args.reports:,} reports")
     create_demo_city(db, settings)
     with db.read() as session:
         existing = session.scalar(select(Report.id).order_by(Report.id.desc()).limit(1)) or 0
@@ -148,7 +150,8 @@ def main() -> None:
     port = free_port()
     env = {**os.environ, "PARVIS_DATABASE_URL": url, "PARVIS_DATA_DIR": tmp,
            "PARVIS_REPORTS_ANONYMOUS_PER_HOUR": str(10**9)}
-    command = [sys.executable, "-m", "parvis.cli", "serve", "--port", str(port), "--no-migrate"]
+    command = [sys.executable, "-m", "parvis.cli", "serve", "--port", str(port), "--no-migrate",
+               "--workers", str(args.workers)]
     server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:
