@@ -140,3 +140,20 @@ def test_a_report_written_without_network_is_sent_when_the_network_returns(
         sent = session.scalars(select(Report).where(
             Report.description == "Lampadaire éteint, écrit hors réseau")).one()
     assert sent.source == "web" and sent.lat == 16.463
+
+
+def test_an_offline_draft_the_city_refuses_is_dropped_with_a_message(
+        new_context: Callable[..., BrowserContext], live_city: LiveCity) -> None:
+    context = new_context(as_user=CITIZEN_PHONE, **PHONE)
+    page = context.new_page()
+    page.goto("/reports/new")
+    page.fill("#f-description", "Sans catégorie ni lieu")  # the city will refuse it
+    context.set_offline(True)
+    page.click("form[action='/reports/new'] button[type=submit]")
+    expect(page.locator("[data-draft-status]")).to_be_visible()
+    context.set_offline(False)
+    expect(page.locator("main > p.alert a")).to_have_text(
+        tr("fr", "Your report saved without network could not be registered. Please write it again."))
+    page.goto("/reports/mine")  # a later page does not try it again
+    page.wait_for_timeout(500)
+    expect(page.locator("main > p.alert a")).to_have_count(0)

@@ -46,14 +46,17 @@
         });
         return fetch(entry.value.action, { method: "POST", body: body, credentials: "same-origin" })
           .then(function (r) {
-            if (!r.ok) { return null; }
+            // Keep the draft when the server is busy or failing; drop it when it was refused
+            // (the person is told and can write it again).
+            var refused = r.status >= 400 && r.status < 500 && r.status !== 429;
+            if (!r.ok && !refused) { return null; }
             var main = document.getElementById("main");
             var note = document.createElement("p");
-            note.className = "flash";
+            note.className = refused ? "alert" : "flash";
             note.setAttribute("role", "status");
             var link = document.createElement("a");
-            link.href = r.url;
-            link.textContent = main.getAttribute("data-draft-sent");
+            link.href = refused ? entry.value.action : r.url;
+            link.textContent = main.getAttribute(refused ? "data-draft-refused" : "data-draft-sent");
             note.appendChild(link);
             main.insertBefore(note, main.firstChild);
             return store("readwrite", function (os) { os.delete(entry.key); });
