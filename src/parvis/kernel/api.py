@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 from fastapi import Query
 from fastapi.responses import JSONResponse
@@ -12,7 +12,6 @@ from pydantic_core import PydanticCustomError
 from parvis.kernel.errors import ParvisError
 from parvis.kernel.i18n import Translator
 
-T = TypeVar("T")
 PROBLEM_JSON = "application/problem+json"
 
 
@@ -39,14 +38,6 @@ def page_params(
     return PageParams(limit=limit, offset=offset)
 
 
-class Page(BaseModel, Generic[T]):
-    items: list[T]
-    total: int
-    limit: int
-    offset: int
-    next_offset: int | None = None
-
-
 def page(items: list[Any], total: int, params: PageParams) -> dict[str, Any]:
     following = params.offset + params.limit
     return {
@@ -56,15 +47,6 @@ def page(items: list[Any], total: int, params: PageParams) -> dict[str, Any]:
         "offset": params.offset,
         "next_offset": following if following < total else None,
     }
-
-
-class Problem(BaseModel):
-    type: str
-    title: str
-    status: int
-    detail: str | None = None
-    instance: str | None = None
-    errors: list[dict[str, Any]] | None = None
 
 
 def problem_body(err: ParvisError, tr: Translator, instance: str) -> dict[str, Any]:

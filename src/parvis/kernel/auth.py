@@ -68,10 +68,16 @@ class Principal:
     def has(self, permission: str) -> bool:
         return self.role in ACCESS[permission]
 
-    def can_act_for_department(self, department_id: int) -> bool:
+    @property
+    def department_scope(self) -> frozenset[int] | None:
+        """The departments this person works for; None means every department."""
         if self.role == Role.ADMIN or self.all_departments:
-            return True
-        return self.is_staff and department_id in self.department_ids
+            return None
+        return self.department_ids if self.is_staff else frozenset()
+
+    def can_act_for_department(self, department_id: int) -> bool:
+        scope = self.department_scope
+        return scope is None or department_id in scope
 
 
 ANONYMOUS = Principal()

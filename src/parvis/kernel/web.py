@@ -11,7 +11,7 @@ import hmac
 import logging
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from hashlib import sha256
 from importlib import resources
 from typing import Any
@@ -21,7 +21,7 @@ from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import HTMLResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from parvis.kernel import i18n
@@ -320,10 +320,3 @@ def install_error_handlers(app: Any) -> None:
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(Exception, unexpected)
-
-
-Endpoint = Callable[..., Awaitable[Response]]
-
-
-def json_ok(data: Any, status_code: int = 200) -> JSONResponse:
-    return JSONResponse(data, status_code=status_code)

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from parvis.kernel import audit
-from parvis.kernel.auth import Principal, Role, require, require_department
+from parvis.kernel.auth import Principal, require, require_department
 from parvis.kernel.errors import NotFound, ParvisError, ValidationFailed
 from parvis.kernel.i18n import _
 from parvis.kernel.labels import ROLE_LABELS, translated
@@ -387,15 +387,11 @@ def audit_page(request: Request, _p: Annotated[Principal, Depends(require("audit
 
 # ------------------------------------------------------------------ back office: people in departments
 
-def _visible_departments(principal: Principal) -> frozenset[int] | None:
-    return None if principal.role == Role.ADMIN or principal.all_departments else principal.department_ids
-
-
 @router.get("/admin")
 def admin_index(request: Request,
                 principal: Annotated[Principal, Depends(require("backoffice.view"))]) -> Response:
     with request.app.state.db.read() as session:
-        departments = city.departments(session, only_ids=_visible_departments(principal))
+        departments = city.departments(session, only_ids=principal.department_scope)
         counts = queries.count_by_role(session) if principal.has("users.manage") else {}
     roles = translated(ROLE_LABELS)
     return render(request, "admin/index.html", {

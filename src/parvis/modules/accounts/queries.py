@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from parvis.kernel.auth import ANONYMOUS, Principal, Role, token_digest
 from parvis.kernel.db import Database, utcnow
-from parvis.modules.accounts.models import ApiToken, OneTimeCode, User, UserSession
+from parvis.modules.accounts.models import ApiToken, Membership, OneTimeCode, User, UserSession
 
 
 def principal_for(user: User, *, session_id: str | None = None, via_token: bool = False) -> Principal:
@@ -60,8 +60,6 @@ def staff(session: Session, *, department_id: int | None = None, search: str = "
     if search.strip():
         query = _matching(query, search)
     if department_id is not None:
-        from parvis.modules.accounts.models import Membership
-
         query = query.where(User.memberships.any(Membership.department_id == department_id))
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = session.scalars(query.order_by(User.role, User.display_name).limit(limit).offset(offset))

@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from parvis.kernel import notify
-from parvis.kernel.auth import Principal, Role, require
+from parvis.kernel.auth import Principal, require
 from parvis.kernel.errors import N_, NotFound, ParvisError
 from parvis.kernel.i18n import _
 from parvis.kernel.labels import CHANNEL_LABELS, STATUS_LABELS, translated
@@ -40,9 +40,8 @@ def home(request: Request) -> Response:
 @router.get("/admin/departments")
 def departments_page(request: Request,
                      principal: Annotated[Principal, Depends(require("department.view"))]) -> Response:
-    only = None if principal.role == Role.ADMIN or principal.all_departments else principal.department_ids
     with request.app.state.db.read() as session:
-        departments = queries.departments(session, only_ids=only)
+        departments = queries.departments(session, only_ids=principal.department_scope)
     return render(request, "admin/departments.html", {"departments": departments})
 
 

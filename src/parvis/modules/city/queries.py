@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from shapely.geometry import Point
@@ -85,7 +84,3 @@ def bounds(session: Session) -> list[float] | None:
     row = session.execute(select(func.min(District.min_lon), func.min(District.min_lat),
                                  func.max(District.max_lon), func.max(District.max_lat))).one()
     return None if row[0] is None else [float(v) for v in row]
-
-
-def dumps(collection: dict[str, Any]) -> str:
-    return json.dumps(collection, ensure_ascii=False)

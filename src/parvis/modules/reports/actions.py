@@ -11,7 +11,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from parvis.kernel import audit, notify
-from parvis.kernel.auth import Principal, Role, new_token, token_digest
+from parvis.kernel.auth import Principal, new_token, token_digest
 from parvis.kernel.db import Database, utcnow
 from parvis.kernel.errors import (
     N_,
@@ -482,10 +482,6 @@ def revoke_api_key(db: Database, actor: Principal, key_id: int) -> None:
             raise NotFound()
         api_key.revoked_at = utcnow()
         audit.record(session, actor, "reports.api_key.revoke", object_type="api_key", object_id=key_id)
-
-
-def is_staff(actor: Principal | None) -> bool:
-    return actor is not None and actor.role in (Role.AGENT, Role.SUPERVISOR, Role.ADMIN)
 
 
 # ------------------------------------------------------------------------------- reports by SMS

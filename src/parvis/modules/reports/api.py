@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse, Response
 
 from parvis.kernel.api import PageParams, page, page_params
 from parvis.kernel.auth import Principal, current_principal, require
-from parvis.kernel.errors import N_, Forbidden, NotFound, ValidationFailed
+from parvis.kernel.errors import N_, NotFound, ValidationFailed
 from parvis.kernel.web import client_ip
 from parvis.modules.reports import actions, queries
 from parvis.modules.reports.models import Category
@@ -116,7 +116,7 @@ def queue(request: Request, params: Annotated[PageParams, Depends(page_params)],
           principal: Annotated[Principal, Depends(require("reports.handle"))],
           f: Annotated[queries.ReportFilter, Depends(public_filter)],
           overdue: bool = False, needs_location: bool | None = None) -> dict[str, Any]:
-    f.department_ids = queries.visible_departments(principal)
+    f.department_ids = principal.department_scope
     f.overdue, f.needs_location = overdue, needs_location
     with request.app.state.db.read() as session:
         rows, total = queries.search(session, f, limit=params.limit, offset=params.offset)
@@ -140,13 +140,13 @@ def staff_view(report: Any, lookups: Any, updates: Any = ()) -> dict[str, Any]:
 def stats(request: Request, principal: Annotated[Principal, Depends(require("reports.handle"))],
           since: datetime | None = None) -> list[dict[str, Any]]:
     with request.app.state.db.read() as session:
-        return queries.stats(session, department_ids=queries.visible_departments(principal), since=since)
+        return queries.stats(session, department_ids=principal.department_scope, since=since)
 
 
 @router.get("/export.csv", summary="CSV export of my departments' reports (staff)")
 def export_csv(request: Request, principal: Annotated[Principal, Depends(require("reports.handle"))],
                f: Annotated[queries.ReportFilter, Depends(public_filter)]) -> Response:
-    f.department_ids = queries.visible_departments(principal)
+    f.department_ids = principal.department_scope
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["id", "created_at", "category", "status", "department", "district", "lon", "lat",
@@ -236,6 +236,4 @@ def reopen(request: Request, report_id: int, body: Reopen,
 def rating(request: Request, report_id: int, body: Rating,
            principal: Annotated[Principal, Depends(require("account.self"))]) -> dict[str, Any]:
     report = actions.rate(request.app.state.db, principal, report_id, body.rating, body.comment)
-    if report.rating is None:
-        raise Forbidden()
     return {"id": report.id, "status": report.status, "rating": report.rating}

@@ -36,6 +36,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.routing import Match
 
 from parvis.kernel import i18n
+from parvis.kernel.db import utcnow
 from parvis.kernel.errors import N_, ParvisError
 from parvis.kernel.web import client_ip, error_message
 from parvis.modules import city
@@ -152,7 +153,7 @@ def _window(request: Request, span: timedelta) -> tuple[datetime, datetime]:
     start = _date(params.get("start_date"), "start_date", tz)
     end = _date(params.get("end_date"), "end_date", tz)
     if end is None:
-        end = queries.now() if start is None else max(queries.now(), start + span)
+        end = utcnow() if start is None else max(utcnow(), start + span)
     if start is None:
         start = end - span
     if start > end:
@@ -453,7 +454,7 @@ def get_requests(request: Request, fmt: str = open311.XML, service_request_id: s
         ids = [int(v) for v in wanted if v.isdigit()]
         if wanted:  # the other filters are ignored
             statuses: set[str] = set()
-            start = end = queries.now()
+            start = end = utcnow()
             if not ids:
                 return _document(open311.service_requests([], fmt), fmt)
         else:

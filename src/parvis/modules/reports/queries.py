@@ -9,11 +9,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, delete, func, or_, select, update
+from sqlalchemy import Select, delete, func, select, update
 from sqlalchemy.orm import Session
 
-from parvis.kernel.auth import Principal, Role, token_digest
-from parvis.kernel.db import utcnow
+from parvis.kernel.auth import token_digest
 from parvis.modules import city
 from parvis.modules.reports import rules
 from parvis.modules.reports.models import (
@@ -174,12 +173,6 @@ def my_reports(session: Session, user_id: int, limit: int = 100) -> list[Report]
                                 .order_by(Report.created_at.desc()).limit(limit)))
 
 
-def visible_departments(principal: Principal) -> frozenset[int] | None:
-    if principal.role == Role.ADMIN or principal.all_departments:
-        return None
-    return principal.department_ids
-
-
 def valid_api_key(session: Session, key: str) -> bool:
     return bool(key) and session.scalar(select(ApiKey.id).where(
         ApiKey.digest == token_digest(key), ApiKey.revoked_at.is_(None))) is not None
@@ -247,14 +240,5 @@ def erase_reporter(session: Session, user_id: int) -> None:
     session.execute(delete(Supporter).where(Supporter.user_id == user_id))
 
 
-def open_count(session: Session) -> int:
-    return session.scalar(select(func.count()).select_from(Report).where(
-        or_(*[Report.status == s for s in OPEN_STATUSES]))) or 0
-
-
 def photo(session: Session, photo_id: int) -> Photo | None:
     return session.get(Photo, photo_id)
-
-
-def now() -> datetime:
-    return utcnow()

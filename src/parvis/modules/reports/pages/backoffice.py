@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 from parvis.kernel import i18n
 from parvis.kernel.auth import Principal, require, require_department
+from parvis.kernel.db import utcnow
 from parvis.kernel.errors import N_, NotFound, ParvisError, ValidationFailed
 from parvis.kernel.i18n import _
 from parvis.kernel.web import client_ip, csrf_protect, error_message, render
@@ -124,7 +125,7 @@ def _report_filter(principal: Principal, filters: dict[str, str]) -> queries.Rep
     return queries.ReportFilter(
         category=filters.get("category") or None, status=filters.get("status") or None,
         district_id=_int(filters.get("district_id")),
-        department_ids=queries.visible_departments(principal),
+        department_ids=principal.department_scope,
         overdue=bool(filters.get("overdue")),
         needs_location=True if filters.get("to_locate") else None,
         assigned_to=principal.user_id if filters.get("mine") else None)
@@ -155,7 +156,7 @@ def queue(request: Request, principal: Annotated[Principal, Depends(require("rep
         cats, departments, districts = queries.names(session)
         all_categories = queries.categories(session, active_only=False)
         assignees = {uid: accounts.contact_of(session, uid) for uid in {r.assigned_to for r in rows} if uid}
-    now = queries.now()
+    now = utcnow()
     flash, error = _bulk_flash(ok, failed) if done == "bulk" else (_flash(done), None)
     query = urlencode(filters)
     return render(request, "reports_admin/queue.html", {
@@ -255,7 +256,7 @@ def _report_page(request: Request, principal: Principal, report_id: int, *, flas
         "report": report, "category": category, "department": departments.get(report.department_id, ""),
         "district": districts.get(report.district_id) if report.district_id else None,
         "department_names": departments, "timeline": timeline, "answers": answers,
-        "overdue": is_overdue(report, queries.now()), "assignee": assignee, "choices": choices,
+        "overdue": is_overdue(report, utcnow()), "assignee": assignee, "choices": choices,
         "reporter": reporter, "duplicate": duplicate,
         "transitions": sorted(TRANSITIONS[Status(report.status)], key=list(Status).index),
         "other_departments": [d for d in all_departments if d.id != report.department_id],
@@ -412,9 +413,9 @@ def stats(request: Request, principal: Annotated[Principal, Depends(require("rep
           period: str = "30") -> Response:
     period = period if period in PERIODS else "30"
     days = PERIODS[period]
-    since = queries.now() - timedelta(days=days) if days else None
+    since = utcnow() - timedelta(days=days) if days else None
     with request.app.state.db.read() as session:
-        rows = queries.stats(session, department_ids=queries.visible_departments(principal), since=since)
+        rows = queries.stats(session, department_ids=principal.department_scope, since=since)
     export = "/api/v1/reports/export.csv"
     if since:
         export += "?" + urlencode({"since": since.replace(microsecond=0).isoformat()})

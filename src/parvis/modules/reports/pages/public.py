@@ -3,7 +3,7 @@ public map and list of reports. Every page works without JavaScript."""
 
 from __future__ import annotations
 
-from datetime import datetime, time
+from datetime import UTC, datetime, time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from parvis.kernel.auth import Principal, current_principal, require
+from parvis.kernel.db import utcnow
 from parvis.kernel.errors import N_, NotFound, ParvisError, ValidationFailed
 from parvis.kernel.files import sanitize_image
 from parvis.kernel.i18n import _
@@ -36,9 +37,7 @@ def _date(value: str, end: bool = False) -> datetime | None:
         return None
     if day is None:
         return None
-    from parvis.kernel.db import utcnow
-
-    return datetime.combine(day, time.max if end else time.min, tzinfo=utcnow().tzinfo)
+    return datetime.combine(day, time.max if end else time.min, tzinfo=UTC)
 
 
 @router.get("/reports")
@@ -166,7 +165,7 @@ def report_page(request: Request, report_id: int, created: int = 0, done: str = 
                           "reopen": _("Your report is reopened."),
                           "rate": _("Thank you for your evaluation.")}.get(done)
     can_reopen = mine and report.status == "resolved" and report.resolved_at is not None and (
-        queries.now() - report.resolved_at).days < settings.reports_reopen_days
+        utcnow() - report.resolved_at).days < settings.reports_reopen_days
     can_rate = mine and report.status in ("resolved", "closed", "rejected") and report.rating is None
     return render(request, "reports/report.html", {
         "report": view, "flash": flash, "mine": mine, "staff": staff, "can_reopen": can_reopen,
