@@ -25,23 +25,36 @@ def principal_for(user: User, *, session_id: str | None = None, via_token: bool 
     )
 
 
+_PRINCIPAL_COLUMNS = (User.id, User.role, User.display_name, User.email, User.phone, User.language,
+                      User.all_departments)
+
+
 def resolve_principal(db: Database, session_token: str | None, bearer: str | None) -> Principal:
-    """The principal behind a session cookie or a bearer token (the kernel calls this)."""
+    """The principal behind a session cookie or a bearer token (the kernel calls this on every
+    request: one row read, plus the department memberships of staff)."""
     now = utcnow()
+    session_id = None
+    if bearer:
+        query = select(*_PRINCIPAL_COLUMNS).join(ApiToken, ApiToken.user_id == User.id).where(
+            ApiToken.digest == token_digest(bearer), ApiToken.expires_at > now)
+    elif session_token:
+        session_id = token_digest(session_token)
+        query = select(*_PRINCIPAL_COLUMNS).join(UserSession, UserSession.user_id == User.id).where(
+            UserSession.digest == session_id, UserSession.expires_at > now)
+    else:
+        return ANONYMOUS
     with db.read() as session:
-        if bearer:
-            user = session.scalar(select(User).join(ApiToken, ApiToken.user_id == User.id).where(
-                ApiToken.digest == token_digest(bearer), ApiToken.expires_at > now))
-            if user is not None and user.is_active:
-                return principal_for(user, via_token=True)
+        row = session.execute(query.where(User.is_active.is_(True))).first()
+        if row is None:
             return ANONYMOUS
-        if session_token:
-            digest = token_digest(session_token)
-            user = session.scalar(select(User).join(UserSession, UserSession.user_id == User.id)
-                                  .where(UserSession.digest == digest, UserSession.expires_at > now))
-            if user is not None and user.is_active:
-                return principal_for(user, session_id=digest)
-    return ANONYMOUS
+        user_id, role, display_name, email, phone, language, all_departments = row
+        departments: frozenset[int] = frozenset()
+        if role != Role.CITIZEN:
+            departments = frozenset(session.scalars(
+                select(Membership.department_id).where(Membership.user_id == user_id)))
+    return Principal(user_id=user_id, role=Role(role), display_name=display_name or (email or phone or ""),
+                     language=language, department_ids=departments, all_departments=all_departments,
+                     session_id=session_id, via_token=bool(bearer))
 
 
 def user(session: Session, user_id: int) -> User | None:

@@ -10,6 +10,7 @@ from parvis.modules.city.queries import (
     department,
     department_names,
     departments,
+    district_id_at,
     districts_geojson,
     locate,
 )
@@ -43,6 +44,7 @@ __all__ = [
     "department_ids",
     "department_names",
     "departments",
+    "district_id_at",
     "district_names",
     "district_point",
     "districts_geojson",

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
+import shapely
 from shapely.geometry import Point
+from shapely.geometry.base import BaseGeometry
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
@@ -35,27 +38,37 @@ def districts_geojson(session: Session) -> dict[str, Any]:
 
 def locate(session: Session, lon: float, lat: float) -> District | None:
     """The district containing a point, through the spatial index of the engine."""
+    district_id = district_id_at(session, lon, lat)
+    return session.get(District, district_id) if district_id is not None else None
+
+
+def district_id_at(session: Session, lon: float, lat: float) -> int | None:
+    """The id of the district containing a point (what filing a report needs, and no more)."""
     point = geo.parse_point(lon, lat)
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        district_id = session.scalar(
+    if session.get_bind().dialect.name == "postgresql":
+        return session.scalar(
             text("SELECT id FROM city_districts WHERE ST_Contains(geom, "
                  "ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)) ORDER BY id LIMIT 1"),
             {"lon": lon, "lat": lat},
         )
-        return session.get(District, district_id) if district_id else None
-    candidate_ids = list(session.scalars(
-        text("SELECT id FROM city_districts_rtree WHERE min_lon <= :lon AND max_lon >= :lon "
-             "AND min_lat <= :lat AND max_lat >= :lat"),
+    rows = session.execute(
+        text("SELECT d.id, d.geometry FROM city_districts_rtree r JOIN city_districts d ON d.id = r.id "
+             "WHERE r.min_lon <= :lon AND r.max_lon >= :lon AND r.min_lat <= :lat AND r.max_lat >= :lat "
+             "ORDER BY d.id"),
         {"lon": lon, "lat": lat},
-    ))
-    if not candidate_ids:
-        return None
-    for d in session.scalars(select(District).where(District.id.in_(candidate_ids))
-                             .order_by(District.id)):
-        if geo.loads(d.geometry).covers(Point(point.x, point.y)):
-            return d
+    )
+    for district_id, geometry in rows:
+        if _prepared(geometry).covers(Point(point.x, point.y)):
+            return district_id
     return None
+
+
+@lru_cache(maxsize=64)
+def _prepared(geometry: str) -> BaseGeometry:
+    """A district's shape, parsed and prepared once (keyed by its text: an edit makes a new one)."""
+    shape = geo.loads(geometry)
+    shapely.prepare(shape)
+    return shape
 
 
 def departments(session: Session, *, only_ids: frozenset[int] | None = None,

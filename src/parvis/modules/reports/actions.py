@@ -7,7 +7,7 @@ import secrets
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from parvis.kernel import audit, notify
@@ -84,11 +84,10 @@ def _label(actor: Principal | None) -> str:
     return actor.display_name if actor.is_staff else ""
 
 
-def create_report(db: Database, settings: Settings, actor: Principal | None, data: ReportCreate, *,
-                  source: str = Source.WEB, ip: str = "", photos: list[Any] = (),  # type: ignore[assignment]
-                  store: Any = None) -> Report:
-    """File a report: locate it, route it, start its clock, tell the reporter its number."""
-    if len(photos) > settings.reports_max_photos:
+def _check_shape(settings: Settings, actor: Principal | None, data: ReportCreate, source: str,
+                 photo_count: int) -> None:
+    """What can be refused without the database: photo count, contact, a place."""
+    if photo_count > settings.reports_max_photos:
         raise ValidationFailed(N_("At most %(count)s photos per report."),
                                params={"count": settings.reports_max_photos})
     signed_in = actor is not None and actor.is_authenticated
@@ -97,32 +96,57 @@ def create_report(db: Database, settings: Settings, actor: Principal | None, dat
     if (not signed_in or source == Source.HOTLINE) and not (data.phone or data.email):
         raise ValidationFailed(N_("Give a phone number or an e-mail address so the city can answer you."),
                                errors=[{"field": "phone", "code": "missing"}])
-    has_point = data.lon is not None and data.lat is not None
-    if not has_point and not data.address.strip():
+    if (data.lon is None or data.lat is None) and not data.address.strip():
         raise ValidationFailed(N_("Place the problem on the map or describe where it is."),
                                errors=[{"field": "lat", "code": "missing"}])
+
+
+def _check_in_session(session: Session, settings: Settings, actor: Principal | None, data: ReportCreate,
+                      source: str, origin: str) -> tuple[Category, dict[str, Any], int | None]:
+    """What needs the database: category and its questions, the anonymous burst limit, the
+    district. Returns the category, the normalised answers and the district (or None)."""
+    category = _category(session, data.category)
+    answers = rules.check_attributes(category.attributes, data.attributes,
+                                     enforce_required=source != Source.SMS)
+    signed_in = actor is not None and actor.is_authenticated
+    if not signed_in and source != Source.HOTLINE and origin:
+        since = utcnow() - timedelta(hours=1)
+        recent = session.scalar(select(func.count()).select_from(Report).where(
+            Report.origin == origin, Report.created_at >= since)) or 0
+        if recent >= settings.reports_anonymous_per_hour:
+            raise TooManyRequests(N_("Too many reports from this connection. Please wait an hour "
+                                     "or sign in."), headers={"Retry-After": "3600"})
+    district_id = None
+    if data.lon is not None and data.lat is not None:
+        district_id = city.district_id_at(session, data.lon, data.lat)
+        if district_id is None:
+            raise OutsideCity(N_("Place the problem inside the city's districts."),
+                              errors=[{"field": "lat", "code": "outside_city"}])
+    return category, answers, district_id
+
+
+def check_report(db: Database, settings: Settings, actor: Principal | None, data: ReportCreate, *,
+                 source: str = Source.WEB, ip: str = "", photo_count: int = 0) -> None:
+    """Refuse now what ``create_report`` would refuse, writing nothing (for a report that is
+    filed later, once its sender has confirmed a phone number or an e-mail address)."""
+    _check_shape(settings, actor, data, source, photo_count)
+    with db.read() as session:
+        _check_in_session(session, settings, actor, data, source, rules.origin_of(ip, settings.secret_key))
+
+
+def create_report(db: Database, settings: Settings, actor: Principal | None, data: ReportCreate, *,
+                  source: str = Source.WEB, ip: str = "", photos: list[Any] = (),  # type: ignore[assignment]
+                  store: Any = None) -> Report:
+    """File a report: locate it, route it, start its clock, tell the reporter its number."""
+    _check_shape(settings, actor, data, source, len(photos))
+    signed_in = actor is not None and actor.is_authenticated
+    has_point = data.lon is not None and data.lat is not None
     origin = rules.origin_of(ip, settings.secret_key)
     for image in photos:
         store.put(f"reports/{image.sha256}.jpg", image.data, image.content_type)
         store.put(f"reports/{image.sha256}-thumb.jpg", image.thumbnail, "image/jpeg")
     with db.transaction() as session:
-        category = _category(session, data.category)
-        answers = rules.check_attributes(category.attributes, data.attributes,
-                                         enforce_required=source != Source.SMS)
-        if not signed_in and source != Source.HOTLINE and origin:
-            since = utcnow() - timedelta(hours=1)
-            recent = session.scalar(select(func.count()).select_from(Report).where(
-                Report.origin == origin, Report.created_at >= since)) or 0
-            if recent >= settings.reports_anonymous_per_hour:
-                raise TooManyRequests(N_("Too many reports from this connection. Please wait an hour "
-                                         "or sign in."), headers={"Retry-After": "3600"})
-        district_id = None
-        if has_point:
-            district = city.locate(session, data.lon, data.lat)  # type: ignore[arg-type]
-            if district is None:
-                raise OutsideCity(N_("Place the problem inside the city's districts."),
-                                  errors=[{"field": "lat", "code": "outside_city"}])
-            district_id = district.id
+        category, answers, district_id = _check_in_session(session, settings, actor, data, source, origin)
         now = utcnow()
         due_ack, due_resolve = rules.due_dates(now, category.sla_ack_hours, category.sla_resolve_hours)
         public_lon, public_lat = (None, None)
@@ -146,24 +170,26 @@ def create_report(db: Database, settings: Settings, actor: Principal | None, dat
             contact_channel=data.contact_channel, show_name=data.show_name,
             needs_location=not has_point, origin=origin, created_at=now, updated_at=now,
             due_ack_at=due_ack, due_resolve_at=due_resolve)
+        report.photos = [Photo(key=f"reports/{image.sha256}.jpg",
+                               thumb_key=f"reports/{image.sha256}-thumb.jpg",
+                               width=image.width, height=image.height, sha256=image.sha256)
+                         for image in photos]
         session.add(report)
         session.flush()
-        for image in photos:
-            session.add(Photo(report_id=report.id, key=f"reports/{image.sha256}.jpg",
-                              thumb_key=f"reports/{image.sha256}-thumb.jpg", width=image.width,
-                              height=image.height, sha256=image.sha256))
-        session.add(Supporter(report_id=report.id, person=_person(actor, data), user_id=report.reporter_id))
-        session.add(Update(report_id=report.id, kind="created", status=Status.NEW, at=now,
-                           author_id=actor.user_id if actor else None, author_label=_label(actor)))
+        # Rows nobody reads back here: plain inserts, not the unit of work (this runs on every report).
+        session.execute(insert(Supporter).values(report_id=report.id, person=_person(actor, data),
+                                                 user_id=report.reporter_id, created_at=now))
+        session.execute(insert(Update).values(report_id=report.id, kind="created", status=Status.NEW, at=now,
+                                              author_id=actor.user_id if actor else None,
+                                              author_label=_label(actor)))
         if actor is not None and actor.is_staff:
             audit.record(session, actor, "reports.create", object_type="report", object_id=report.id,
                          ip=ip, changes={"source": source, "category": category.code})
         _notify_reporter(session, settings, report, category,
-                         N_("%(city)s: your report #%(id)s (%(category)s) is received. Follow it: %(link)s"))
+                         N_("%(city)s: your report #%(id)s (%(category)s) is received. Follow it: %(link)s"),
+                         contact=contact)
         emit(session, "reports.created", report_id=report.id, category=category.code,
              department_id=report.department_id)
-        session.flush()
-        session.refresh(report)
         return report
 
 
@@ -191,9 +217,15 @@ def support(db: Database, actor: Principal, report_id: int) -> int:
 
 # ------------------------------------------------------------------------------- notifications
 
+def _reporter(session: Session, report: Report) -> accounts.Contact | None:
+    return accounts.contact_of(session, report.reporter_id) if report.reporter_id else None
+
+
 def _notify_reporter(session: Session, settings: Settings, report: Report, category: Category,
-                     message: str, update_id: int | None = None, **params: Any) -> None:
-    contact = accounts.contact_of(session, report.reporter_id) if report.reporter_id else None
+                     message: str, update_id: int | None = None, *,
+                     contact: accounts.Contact | None = None, **params: Any) -> None:
+    """Tell the reporter, on the channel they chose, in their language. ``contact`` is the
+    reporter's account, when they have one."""
     lang = (contact.language if contact else None) or settings.default_language
     tr = Translator(lang)
     values = {"city": settings.city_name, "id": report.id, "category": category.name,
@@ -270,7 +302,8 @@ def change_status(db: Database, settings: Settings, actor: Principal, report_id:
         category = session.get(Category, report.category_id)
         _notify_reporter(session, settings, report, category,  # type: ignore[arg-type]
                          N_("%(city)s: your report #%(id)s is now %(status)s. %(comment)s %(link)s"),
-                         update_id=entry.id, status=STATUS_WORDS[target], comment=change.comment)
+                         update_id=entry.id, contact=_reporter(session, report), status=STATUS_WORDS[target],
+                         comment=change.comment)
         emit(session, "reports.status_changed", report_id=report.id, status=target, previous=current)
         if target == Status.RESOLVED:
             emit(session, "reports.resolved", report_id=report.id)
@@ -304,7 +337,7 @@ def add_comment(db: Database, settings: Settings, actor: Principal, report_id: i
             category = session.get(Category, report.category_id)
             _notify_reporter(session, settings, report, category,  # type: ignore[arg-type]
                              N_("%(city)s: the city answered about your report #%(id)s: %(comment)s"),
-                             update_id=entry.id, comment=text[:300])
+                             update_id=entry.id, contact=_reporter(session, report), comment=text[:300])
         return entry
 
 
@@ -543,15 +576,15 @@ def locate_report(db: Database, actor: Principal, report_id: int, lon: float, la
     """Staff place a report from the "to be located" queue on the map (it may change department)."""
     with db.transaction() as session:
         report = _staff_report(session, actor, report_id)
-        district = city.locate(session, lon, lat)
-        if district is None:
+        district_id = city.district_id_at(session, lon, lat)
+        if district_id is None:
             raise OutsideCity(N_("Place the problem inside the city's districts."))
         category = session.get(Category, report.category_id)
-        report.lon, report.lat, report.district_id = lon, lat, district.id
+        report.lon, report.lat, report.district_id = lon, lat, district_id
         report.public_lon, report.public_lat = (rules.fuzz(lon, lat) if category and category.private
                                                 else (lon, lat))
         report.needs_location = False
-        report.department_id = _route(session, category, district.id)  # type: ignore[arg-type]
+        report.department_id = _route(session, category, district_id)  # type: ignore[arg-type]
         _add_update(session, report, actor, "located", public=False)
         audit.record(session, actor, "reports.locate", object_type="report", object_id=report.id, ip=ip)
         return report

@@ -100,7 +100,7 @@ def create_report(request: Request, body: ReportCreate) -> dict[str, Any]:
     report = actions.create_report(request.app.state.db, request.app.state.settings, principal, body,
                                    source=source, ip=client_ip(request), store=request.app.state.files)
     with request.app.state.db.read() as session:
-        return {**queries.public_view(report, *queries.names(session)), "token": report.token}
+        return {**queries.public_view(report, *queries.names_of(session, report)), "token": report.token}
 
 
 @router.get("/mine", summary="The signed-in person's reports")

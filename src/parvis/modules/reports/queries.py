@@ -123,6 +123,13 @@ def names(session: Session) -> tuple[dict[int, Category], dict[int, str], dict[i
     return cats, city.department_names(session), city.district_names(session)
 
 
+def names_of(session: Session, report: Report) -> tuple[dict[int, Category], dict[int, str], dict[int, str]]:
+    """``names`` for one report: its category only (what answering a new report needs)."""
+    category = session.get(Category, report.category_id)
+    return ({category.id: category} if category else {}), city.department_names(session), \
+        city.district_names(session)
+
+
 def public_view(report: Report, cats: dict[int, Category], departments: dict[int, str],
                 districts: dict[int, str], updates: Iterable[Update] = ()) -> dict[str, Any]:
     """What anyone may see: no contact details, the fuzzed position for sensitive categories."""
