@@ -127,12 +127,25 @@ class Settings(BaseSettings):
         21, description="Days after resolution after which an unrated report is closed."
     )
     reports_anonymous_per_hour: int = Field(
-        10, description="Reports accepted per hour from one address without an account (API, Open311)."
+        10, description="Reports accepted per hour from one address without an account (web, API)."
+    )
+    reports_client_per_hour: int = Field(
+        1000, description="Reports accepted per hour from one Open311 API key (a client application "
+        "relaying many people is counted as one sender, whatever its address)."
     )
     reports_sms_fallback_category: str = Field(
         "AUTRE", description="Category code of SMS reports that do not start with a known code."
     )
     reports_max_photos: int = Field(5, description="Photos accepted with one report.")
+    reports_pending_minutes: int = Field(
+        60, description="Minutes a visitor without an account has to confirm a web report with its code."
+    )
+    reports_pending_per_hour: int = Field(
+        5, description="Web reports awaiting their code accepted per hour from one address or contact."
+    )
+    reports_pending_resend_seconds: int = Field(
+        60, description="Seconds before a visitor may ask for a new code for a report awaiting one."
+    )
     photo_max_bytes: int = Field(12_000_000, description="Largest photo accepted, in bytes.")
     photo_max_pixels: int = Field(
         40_000_000, description="Largest photo accepted, in pixels (width x height)."

@@ -85,8 +85,6 @@ ROUTE_PERMISSIONS = {
     ("GET", "/admin/districts/new"): "city.manage",
     ("POST", "/admin/districts/new"): "city.manage",
     ("GET", "/admin/messages"): "outbox.view",
-    ("GET", "/reports/new"): "account.self",
-    ("POST", "/reports/new"): "account.self",
     ("GET", "/reports/mine"): "account.self",
     ("POST", "/reports/{report_id:int}/support"): "account.self",
     ("POST", "/reports/{report_id:int}/reopen"): "account.self",

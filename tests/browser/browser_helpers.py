@@ -43,6 +43,7 @@ PAGES: list[tuple[str, str, str | None, str | None]] = [
     ("reports", "/reports", None, None),
     ("report", "/reports/1", None, None),
     ("reports-new", "/reports/new", CITIZEN_PHONE, None),
+    ("reports-new-anonymous", "/reports/new", None, None),
     ("reports-mine", "/reports/mine", CITIZEN_PHONE, None),
     ("admin-reports", "/admin/reports", ADMIN_EMAIL, None),
     ("admin-report", "/admin/reports/1", ADMIN_EMAIL, None),

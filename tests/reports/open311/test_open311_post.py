@@ -132,11 +132,29 @@ def test_media_url_is_kept_without_being_fetched(client, db, open311_city, post)
 
 
 def test_parvis_errors_keep_their_status_in_the_spec_format(app, settings, open311_city, post):
-    app.state.settings = settings.model_copy(update={"reports_anonymous_per_hour": 1})
+    app.state.settings = settings.model_copy(update={"reports_client_per_hour": 1})
     assert post().status_code == 200
     response = post()
-    assert "Too many reports" in error_of(response, 429)
+    assert "Too many reports from this application" in error_of(response, 429)
     assert response.headers["retry-after"] == "3600"
+
+
+def test_a_key_is_throttled_as_one_client_not_by_its_address(app, db, settings, client, open311_city, post):
+    """An aggregator relays many citizens from one address: its key has its own hourly limit,
+    and a second key from the same address is counted apart."""
+    app.state.settings = settings.model_copy(update={"reports_anonymous_per_hour": 1,
+                                                     "reports_client_per_hour": 3})
+    assert [post().status_code for _ in range(3)] == [200, 200, 200]  # past the per-address limit
+    assert "Too many reports from this application" in error_of(post(), 429)
+    actions.issue_api_key(db, None, "Second client", key="second-client-key")
+    assert post(api_key="second-client-key").status_code == 200
+    # A person without a key, from that same address, still has the per-address limit.
+    first = client.post("/api/v1/reports", json={"category": "POT", "description": "Hole", "lon": LON,
+                                                 "lat": LAT, "phone": PHONE, "attributes": {"depth": 3}})
+    assert first.status_code == 201, first.text
+    second = client.post("/api/v1/reports", json={"category": "POT", "description": "Hole", "lon": LON,
+                                                  "lat": LAT, "phone": PHONE, "attributes": {"depth": 3}})
+    assert second.status_code == 429
 
 
 @pytest.mark.parametrize("fmt", ["xml", "json"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
@@ -101,21 +101,40 @@ def _check_shape(settings: Settings, actor: Principal | None, data: ReportCreate
                                errors=[{"field": "lat", "code": "missing"}])
 
 
+class _Sender(NamedTuple):
+    """Who a burst limit counts, how many reports an hour it allows, and what to say past it."""
+
+    origin: str
+    per_hour: int
+    too_many: str
+
+
+def _sender(settings: Settings, ip: str, client_id: int | None) -> _Sender:
+    """An API client that relays many people (an Open311 key) is one sender with its own limit;
+    anyone else without an account is counted by connection."""
+    if client_id is not None:
+        return _Sender(rules.origin_of(f"client:{client_id}", settings.secret_key),
+                       settings.reports_client_per_hour,
+                       N_("Too many reports from this application this hour. Please wait or ask the city "
+                          "for a higher limit."))
+    return _Sender(rules.origin_of(ip, settings.secret_key), settings.reports_anonymous_per_hour,
+                   N_("Too many reports from this connection. Please wait an hour or sign in."))
+
+
 def _check_in_session(session: Session, settings: Settings, actor: Principal | None, data: ReportCreate,
-                      source: str, origin: str) -> tuple[Category, dict[str, Any], int | None]:
-    """What needs the database: category and its questions, the anonymous burst limit, the
-    district. Returns the category, the normalised answers and the district (or None)."""
+                      source: str, sender: _Sender) -> tuple[Category, dict[str, Any], int | None]:
+    """What needs the database: category and its questions, the burst limit of senders without an
+    account, the district. Returns the category, the normalised answers and the district (or None)."""
     category = _category(session, data.category)
     answers = rules.check_attributes(category.attributes, data.attributes,
                                      enforce_required=source != Source.SMS)
     signed_in = actor is not None and actor.is_authenticated
-    if not signed_in and source != Source.HOTLINE and origin:
+    if not signed_in and source != Source.HOTLINE and sender.origin:
         since = utcnow() - timedelta(hours=1)
         recent = session.scalar(select(func.count()).select_from(Report).where(
-            Report.origin == origin, Report.created_at >= since)) or 0
-        if recent >= settings.reports_anonymous_per_hour:
-            raise TooManyRequests(N_("Too many reports from this connection. Please wait an hour "
-                                     "or sign in."), headers={"Retry-After": "3600"})
+            Report.origin == sender.origin, Report.created_at >= since)) or 0
+        if recent >= sender.per_hour:
+            raise TooManyRequests(sender.too_many, headers={"Retry-After": "3600"})
     district_id = None
     if data.lon is not None and data.lat is not None:
         district_id = city.district_id_at(session, data.lon, data.lat)
@@ -131,22 +150,25 @@ def check_report(db: Database, settings: Settings, actor: Principal | None, data
     filed later, once its sender has confirmed a phone number or an e-mail address)."""
     _check_shape(settings, actor, data, source, photo_count)
     with db.read() as session:
-        _check_in_session(session, settings, actor, data, source, rules.origin_of(ip, settings.secret_key))
+        _check_in_session(session, settings, actor, data, source, _sender(settings, ip, None))
 
 
 def create_report(db: Database, settings: Settings, actor: Principal | None, data: ReportCreate, *,
-                  source: str = Source.WEB, ip: str = "", photos: list[Any] = (),  # type: ignore[assignment]
+                  source: str = Source.WEB, ip: str = "", client_id: int | None = None,
+                  photos: list[Any] = (),  # type: ignore[assignment]
                   store: Any = None) -> Report:
-    """File a report: locate it, route it, start its clock, tell the reporter its number."""
+    """File a report: locate it, route it, start its clock, tell the reporter its number.
+
+    ``client_id`` names the API client (an Open311 key) that relays the report for someone."""
     _check_shape(settings, actor, data, source, len(photos))
     signed_in = actor is not None and actor.is_authenticated
     has_point = data.lon is not None and data.lat is not None
-    origin = rules.origin_of(ip, settings.secret_key)
+    sender = _sender(settings, ip, client_id)
     for image in photos:
         store.put(f"reports/{image.sha256}.jpg", image.data, image.content_type)
         store.put(f"reports/{image.sha256}-thumb.jpg", image.thumbnail, "image/jpeg")
     with db.transaction() as session:
-        category, answers, district_id = _check_in_session(session, settings, actor, data, source, origin)
+        category, answers, district_id = _check_in_session(session, settings, actor, data, source, sender)
         now = utcnow()
         due_ack, due_resolve = rules.due_dates(now, category.sla_ack_hours, category.sla_resolve_hours)
         public_lon, public_lat = (None, None)
@@ -168,7 +190,7 @@ def create_report(db: Database, settings: Settings, actor: Principal | None, dat
             reporter_phone=data.phone or (contact.phone if contact else None),
             reporter_email=data.email or (contact.email if contact else None),
             contact_channel=data.contact_channel, show_name=data.show_name,
-            needs_location=not has_point, origin=origin, created_at=now, updated_at=now,
+            needs_location=not has_point, origin=sender.origin, created_at=now, updated_at=now,
             due_ack_at=due_ack, due_resolve_at=due_resolve)
         report.photos = [Photo(key=f"reports/{image.sha256}.jpg",
                                thumb_key=f"reports/{image.sha256}-thumb.jpg",

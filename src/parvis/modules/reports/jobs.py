@@ -1,4 +1,5 @@
-"""Background work of the reports module: SMS intake and the overdue escalation."""
+"""Background work of the reports module: SMS intake, the overdue escalation and the purge of
+web reports never confirmed."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 from parvis.kernel.db import Database
 from parvis.kernel.events import Event, EventBus
 from parvis.kernel.jobs import JobRegistry, enqueue
-from parvis.modules.reports import actions
+from parvis.modules.reports import actions, pending
 from parvis.settings import Settings
 
 SMS_JOB = "reports.sms_intake"
@@ -29,6 +30,7 @@ def register(registry: JobRegistry, bus: EventBus, db: Database, settings: Setti
 
     bus.subscribe("sms.received", on_sms)
     registry.add_tick(_every(60, lambda database: actions.escalate_overdue(database, settings)))
+    registry.add_tick(_every(300, pending.purge_tick(settings)))
 
 
 def _every(seconds: float, fn: Any) -> Any:

@@ -201,3 +201,39 @@ class ApiKey(Base):
     digest: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class PendingReport(Base):
+    """A report from a visitor without an account, set aside until they enter the code sent to
+    their phone or e-mail address (then it is filed as a ``Report`` and this row is deleted) or
+    until it expires. Never shown anywhere: no list, map, queue or API reads this table."""
+
+    __tablename__ = "reports_pending"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # SHA-256 of the token in the confirmation page's address (the token itself is not kept).
+    token_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    code_hash: Mapped[str] = mapped_column(String(255))  # argon2 hash of the 6-digit code
+    # What ``ReportCreate`` needs, without the contact (kept in ``phone`` / ``email``).
+    report: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Photos already in the file store: [{"sha256", "width", "height", "content_type"}].
+    photos: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    phone: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    email: Mapped[str | None] = mapped_column(String(254), nullable=True)
+    language: Mapped[str] = mapped_column(String(10), default="")
+    # Keyed hash of the sender's address, to limit bursts (as ``Report.origin``).
+    origin: Mapped[str] = mapped_column(String(64), default="")
+    attempts: Mapped[int] = mapped_column(default=0)  # wrong codes entered
+    sends: Mapped[int] = mapped_column(default=1)  # codes sent
+    last_sent_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Set while the report is being filed, so that a double click files it once.
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (
+        Index("ix_reports_pending_origin", "origin", "created_at"),
+        Index("ix_reports_pending_phone", "phone", "created_at"),
+        Index("ix_reports_pending_email", "email", "created_at"),
+        Index("ix_reports_pending_expires", "expires_at"),
+    )

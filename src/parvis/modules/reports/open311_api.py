@@ -269,7 +269,8 @@ def _create(request: Request, fields: list[tuple[str, str]], fmt: str) -> Respon
 
     _check_jurisdiction(request, text("jurisdiction_id") or request.query_params.get("jurisdiction_id"))
     with db.read() as session:
-        if not queries.valid_api_key(session, text("api_key")):
+        client_id = queries.api_key_id(session, text("api_key"))
+        if client_id is None:
             raise Open311Error(403, _("Invalid api_key: ask the city for a key, or check that it "
                                       "was not revoked."))
         if not text("service_code"):
@@ -316,7 +317,8 @@ def _create(request: Request, fields: list[tuple[str, str]], fmt: str) -> Respon
     except ValidationError as exc:
         names = ", ".join(sorted({_field_name(e["loc"]) for e in exc.errors()}))
         raise Open311Error(400, _("These fields are not valid: %(fields)s.", fields=names)) from None
-    report = actions.create_report(db, settings, None, data, source=Source.OPEN311,
+    # The key's client relays many people: its burst limit is its own, not its address's.
+    report = actions.create_report(db, settings, None, data, source=Source.OPEN311, client_id=client_id,
                                    ip=client_ip(request), store=request.app.state.files)
     due = open311.w3c(report.due_resolve_at, settings.timezone)
     notice = _("The city aims to resolve this by %(date)s.", date=due) if due else None

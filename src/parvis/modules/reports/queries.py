@@ -180,9 +180,16 @@ def my_reports(session: Session, user_id: int, limit: int = 100) -> list[Report]
                                 .order_by(Report.created_at.desc()).limit(limit)))
 
 
+def api_key_id(session: Session, key: str) -> int | None:
+    """The id of a valid (issued, not revoked) Open311 API key."""
+    if not key:
+        return None
+    return session.scalar(select(ApiKey.id).where(ApiKey.digest == token_digest(key),
+                                                  ApiKey.revoked_at.is_(None)))
+
+
 def valid_api_key(session: Session, key: str) -> bool:
-    return bool(key) and session.scalar(select(ApiKey.id).where(
-        ApiKey.digest == token_digest(key), ApiKey.revoked_at.is_(None))) is not None
+    return api_key_id(session, key) is not None
 
 
 def api_keys(session: Session) -> list[ApiKey]:

@@ -1,16 +1,18 @@
-"""Citizens' pages: report a problem (with photos), follow it, say "me too", reopen, rate; the
-public map and list of reports. Every page works without JavaScript."""
+"""Citizens' pages: report a problem (with photos; without an account, confirmed by a code sent
+to a phone or an e-mail address), follow it, say "me too", reopen, rate; the public map and
+list of reports. Every page works without JavaScript."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
+from parvis.kernel import i18n
 from parvis.kernel.auth import Principal, current_principal, require
 from parvis.kernel.db import utcnow
 from parvis.kernel.errors import N_, NotFound, ParvisError, ValidationFailed
@@ -18,7 +20,7 @@ from parvis.kernel.files import sanitize_image
 from parvis.kernel.i18n import _
 from parvis.kernel.web import client_ip, csrf_protect, error_message, render
 from parvis.modules import city
-from parvis.modules.reports import actions, queries
+from parvis.modules.reports import actions, pending, queries
 from parvis.modules.reports.labels import status_labels
 from parvis.modules.reports.schemas import ReportCreate
 
@@ -59,19 +61,22 @@ def reports_list(request: Request, category: str = "", status: str = "", distric
 
 
 @router.get("/reports/new")
-def new_report_form(request: Request,
-                    principal: Annotated[Principal, Depends(require("account.self"))],
-                    category: str = "") -> Response:
-    return _form(request, {"category": category, "contact_channel": "sms"})
+def new_report_form(request: Request, category: str = "") -> Response:
+    """Signed in or not: a visitor without an account confirms a phone number or an e-mail
+    address with a code before the report is filed (see ``pending``)."""
+    signed_in = current_principal(request).is_authenticated
+    return _form(request, {"category": category, "contact_channel": "sms" if signed_in else "auto"})
 
 
 def _form(request: Request, form: dict[str, Any], error: str | None = None,
-          errors: dict[str, str] | None = None, status: int = 200) -> Response:
+          errors: dict[str, str] | None = None, status: int = 200,
+          headers: dict[str, str] | None = None) -> Response:
     with request.app.state.db.read() as session:
         cats = queries.categories(session)
     return render(request, "reports/new.html", {
         "form": form, "categories": cats, "error": error, "errors": errors or {},
-        "max_photos": request.app.state.settings.reports_max_photos}, status_code=status)
+        "anonymous": not current_principal(request).is_authenticated,
+        "max_photos": request.app.state.settings.reports_max_photos}, status_code=status, headers=headers)
 
 
 def _float(value: Any) -> float | None:
@@ -81,9 +86,20 @@ def _float(value: Any) -> float | None:
         return None
 
 
+async def _sanitized(request: Request, uploads: list[UploadFile]) -> list[Any]:
+    settings = request.app.state.settings
+    photos = []
+    for upload in uploads:
+        data = await upload.read(settings.photo_max_bytes + 1)
+        photos.append(await run_in_threadpool(
+            sanitize_image, data, max_bytes=settings.photo_max_bytes,
+            max_pixels=settings.photo_max_pixels, max_side=settings.photo_max_side))
+    return photos
+
+
 @router.post("/reports/new")
-async def new_report(request: Request,
-                     principal: Annotated[Principal, Depends(require("account.self"))]) -> Response:
+async def new_report(request: Request) -> Response:
+    principal = current_principal(request)
     settings = request.app.state.settings
     form = await request.form()
     chosen = str(form.get("category") or "")
@@ -96,16 +112,13 @@ async def new_report(request: Request,
             items = [str(v) for v in form.getlist(key) if str(v)]
             answers[code] = items if len(items) > 1 else (items[0] if items else "")
     uploads = [f for f in form.getlist("photos") if isinstance(f, UploadFile) and f.filename]
+    if not principal.is_authenticated:
+        return await _new_anonymous_report(request, values, answers, uploads)
     try:
         if len(uploads) > settings.reports_max_photos:
             raise ValidationFailed(N_("At most %(count)s photos per report."),
                                    params={"count": settings.reports_max_photos})
-        photos = []
-        for upload in uploads:
-            data = await upload.read(settings.photo_max_bytes + 1)
-            photos.append(await run_in_threadpool(
-                sanitize_image, data, max_bytes=settings.photo_max_bytes,
-                max_pixels=settings.photo_max_pixels, max_side=settings.photo_max_side))
+        photos = await _sanitized(request, uploads)
         data = ReportCreate(category=chosen, description=values.get("description", "")[:4000],
                             lon=_float(values.get("lon")), lat=_float(values.get("lat")),
                             address=values.get("address", "")[:500], attributes=answers,
@@ -121,6 +134,92 @@ async def new_report(request: Request,
     except ValueError:
         return _form(request, values, _("Please correct the fields below."), status=422)
     return _see_other(f"/reports/{report.id}?created=1")
+
+
+async def _new_anonymous_report(request: Request, values: dict[str, str], answers: dict[str, Any],
+                                uploads: list[UploadFile]) -> Response:
+    """Check everything as filing would, keep the report aside and send a code to confirm it."""
+    settings = request.app.state.settings
+    db = request.app.state.db
+    ip = client_ip(request)
+    try:
+        phone, email = pending.read_contact(values.get("contact", ""), settings.phone_region)
+        channel = "none" if values.get("contact_channel") == "none" else ("sms" if phone else "email")
+        data = ReportCreate(category=values.get("category", ""),
+                            description=values.get("description", "")[:4000],
+                            lon=_float(values.get("lon")), lat=_float(values.get("lat")),
+                            address=values.get("address", "")[:500], attributes=answers,
+                            contact_channel=channel, show_name=values.get("show_name") == "1",
+                            name=values.get("name", "").strip()[:200], phone=phone, email=email)
+        await run_in_threadpool(actions.check_report, db, settings, None, data, source="web", ip=ip,
+                                photo_count=len(uploads))
+        await run_in_threadpool(pending.check_room, db, settings, data, ip)
+        photos = await _sanitized(request, uploads)
+        token = await run_in_threadpool(pending.stash, db, settings, data, ip=ip, photos=photos,
+                                        store=request.app.state.files, language=i18n.current().lang)
+    except ParvisError as exc:
+        fields = {_FIELD.get(e.get("field", ""), e.get("field", "")): e.get("message") or error_message(exc)
+                  for e in exc.errors}
+        return _form(request, values, error_message(exc), fields, status=exc.status, headers=exc.headers)
+    except ValueError:
+        return _form(request, values, _("Please correct the fields below."), status=422)
+    return _see_other(f"/reports/confirm/{token}")
+
+
+_FIELD = {"phone": "contact", "email": "contact"}  # the report's contact is one field of the form
+_GONE = (pending.PendingGone, pending.PendingExpired, pending.PendingVoid)
+
+
+def _confirm_page(request: Request, token: str, *, error: str | None = None,
+                  errors: dict[str, str] | None = None, flash: str | None = None, code: str = "",
+                  status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    try:
+        waiting = pending.view(request.app.state.db, request.app.state.settings, token)
+    except _GONE as exc:
+        return render(request, "reports/confirm.html", {"gone": error_message(exc)}, status_code=exc.status)
+    return render(request, "reports/confirm.html", {
+        "pending": waiting, "token": token, "error": error, "errors": errors or {}, "flash": flash,
+        "code": code},
+        status_code=status, headers=headers)
+
+
+def _confirm(request: Request, token: str, code: str) -> Response:
+    try:
+        report = pending.confirm(request.app.state.db, request.app.state.settings, token, code,
+                                 ip=client_ip(request), store=request.app.state.files)
+    except _GONE as exc:
+        return render(request, "reports/confirm.html", {"gone": error_message(exc)}, status_code=exc.status)
+    except ParvisError as exc:
+        message = error_message(exc)
+        return _confirm_page(request, token, error=message, errors={"code": message}, status=exc.status,
+                             headers=exc.headers)
+    return _see_other(f"/reports/{report.id}?created=1")
+
+
+@router.get("/reports/confirm/{token}")
+def confirm_form(request: Request, token: str, code: str = "", sent: int = 0) -> Response:
+    """Asks for the code. The e-mail's link brings the code along: it is filled in, and the
+    person still presses the button (mail scanners open links: a GET must never file a report)."""
+    flash = _("A new code is on its way.") if sent else None
+    if code.isdigit() and len(code) == 6:
+        flash = _("Your code is filled in: press the button to send your report.")
+    return _confirm_page(request, token, flash=flash, code=code if code.isdigit() else "")
+
+
+@router.post("/reports/confirm/{token}")
+def confirm_report(request: Request, token: str, code: Annotated[str, Form()] = "") -> Response:
+    return _confirm(request, token, code)
+
+
+@router.post("/reports/confirm/{token}/resend")
+def resend_code(request: Request, token: str) -> Response:
+    try:
+        pending.resend(request.app.state.db, request.app.state.settings, token)
+    except _GONE as exc:
+        return render(request, "reports/confirm.html", {"gone": error_message(exc)}, status_code=exc.status)
+    except ParvisError as exc:
+        return _confirm_page(request, token, error=error_message(exc), status=exc.status, headers=exc.headers)
+    return _see_other(f"/reports/confirm/{token}?sent=1")
 
 
 @router.get("/reports/nearby")
