@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from importlib import resources
 from pathlib import Path
 
+import anyio.to_thread
 import swagger_ui_bundle
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
@@ -22,10 +25,12 @@ from parvis.kernel.files import LocalFileStore
 from parvis.kernel.jobs import JobRegistry
 from parvis.kernel.metrics import Metrics
 from parvis.kernel.web import RequestContext, install_error_handlers, templates_env
-from parvis.modules import accounts, reports
+from parvis.modules import accounts, alerts, reports
 from parvis.modules.accounts import api as accounts_api
 from parvis.modules.accounts import pages as accounts_pages
 from parvis.modules.accounts import queries as accounts_queries
+from parvis.modules.alerts import api as alerts_api
+from parvis.modules.alerts import cap_api as alerts_cap_api
 from parvis.modules.city import api as city_api
 from parvis.modules.city import pages as city_pages
 from parvis.modules.reports import api as reports_api
@@ -37,6 +42,7 @@ from parvis.settings import Settings, get_settings
 def register_privacy_hooks() -> None:
     privacy.register("account", accounts_queries.export_account, accounts_queries.erase_account_data)
     privacy.register("reports", reports.export_reports, reports.erase_reporter)
+    privacy.register("alerts", alerts.export_person, alerts.erase_person)
     notify_setup.register_privacy()
 
 
@@ -45,19 +51,28 @@ def build_registry(settings: Settings, db: Database) -> JobRegistry:
     registry = JobRegistry()
     notify_setup.register_jobs(registry, settings)
     reports.register(registry, db.bus, db, settings)
+    alerts.register(registry, db.bus, db, settings)
     return registry
 
 
 def routers() -> list[APIRouter]:
     """Every router of Parvis, JSON first, then pages (also walked by the access-table test)."""
     return [accounts_api.router, city_api.router, reports_api.router, open311_api.router,
-            notify_setup.router(), accounts_pages.router, city_pages.router, *reports_pages.routers()]
+            alerts_api.router, alerts_cap_api.router, notify_setup.router(), accounts_pages.router,
+            city_pages.router, *reports_pages.routers()]
 
 
 def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
     settings = settings or get_settings()
     db = database or Database(settings.database_url)
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # Sync endpoints and the principal lookup run in anyio's thread pool: size it.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.web_threads
+        yield
+
     app = FastAPI(
+        lifespan=lifespan,
         title="Parvis API",
         version=__version__,
         description="Open city platform: districts, departments, people and notifications.",

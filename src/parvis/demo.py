@@ -156,6 +156,8 @@ def create_demo_city(db: Database, settings: Settings,
     from parvis.demo_reports import create_demo_reports
 
     reports = create_demo_reports(db, settings, count=settings.demo_reports)
+    from parvis.demo_alerts import create_demo_alerts
+
     return {"districts_created": created, "districts_updated": updated,
             "departments": len(dep_ids), "staff_created": new_staff, "citizens_created": citizens,
-            **reports}
+            **reports, **create_demo_alerts(db, settings)}

@@ -4,6 +4,7 @@ from parvis.kernel import audit, jobs  # noqa: F401
 from parvis.kernel.db import Base
 from parvis.kernel.notify import models as notify_models  # noqa: F401
 from parvis.modules.accounts import models as accounts_models  # noqa: F401
+from parvis.modules.alerts import models as alerts_models  # noqa: F401
 from parvis.modules.city import models as city_models  # noqa: F401
 from parvis.modules.reports import models as reports_models  # noqa: F401
 

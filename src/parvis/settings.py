@@ -43,6 +43,12 @@ class Settings(BaseSettings):
     secure_cookies: bool = Field(
         False, description="Mark cookies Secure (turn on behind HTTPS)."
     )
+    web_threads: int = Field(
+        2, ge=1, le=64,
+        description="Threads per web process that run database work. Python runs one thread at a time: "
+        "a few threads keep the processor busy, more only fight over it (see the README's performance "
+        "section); run more web processes (`parvis serve --workers`) to use more cores.",
+    )
     session_days: int = Field(14, description="Days a signed-in session lasts without activity.")
     max_body_bytes: int = Field(
         2_000_000, description="Largest request body accepted, in bytes (413 beyond), uploads aside."
@@ -143,6 +149,11 @@ class Settings(BaseSettings):
     reports_pending_per_hour: int = Field(
         5, description="Web reports awaiting their code accepted per hour from one address or contact."
     )
+    reports_pending_sms_per_hour: int = Field(
+        300, description="Codes sent by SMS per hour, city-wide, for web reports without an account (a "
+        "bound on what a script can make the city pay its SMS gateway); past it, visitors are asked for "
+        "an e-mail address or to sign in."
+    )
     reports_pending_resend_seconds: int = Field(
         60, description="Seconds before a visitor may ask for a new code for a report awaiting one."
     )
@@ -153,6 +164,11 @@ class Settings(BaseSettings):
     photo_max_side: int = Field(1600, description="Photos are stored downscaled to this longest side.")
     demo_open311_key: str = Field(
         "parvis-demo-open311", description="Open311 API key that `parvis demo` issues to test clients."
+    )
+    # Crisis alerts
+    alerts_sender: str = Field(
+        "", description="CAP sender of the city's alerts (no spaces or commas); empty: alerts@ and the "
+        "host of base_url."
     )
 
 

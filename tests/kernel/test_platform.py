@@ -6,6 +6,10 @@ import gzip
 import re
 from pathlib import Path
 
+import anyio.to_thread
+from fastapi.testclient import TestClient
+
+from parvis.app import create_app
 from parvis.migrations import check
 from parvis.settings import Settings
 
@@ -73,3 +77,16 @@ def test_pages_carry_security_headers(client):
     headers = client.get("/").headers
     assert headers["x-content-type-options"] == "nosniff"
     assert headers["x-frame-options"] == "DENY"
+
+
+def test_a_web_process_runs_blocking_work_in_the_configured_number_of_threads(settings, db):
+    """``PARVIS_WEB_THREADS`` sizes the thread pool of sync endpoints (fewer threads: less time
+    lost fighting over Python's lock; see the README's performance section)."""
+    app = create_app(settings.model_copy(update={"web_threads": 3}), db)
+
+    @app.get("/_test/threads")
+    async def threads() -> dict[str, float]:
+        return {"threads": anyio.to_thread.current_default_thread_limiter().total_tokens}
+
+    with TestClient(app) as client:
+        assert client.get("/_test/threads").json() == {"threads": 3}

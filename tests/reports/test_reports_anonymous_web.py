@@ -122,6 +122,7 @@ def test_a_visitor_reports_without_an_account_and_confirms_with_the_sms_code(cli
         "web", None, PHONE, "sms")
     assert report.attributes == {"size": "large"} and report.district_id == city.south
     assert len(received) == 1 and f"/reports/{report.id}" in received[0]
+    assert "your report" in received[0]  # in the language the visitor used (English), not French
     assert _count(db, PendingReport) == 0
     assert _visible_anywhere(TestClient(client.app), "Trou devant")
     again = _enter(client, location, code)  # a second click files nothing more
@@ -325,3 +326,49 @@ def test_stash_refuses_a_report_without_contact(db, settings, city):
 def test_an_unknown_confirmation_page_says_so(client):
     page = client.get("/reports/confirm/not-a-real-token", headers=EN)
     assert page.status_code == 404 and "no longer waiting for a code" in page.text
+
+
+def test_the_forms_of_a_visitor_without_an_account_need_the_csrf_token(client, db, city):
+    client.get("/reports/new")  # the visitor has the CSRF cookie, but the form's field is missing
+    refused = client.post("/reports/new", data=_form(), headers=EN, follow_redirects=False)
+    assert refused.status_code == 403 and _count(db, PendingReport) == 0 and _codes(db, PHONE) == []
+    location = _stash(client)
+    code = last_code(_codes(db, PHONE)[0].body)
+    assert client.post(location, data={"code": code}, follow_redirects=False).status_code == 403
+    assert client.post(location + "/resend", data={}, follow_redirects=False).status_code == 403
+    assert _count(db, Report) == 0 and len(_codes(db, PHONE)) == 1
+
+
+def test_codes_go_by_sms_only_to_numbers_of_the_city_country_and_within_a_city_wide_cap(
+        app, client, db, settings, city):
+    foreign = _submit(client, _form(contact="+33 6 12 34 56 78"))
+    assert foreign.status_code == 422 and "phone number of this country, or an e-mail" in foreign.text
+    assert _count(db, PendingReport) == 0
+    settings.reports_pending_sms_per_hour = 1
+    _stash(client, contact="0912345621")
+    with TestClient(app, client=("192.0.2.40", 4000)) as other:
+        capped = _submit(other, _form(contact="0912345622"))
+        assert capped.status_code == 429 and "cannot send more codes by SMS" in capped.text
+        assert _stash(other, contact="lan@example.org")  # e-mail still works
+    assert _codes(db, "+84912345622") == []
+
+
+def test_a_report_being_filed_is_not_purged_and_a_refused_one_leaves_no_photo(
+        app, client, db, settings, city, monkeypatch):
+    response = _submit(client, _form(), files=[("photos", ("trou.jpg", _photo(), "image/jpeg"))])
+    assert response.status_code == 303
+    with db.read() as session:
+        sha = session.scalars(select(PendingReport)).one().photos[0]["sha256"]
+    # The code was entered a moment before the deadline: the report is being filed (claimed).
+    _age(db, expires_at=utcnow() - timedelta(seconds=1), claimed_at=utcnow())
+    assert pending.purge(db, app.state.files) == 0 and app.state.files.exists(f"reports/{sha}.jpg")
+    _age(db, claimed_at=utcnow() - pending.CLAIM_GRACE - timedelta(seconds=1))  # stuck for long
+    assert pending.purge(db, app.state.files) == 1 and not app.state.files.exists(f"reports/{sha}.jpg")
+
+    def refuse(*_args, **_kwargs):
+        raise ValidationFailed("refused in the transaction")
+
+    monkeypatch.setattr(pending, "_insert", refuse)
+    refused = _submit(client, _form(), files=[("photos", ("trou.jpg", _photo(), "image/jpeg"))])
+    assert refused.status_code == 422
+    assert not app.state.files.exists(f"reports/{sha}.jpg")  # written, then removed with the refusal

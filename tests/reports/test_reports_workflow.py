@@ -166,3 +166,24 @@ def test_the_worker_runs_the_escalation_tick(db, settings, app, filed):
     Worker(db, app.state.registry).run_once()
     with db.read() as session:
         assert session.get(Report, report_id).escalated_at is not None
+
+
+def test_a_reporter_without_an_account_is_answered_in_their_language(client, db, city):
+    """Someone without an account reports in Vietnamese: the SMS with the number and each later
+    update come in Vietnamese, not in the city's default French; a hotline agent can name the
+    caller's language."""
+    anonymous = client.post("/api/v1/reports", json={**POTHOLE, "phone": "+84912346077"},
+                            headers={"Accept-Language": "vi"})
+    assert anonymous.status_code == 201, anonymous.text
+    agent = bearer(client, "roads.agent@example.org")
+    response = client.post(f"/api/v1/reports/{anonymous.json()['id']}/status",
+                           json={"status": "acknowledged"}, headers=agent)
+    assert response.status_code == 200, response.text
+    received, acknowledged = _sms_to(db, "+84912346077")
+    assert "phản ánh" in received and "Follow" not in received and "Suivez" not in received
+    assert "phản ánh" in acknowledged
+    caller = client.post("/api/v1/reports", headers=agent,
+                         json={**POTHOLE, "phone": "+84912346078", "language": "en"})
+    assert caller.status_code == 201, caller.text
+    [sms] = _sms_to(db, "+84912346078")
+    assert "your report" in sms

@@ -37,6 +37,8 @@ ACCESS: dict[str, frozenset[Role]] = {
     "department.view": frozenset({Role.AGENT, Role.SUPERVISOR, Role.ADMIN}),
     "reports.handle": frozenset({Role.AGENT, Role.SUPERVISOR, Role.ADMIN}),
     "reports.configure": frozenset({Role.ADMIN}),
+    "alerts.compose": frozenset({Role.AGENT, Role.SUPERVISOR, Role.ADMIN}),
+    "alerts.approve": frozenset({Role.SUPERVISOR, Role.ADMIN}),
     "city.manage": frozenset({Role.ADMIN}),
     "users.manage": frozenset({Role.ADMIN}),
     "audit.view": frozenset({Role.ADMIN}),

@@ -56,7 +56,10 @@
             note.setAttribute("role", "status");
             var link = document.createElement("a");
             link.href = refused ? entry.value.action : r.url;
-            link.textContent = main.getAttribute(refused ? "data-draft-refused" : "data-draft-sent");
+            // Without an account, a report waits for the code sent to the phone or e-mail.
+            var waiting = !refused && r.url.indexOf("/reports/confirm/") !== -1;
+            link.textContent = main.getAttribute(
+              refused ? "data-draft-refused" : waiting ? "data-draft-confirm" : "data-draft-sent");
             note.appendChild(link);
             main.insertBefore(note, main.firstChild);
             return store("readwrite", function (os) { os.delete(entry.key); });

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from parvis.modules.accounts.models import User
@@ -23,10 +23,13 @@ class Contact:
     role: str
 
 
+_CONTACT = select(User.id, User.display_name, User.phone, User.email, User.language, User.role).where(
+    User.id == bindparam("user_id"), User.is_active.is_(True))
+
+
 def contact_of(session: Session, user_id: int) -> Contact | None:
     """How to reach an active person (one row read: called on every report filed)."""
-    row = session.execute(select(User.id, User.display_name, User.phone, User.email, User.language,
-                                 User.role).where(User.id == user_id, User.is_active.is_(True))).first()
+    row = session.execute(_CONTACT, {"user_id": user_id}).first()
     return Contact(*row) if row is not None else None
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import bindparam, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from parvis.kernel.auth import ANONYMOUS, Principal, Role, token_digest
@@ -27,31 +27,34 @@ def principal_for(user: User, *, session_id: str | None = None, via_token: bool 
 
 _PRINCIPAL_COLUMNS = (User.id, User.role, User.display_name, User.email, User.phone, User.language,
                       User.all_departments)
+# Built once: these run on every request that carries a session cookie or a token.
+_BY_TOKEN = select(*_PRINCIPAL_COLUMNS).join(ApiToken, ApiToken.user_id == User.id).where(
+    ApiToken.digest == bindparam("digest"), ApiToken.expires_at > bindparam("now"), User.is_active.is_(True))
+_BY_SESSION = select(*_PRINCIPAL_COLUMNS).join(UserSession, UserSession.user_id == User.id).where(
+    UserSession.digest == bindparam("digest"), UserSession.expires_at > bindparam("now"),
+    User.is_active.is_(True))
+_MEMBERSHIPS = select(Membership.department_id).where(Membership.user_id == bindparam("user_id"))
 
 
 def resolve_principal(db: Database, session_token: str | None, bearer: str | None) -> Principal:
     """The principal behind a session cookie or a bearer token (the kernel calls this on every
     request: one row read, plus the department memberships of staff)."""
-    now = utcnow()
     session_id = None
     if bearer:
-        query = select(*_PRINCIPAL_COLUMNS).join(ApiToken, ApiToken.user_id == User.id).where(
-            ApiToken.digest == token_digest(bearer), ApiToken.expires_at > now)
+        query, digest = _BY_TOKEN, token_digest(bearer)
     elif session_token:
-        session_id = token_digest(session_token)
-        query = select(*_PRINCIPAL_COLUMNS).join(UserSession, UserSession.user_id == User.id).where(
-            UserSession.digest == session_id, UserSession.expires_at > now)
+        query, digest = _BY_SESSION, token_digest(session_token)
+        session_id = digest
     else:
         return ANONYMOUS
     with db.read() as session:
-        row = session.execute(query.where(User.is_active.is_(True))).first()
+        row = session.execute(query, {"digest": digest, "now": utcnow()}).first()
         if row is None:
             return ANONYMOUS
         user_id, role, display_name, email, phone, language, all_departments = row
         departments: frozenset[int] = frozenset()
         if role != Role.CITIZEN:
-            departments = frozenset(session.scalars(
-                select(Membership.department_id).where(Membership.user_id == user_id)))
+            departments = frozenset(session.scalars(_MEMBERSHIPS, {"user_id": user_id}))
     return Principal(user_id=user_id, role=Role(role), display_name=display_name or (email or phone or ""),
                      language=language, department_ids=departments, all_departments=all_departments,
                      session_id=session_id, via_token=bool(bearer))

@@ -1,8 +1,12 @@
-"""Crisis alerts (CAP 1.2): compose, sign, publish and import alerts for the city's people.
+"""Crisis alerts (CAP 1.2): compose, approve and deliver geo-targeted warnings; CAP documents at
+``/cap/alerts/{identifier}.xml`` and the Atom feed of active alerts at ``/cap/alerts.atom``.
 
-For now the module holds its standards layer (``standards/``: the CAP 1.2 codec, XML
-signatures, the Atom feed) and its pure rules (``area``: geometry of an alert's area,
-``rules``: its validity in time). Other modules may use only what ``__all__`` lists.
+``standards/`` holds the CAP 1.2 codec, XML signatures and the Atom feed; ``area`` and ``rules``
+the pure geometry and time rules; ``targeting`` who an alert reaches and the fan-out. Other
+modules may use only what ``__all__`` lists.
 """
 
-__all__: list[str] = []
+from parvis.modules.alerts.jobs import register
+from parvis.modules.alerts.queries import erase_person, export_person
+
+__all__ = ["erase_person", "export_person", "register"]

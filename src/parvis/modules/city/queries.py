@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from functools import lru_cache
 from typing import Any
 
@@ -42,32 +43,40 @@ def locate(session: Session, lon: float, lat: float) -> District | None:
     return session.get(District, district_id) if district_id is not None else None
 
 
+_DISTRICT_AT_POSTGIS = text(
+    "SELECT id FROM city_districts WHERE ST_Contains(geom, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)) "
+    "ORDER BY id LIMIT 1")
+_DISTRICT_CANDIDATES_RTREE = text(
+    "SELECT d.id, d.geometry FROM city_districts_rtree r JOIN city_districts d ON d.id = r.id "
+    "WHERE r.min_lon <= :lon AND r.max_lon >= :lon AND r.min_lat <= :lat AND r.max_lat >= :lat "
+    "ORDER BY d.id")
+
+
 def district_id_at(session: Session, lon: float, lat: float) -> int | None:
     """The id of the district containing a point (what filing a report needs, and no more)."""
     point = geo.parse_point(lon, lat)
     if session.get_bind().dialect.name == "postgresql":
-        return session.scalar(
-            text("SELECT id FROM city_districts WHERE ST_Contains(geom, "
-                 "ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)) ORDER BY id LIMIT 1"),
-            {"lon": lon, "lat": lat},
-        )
-    rows = session.execute(
-        text("SELECT d.id, d.geometry FROM city_districts_rtree r JOIN city_districts d ON d.id = r.id "
-             "WHERE r.min_lon <= :lon AND r.max_lon >= :lon AND r.min_lat <= :lat AND r.max_lat >= :lat "
-             "ORDER BY d.id"),
-        {"lon": lon, "lat": lat},
-    )
+        return session.scalar(_DISTRICT_AT_POSTGIS, {"lon": lon, "lat": lat})
+    rows = session.execute(_DISTRICT_CANDIDATES_RTREE, {"lon": lon, "lat": lat})
     for district_id, geometry in rows:
         if _prepared(geometry).covers(Point(point.x, point.y)):
             return district_id
     return None
 
 
+_PREPARING = threading.Lock()
+
+
 @lru_cache(maxsize=64)
 def _prepared(geometry: str) -> BaseGeometry:
-    """A district's shape, parsed and prepared once (keyed by its text: an edit makes a new one)."""
+    """A district's shape, parsed and prepared once (keyed by its text: an edit makes a new one).
+
+    GEOS builds a prepared geometry's index lazily, at its first use, and that first use is not
+    thread-safe: it is made here, under a lock, before any web thread shares the shape."""
     shape = geo.loads(geometry)
-    shapely.prepare(shape)
+    with _PREPARING:
+        shapely.prepare(shape)
+        shape.covers(shape.representative_point())
     return shape
 
 

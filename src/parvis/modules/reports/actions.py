@@ -7,7 +7,7 @@ import secrets
 from datetime import timedelta
 from typing import Any, NamedTuple
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from parvis.kernel import audit, notify
@@ -63,16 +63,25 @@ class UnknownCategory(ValidationFailed):
 
 
 # ------------------------------------------------------------------------------- intake
+# Statements run on every report filed are built once (with bound parameters): building a
+# SQLAlchemy statement costs more than SQLite takes to run it.
+_ROUTES = select(Route.district_id, Route.department_id).where(Route.category_id == bindparam("category"))
+_ACTIVE_CATEGORY = select(Category).where(func.upper(Category.code) == bindparam("code"),
+                                          Category.active.is_(True))
+_RECENT_FROM = select(func.count()).select_from(Report).where(Report.origin == bindparam("origin"),
+                                                               Report.created_at >= bindparam("since"))
+_NEW_SUPPORTER = insert(Supporter)
+_NEW_UPDATE = insert(Update)
+
 
 def _route(session: Session, category: Category, district_id: int | None) -> int:
-    routes = {r.district_id: r.department_id for r in session.scalars(
-        select(Route).where(Route.category_id == category.id))}
+    rows = session.execute(_ROUTES, {"category": category.id})
+    routes = {district: department for district, department in rows}
     return routes.get(district_id) or routes.get(None) or category.department_id
 
 
 def _category(session: Session, code: str) -> Category:
-    category = session.scalar(select(Category).where(func.upper(Category.code) == code.upper(),
-                                                     Category.active.is_(True)))
+    category = session.scalar(_ACTIVE_CATEGORY, {"code": code.upper()})
     if category is None:
         raise UnknownCategory(errors=[{"field": "category", "code": "unknown_category"}])
     return category
@@ -131,8 +140,7 @@ def _check_in_session(session: Session, settings: Settings, actor: Principal | N
     signed_in = actor is not None and actor.is_authenticated
     if not signed_in and source != Source.HOTLINE and sender.origin:
         since = utcnow() - timedelta(hours=1)
-        recent = session.scalar(select(func.count()).select_from(Report).where(
-            Report.origin == sender.origin, Report.created_at >= since)) or 0
+        recent = session.scalar(_RECENT_FROM, {"origin": sender.origin, "since": since}) or 0
         if recent >= sender.per_hour:
             raise TooManyRequests(sender.too_many, headers={"Retry-After": "3600"})
     district_id = None
@@ -189,6 +197,7 @@ def create_report(db: Database, settings: Settings, actor: Principal | None, dat
             reporter_name=(data.name or (contact.display_name if contact else "")).strip(),
             reporter_phone=data.phone or (contact.phone if contact else None),
             reporter_email=data.email or (contact.email if contact else None),
+            reporter_language=data.language,
             contact_channel=data.contact_channel, show_name=data.show_name,
             needs_location=not has_point, origin=sender.origin, created_at=now, updated_at=now,
             due_ack_at=due_ack, due_resolve_at=due_resolve)
@@ -199,11 +208,11 @@ def create_report(db: Database, settings: Settings, actor: Principal | None, dat
         session.add(report)
         session.flush()
         # Rows nobody reads back here: plain inserts, not the unit of work (this runs on every report).
-        session.execute(insert(Supporter).values(report_id=report.id, person=_person(actor, data),
-                                                 user_id=report.reporter_id, created_at=now))
-        session.execute(insert(Update).values(report_id=report.id, kind="created", status=Status.NEW, at=now,
-                                              author_id=actor.user_id if actor else None,
-                                              author_label=_label(actor)))
+        session.execute(_NEW_SUPPORTER, {"report_id": report.id, "person": _person(actor, data),
+                                         "user_id": report.reporter_id, "created_at": now})
+        session.execute(_NEW_UPDATE, {"report_id": report.id, "kind": "created", "status": Status.NEW,
+                                      "at": now, "author_id": actor.user_id if actor else None,
+                                      "author_label": _label(actor), "public": True, "text": ""})
         if actor is not None and actor.is_staff:
             audit.record(session, actor, "reports.create", object_type="report", object_id=report.id,
                          ip=ip, changes={"source": source, "category": category.code})
@@ -248,7 +257,7 @@ def _notify_reporter(session: Session, settings: Settings, report: Report, categ
                      contact: accounts.Contact | None = None, **params: Any) -> None:
     """Tell the reporter, on the channel they chose, in their language. ``contact`` is the
     reporter's account, when they have one."""
-    lang = (contact.language if contact else None) or settings.default_language
+    lang = (contact.language if contact else None) or report.reporter_language or settings.default_language
     tr = Translator(lang)
     values = {"city": settings.city_name, "id": report.id, "category": category.name,
               "link": f"{settings.base_url}/reports/{report.id}", **params}

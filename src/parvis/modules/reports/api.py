@@ -97,6 +97,8 @@ def create_report(request: Request, body: ReportCreate) -> dict[str, Any]:
     principal = current_principal(request)
     # Staff file reports for callers (the hotline): the contact given is the caller's.
     source = "hotline" if principal.is_staff else "api"
+    if body.language is None and not principal.is_staff:
+        body = body.model_copy(update={"language": request.state.translator.lang})
     report = actions.create_report(request.app.state.db, request.app.state.settings, principal, body,
                                    source=source, ip=client_ip(request), store=request.app.state.files)
     with request.app.state.db.read() as session:

@@ -106,6 +106,8 @@ class Report(Base):
     reporter_name: Mapped[str] = mapped_column(String(200), default="")
     reporter_phone: Mapped[str | None] = mapped_column(String(32), nullable=True)
     reporter_email: Mapped[str | None] = mapped_column(String(254), nullable=True)
+    # The language a reporter without an account is answered in (with an account: the account's).
+    reporter_language: Mapped[str | None] = mapped_column(String(10), nullable=True)
     contact_channel: Mapped[str] = mapped_column(String(10), default="none")
     show_name: Mapped[bool] = mapped_column(default=False)
     assigned_to: Mapped[int | None] = mapped_column(nullable=True)

@@ -82,6 +82,11 @@ def read_contact(raw: str, region: str) -> tuple[str | None, str | None]:
     if not phonenumbers.is_valid_number(number):
         raise InvalidPhone(N_("This phone number is not valid."),
                            errors=[{"field": "contact", "code": "invalid_phone"}])
+    if phonenumbers.region_code_for_number(number) != region.upper():
+        # Codes go by SMS only to the city's own country (SMS abroad cost the city most and are
+        # what SMS-pumping scripts aim at); visitors from abroad use an e-mail address.
+        raise InvalidPhone(N_("Give a phone number of this country, or an e-mail address."),
+                           errors=[{"field": "contact", "code": "foreign_phone"}])
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), None
 
 
@@ -132,6 +137,10 @@ def _check_room(session: Session, settings: Settings, origin: str, phone: str | 
     if origin and (session.scalar(recent.where(PendingReport.origin == origin)) or 0) >= limit:
         raise TooManyRequests(N_("Too many reports from this connection. Please wait an hour or sign in."),
                               headers={"Retry-After": "3600"})
+    if phone and (session.scalar(recent.where(PendingReport.phone.is_not(None))) or 0) \
+            >= settings.reports_pending_sms_per_hour:
+        raise TooManyRequests(N_("The city cannot send more codes by SMS this hour. Please give an e-mail "
+                                 "address, sign in, or try again later."), headers={"Retry-After": "3600"})
     same = PendingReport.phone == phone if phone else PendingReport.email == email
     if (phone or email) and (session.scalar(recent.where(same)) or 0) >= limit:
         raise TooManyRequests(N_("Too many codes were sent to this number or address. Please wait an "
@@ -178,13 +187,32 @@ def stash(db: Database, settings: Settings, data: ReportCreate, *, ip: str,
                                errors=[{"field": "contact", "code": "missing"}])
     origin = rules.origin_of(ip, settings.secret_key)
     check_room(db, settings, data, ip)
-    for image in photos:  # the same keys as create_report: a confirmed report finds them there
-        key, thumb = _keys(image.sha256)
-        store.put(key, image.data, image.content_type)
-        store.put(thumb, image.thumbnail, "image/jpeg")
+    _put_photos(store, photos)
     token, code = new_token(), new_code()
     code_hash = hash_password(code)  # slow on purpose: outside the write transaction
     now = utcnow()
+    try:
+        _insert(db, settings, data, photos, origin, token, code, code_hash, language, now)
+    except BaseException:
+        _delete_unused(db, store, {p.sha256 for p in photos})  # refused: no file left behind
+        raise
+    # A purge between the files and the row may have removed a file another expired report
+    # shared (same photo): now that the row holds them, put back what is missing.
+    _put_photos(store, photos, only_missing=True)
+    return token
+
+
+def _put_photos(store: FileStore, photos: Sequence[SanitizedImage], *, only_missing: bool = False) -> None:
+    for image in photos:  # the same keys as create_report: a confirmed report finds them there
+        key, thumb = _keys(image.sha256)
+        if not (only_missing and store.exists(key)):
+            store.put(key, image.data, image.content_type)
+        if not (only_missing and store.exists(thumb)):
+            store.put(thumb, image.thumbnail, "image/jpeg")
+
+
+def _insert(db: Database, settings: Settings, data: ReportCreate, photos: Sequence[SanitizedImage],
+            origin: str, token: str, code: str, code_hash: str, language: str, now: datetime) -> None:
     with db.transaction() as session:
         _check_room(session, settings, origin, data.phone, data.email)
         row = PendingReport(
@@ -198,7 +226,6 @@ def stash(db: Database, settings: Settings, data: ReportCreate, *, ip: str,
         session.add(row)
         session.flush()
         _send(session, settings, row, token, code)
-    return token
 
 
 # ------------------------------------------------------------------------------- the page's view
@@ -256,11 +283,19 @@ def confirm(db: Database, settings: Settings, token: str, code: str, *, ip: str,
     if not code:
         raise ValidationFailed(N_("Enter the code we sent you."),
                                errors=[{"field": "code", "code": "missing"}])
+    # The code's hash is checked outside the write transaction (argon2 is slow on purpose, and
+    # wrong codes come at an attacker's pace): nobody else waits for it.
+    with db.read() as session:
+        code_hash = _usable(_row(session, db, token), utcnow()).code_hash
+    right = code.isdigit() and verify_password(code_hash, code)
     failed: ParvisError | None = None
     with db.transaction() as session:
         now = utcnow()
         row = _usable(_row(session, db, token, lock=True), now)
-        if not (code.isdigit() and verify_password(row.code_hash, code)):
+        if row.code_hash != code_hash:  # a new code was sent meanwhile: check that one
+            failed = WrongCode(N_("A new code was sent: enter the last one you received."),
+                               errors=[{"field": "code", "code": "code_replaced"}])
+        elif not right:
             row.attempts += 1
             left = MAX_ATTEMPTS - row.attempts
             failed = PendingVoid() if left <= 0 else WrongCode(
@@ -272,11 +307,11 @@ def confirm(db: Database, settings: Settings, token: str, code: str, *, ip: str,
             phone, email = row.phone, row.email
     if failed is not None:
         raise failed
-    data = ReportCreate(**stored, phone=phone, email=email)
-    kept = [StoredPhoto(sha256=p["sha256"], width=p["width"], height=p["height"],
-                        content_type=p.get("content_type", "image/jpeg"))
-            for p in photos if all(store.exists(k) for k in _keys(p["sha256"]))]
     try:
+        data = ReportCreate(**stored, phone=phone, email=email)
+        kept = [StoredPhoto(sha256=p["sha256"], width=p["width"], height=p["height"],
+                            content_type=p.get("content_type", "image/jpeg"))
+                for p in photos if all(store.exists(k) for k in _keys(p["sha256"]))]
         report = actions.create_report(db, settings, None, data, source=Source.WEB, ip=ip, photos=kept,
                                        store=_AlreadyStored(store))
     except BaseException:  # not filed: the visitor may try again while the code is valid
@@ -312,27 +347,50 @@ def resend(db: Database, settings: Settings, token: str) -> None:
 
 # ------------------------------------------------------------------------------- purge
 
+CLAIM_GRACE = timedelta(minutes=10)  # a report being filed is left alone this long
+
+
 def purge(db: Database, store: FileStore | None = None) -> int:
-    """Delete the pending reports past their time, and their photos that nothing else uses.
+    """Delete the pending reports past their time, and their photos that nothing else uses. A
+    report being filed (claimed less than ``CLAIM_GRACE`` ago) is left alone.
 
     Returns how many pending reports went.
     """
     now = utcnow()
     with db.transaction() as session:
-        rows = list(session.scalars(select(PendingReport).where(PendingReport.expires_at <= now)))
+        rows = list(session.scalars(select(PendingReport).where(
+            PendingReport.expires_at <= now,
+            (PendingReport.claimed_at.is_(None)) | (PendingReport.claimed_at <= now - CLAIM_GRACE))))
         if not rows:
             return 0
         shas = {p["sha256"] for r in rows for p in r.photos}
         session.execute(delete(PendingReport).where(PendingReport.id.in_([r.id for r in rows])))
-        if shas:
-            shas -= set(session.scalars(select(Photo.sha256).where(Photo.sha256.in_(shas))))
-            for photos in session.scalars(select(PendingReport.photos)):
-                shas -= {p["sha256"] for p in photos or []}
+        shas = _unused(session, shas)
+    _delete_files(store, shas)
+    return len(rows)
+
+
+def _unused(session: Session, shas: set[str]) -> set[str]:
+    """The photos (by hash) that no report and no pending report uses."""
+    if not shas:
+        return set()
+    shas = shas - set(session.scalars(select(Photo.sha256).where(Photo.sha256.in_(shas))))
+    for photos in session.scalars(select(PendingReport.photos)):
+        shas -= {p["sha256"] for p in photos or []}
+    return shas
+
+
+def _delete_unused(db: Database, store: FileStore, shas: set[str]) -> None:
+    with db.read() as session:
+        unused = _unused(session, shas)
+    _delete_files(store, unused)
+
+
+def _delete_files(store: FileStore | None, shas: set[str]) -> None:
     if store is not None:
         for sha in sorted(shas):
             for key in _keys(sha):
                 store.delete(key)
-    return len(rows)
 
 
 def purge_tick(settings: Settings) -> Callable[[Database], int]:

@@ -11,6 +11,7 @@ from parvis.kernel.api import reject_null
 
 DESCRIPTION_MAX = 4000
 ContactChannel = Literal["sms", "email", "push", "none"]
+Language = Literal["fr", "en", "vi", "km", "ar"]
 Datatype = Literal["string", "number", "datetime", "text", "singlevaluelist", "multivaluelist"]
 
 
@@ -61,6 +62,9 @@ class ReportCreate(Strict):
     name: str = Field("", max_length=200)
     phone: str | None = Field(None, max_length=32)
     email: str | None = Field(None, max_length=254)
+    language: Language | None = Field(
+        None, description="Language the reporter is answered in when they have no account "
+        "(default: the language of the request).")
 
 
 class StatusChange(Strict):

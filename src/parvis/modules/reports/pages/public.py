@@ -124,7 +124,7 @@ async def new_report(request: Request) -> Response:
                             address=values.get("address", "")[:500], attributes=answers,
                             contact_channel=values.get("contact_channel", "sms")
                             if values.get("contact_channel") in ("sms", "email", "push", "none") else "sms",
-                            show_name=values.get("show_name") == "1")
+                            show_name=values.get("show_name") == "1", language=request.state.translator.lang)
         report = await run_in_threadpool(
             actions.create_report, request.app.state.db, settings, principal, data,
             source="web", ip=client_ip(request), photos=photos, store=request.app.state.files)
@@ -150,7 +150,8 @@ async def _new_anonymous_report(request: Request, values: dict[str, str], answer
                             lon=_float(values.get("lon")), lat=_float(values.get("lat")),
                             address=values.get("address", "")[:500], attributes=answers,
                             contact_channel=channel, show_name=values.get("show_name") == "1",
-                            name=values.get("name", "").strip()[:200], phone=phone, email=email)
+                            name=values.get("name", "").strip()[:200], phone=phone, email=email,
+                            language=request.state.translator.lang)
         await run_in_threadpool(actions.check_report, db, settings, None, data, source="web", ip=ip,
                                 photo_count=len(uploads))
         await run_in_threadpool(pending.check_room, db, settings, data, ip)
