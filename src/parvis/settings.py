@@ -44,7 +44,7 @@ class Settings(BaseSettings):
         False, description="Mark cookies Secure (turn on behind HTTPS)."
     )
     web_threads: int = Field(
-        2, ge=1, le=64,
+        4, ge=1, le=64,
         description="Threads per web process that run database work. Python runs one thread at a time: "
         "a few threads keep the processor busy, more only fight over it (see the README's performance "
         "section); run more web processes (`parvis serve --workers`) to use more cores.",

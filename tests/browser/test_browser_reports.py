@@ -13,7 +13,11 @@ from PIL import Image
 from playwright.sync_api import BrowserContext, expect
 from sqlalchemy import select
 
+from parvis.kernel.auth import Principal, Role
 from parvis.kernel.notify.models import OutboxMessage
+from parvis.modules.reports import actions
+from parvis.modules.reports.models import Report
+from parvis.modules.reports.schemas import ReportCreate
 
 pytestmark = pytest.mark.browser
 PHONE = {"viewport": {"width": 360, "height": 740}, "is_mobile": True, "has_touch": True,
@@ -56,7 +60,7 @@ def test_report_with_photo_on_a_phone_then_followed_to_resolution_and_rated(
     citizen.set_input_files("#f-photos", files=[{"name": "trou.jpg", "mimeType": "image/jpeg",
                                                  "buffer": _photo()}])
     with citizen.expect_navigation():
-        citizen.click("form[action='/reports/new'] button[type=submit]")
+        citizen.click("form[action='/reports/new'] button[type=submit]:not([formaction])")
     match = re.search(r"/reports/(\d+)\?created=1", citizen.url)
     assert match, citizen.url
     report_id = int(match.group(1))
@@ -114,8 +118,6 @@ def test_public_reports_map_clusters_markers_without_leaving_the_machine(
 
 def test_a_report_written_without_network_is_sent_when_the_network_returns(
         new_context: Callable[..., BrowserContext], live_city: LiveCity) -> None:
-    from parvis.modules.reports.models import Report
-
     context = new_context(as_user=CITIZEN_PHONE, **PHONE)
     page = context.new_page()
     page.goto("/reports/new")
@@ -125,7 +127,7 @@ def test_a_report_written_without_network_is_sent_when_the_network_returns(
     page.fill("#f-lat", "16.463")
     page.fill("#f-lon", "107.585")
     context.set_offline(True)
-    page.click("form[action='/reports/new'] button[type=submit]")
+    page.click("form[action='/reports/new'] button[type=submit]:not([formaction])")
     expect(page.locator("[data-draft-status]")).to_be_visible()
     assert "/reports/new" in page.url  # nothing left the phone
     with live_city.db.read() as session:
@@ -149,7 +151,7 @@ def test_an_offline_draft_the_city_refuses_is_dropped_with_a_message(
     page.goto("/reports/new")
     page.fill("#f-description", "Sans catégorie ni lieu")  # the city will refuse it
     context.set_offline(True)
-    page.click("form[action='/reports/new'] button[type=submit]")
+    page.click("form[action='/reports/new'] button[type=submit]:not([formaction])")
     expect(page.locator("[data-draft-status]")).to_be_visible()
     context.set_offline(False)
     expect(page.locator("main > p.alert a")).to_have_text(
@@ -157,3 +159,29 @@ def test_an_offline_draft_the_city_refuses_is_dropped_with_a_message(
     page.goto("/reports/mine")  # a later page does not try it again
     page.wait_for_timeout(500)
     expect(page.locator("main > p.alert a")).to_have_count(0)
+
+
+def test_me_too_from_the_report_form_supports_the_open_report_instead_of_a_duplicate(
+        new_context: Callable[..., BrowserContext], live_city: LiveCity) -> None:
+    lon, lat = 107.5712, 16.4571  # a corner of the city where the demo put no street light report
+    existing = actions.create_report(
+        live_city.db, live_city.settings, Principal(role=Role.ANONYMOUS),
+        ReportCreate(category="LAMP", description="Lampadaire éteint depuis lundi", lon=lon, lat=lat,
+                     phone="+84912399001"), source="api")
+    with live_city.db.read() as session:
+        reports_before = len(session.scalars(select(Report.id)).all())
+    page = new_context(as_user=CITIZEN_PHONE, **PHONE).new_page()
+    page.goto("/reports/new")
+    expect(page.locator(".map[data-pick]")).to_have_attribute("data-ready", str(live_city.district_count))
+    page.select_option("#f-category", "LAMP")
+    page.fill("#f-lat", str(lat))
+    page.fill("#f-lon", str(lon + 0.0002))  # about 20 m away
+    page.dispatch_event("#f-lon", "change")
+    me_too = page.locator(f"#nearby button[formaction='/reports/{existing.id}/support']")
+    expect(me_too).to_be_visible()
+    with page.expect_navigation():
+        me_too.click()
+    assert re.search(rf"/reports/{existing.id}\?done=support$", page.url), page.url
+    with live_city.db.read() as session:
+        assert session.get(Report, existing.id).interest_count == 2
+        assert len(session.scalars(select(Report.id)).all()) == reports_before  # no duplicate filed
