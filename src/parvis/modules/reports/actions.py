@@ -4,8 +4,9 @@ and the configuration admins edit (categories, routing table, Open311 keys)."""
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
@@ -41,6 +42,8 @@ from parvis.modules.reports.models import (
 )
 from parvis.modules.reports.schemas import CategoryCreate, ReportCreate, StatusChange
 from parvis.settings import Settings
+
+T = TypeVar("T")
 
 STATUS_WORDS = {
     Status.NEW: N_("received"),
@@ -168,6 +171,16 @@ def create_report(db: Database, settings: Settings, actor: Principal | None, dat
     """File a report: locate it, route it, start its clock, tell the reporter its number.
 
     ``client_id`` names the API client (an Open311 key) that relays the report for someone."""
+    return file_report(db, settings, actor, data, source=source, ip=ip, client_id=client_id, photos=photos,
+                       store=store, present=lambda _session, report, _category: report)
+
+
+def file_report(db: Database, settings: Settings, actor: Principal | None, data: ReportCreate, *,
+                present: Callable[[Session, Report, Category], T], source: str = Source.WEB, ip: str = "",
+                client_id: int | None = None, photos: list[Any] = (),  # type: ignore[assignment]
+                store: Any = None) -> T:
+    """``create_report``, answering with ``present(session, report, category)`` read in the
+    same transaction (the API's answer needs names: no second session for them)."""
     _check_shape(settings, actor, data, source, len(photos))
     signed_in = actor is not None and actor.is_authenticated
     has_point = data.lon is not None and data.lat is not None
@@ -221,7 +234,7 @@ def create_report(db: Database, settings: Settings, actor: Principal | None, dat
                          contact=contact)
         emit(session, "reports.created", report_id=report.id, category=category.code,
              department_id=report.department_id)
-        return report
+        return present(session, report, category)
 
 
 def _person(actor: Principal | None, data: ReportCreate) -> str:

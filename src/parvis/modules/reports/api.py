@@ -9,13 +9,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy.orm import Session
 
 from parvis.kernel.api import PageParams, page, page_params
 from parvis.kernel.auth import Principal, current_principal, require
 from parvis.kernel.errors import N_, NotFound, ValidationFailed
 from parvis.kernel.web import client_ip
 from parvis.modules.reports import actions, queries
-from parvis.modules.reports.models import Category
+from parvis.modules.reports.models import Category, Report
 from parvis.modules.reports.schemas import (
     Assign,
     CommentCreate,
@@ -99,10 +100,15 @@ def create_report(request: Request, body: ReportCreate) -> dict[str, Any]:
     source = "hotline" if principal.is_staff else "api"
     if body.language is None and not principal.is_staff:
         body = body.model_copy(update={"language": request.state.translator.lang})
-    report = actions.create_report(request.app.state.db, request.app.state.settings, principal, body,
-                                   source=source, ip=client_ip(request), store=request.app.state.files)
-    with request.app.state.db.read() as session:
-        return {**queries.public_view(report, *queries.names_of(session, report)), "token": report.token}
+    return actions.file_report(request.app.state.db, request.app.state.settings, principal, body,
+                               source=source, ip=client_ip(request), store=request.app.state.files,
+                               present=_created)
+
+
+def _created(session: Session, report: Report, category: Category) -> dict[str, Any]:
+    """The answer to a new report: its public view and its follow-up token."""
+    names = queries.names_of(session, report, category)
+    return {**queries.public_view(report, *names), "token": report.token}
 
 
 @router.get("/mine", summary="The signed-in person's reports")

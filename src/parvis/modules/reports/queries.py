@@ -123,11 +123,10 @@ def names(session: Session) -> tuple[dict[int, Category], dict[int, str], dict[i
     return cats, city.department_names(session), city.district_names(session)
 
 
-def names_of(session: Session, report: Report) -> tuple[dict[int, Category], dict[int, str], dict[int, str]]:
-    """``names`` for one report: its category only (what answering a new report needs)."""
-    category = session.get(Category, report.category_id)
-    return ({category.id: category} if category else {}), city.department_names(session), \
-        city.district_names(session)
+def names_of(session: Session, report: Report,
+             category: Category) -> tuple[dict[int, Category], dict[int, str], dict[int, str]]:
+    """``names`` for one report whose category is at hand (what answering a new report needs)."""
+    return {category.id: category}, city.department_names(session), city.district_names(session)
 
 
 def public_view(report: Report, cats: dict[int, Category], departments: dict[int, str],
