@@ -14,7 +14,7 @@ from parvis.kernel.db import Database, utcnow
 from parvis.kernel.errors import ParvisError
 from parvis.modules.accounts import queries as accounts_queries
 from parvis.modules.city import queries as city_queries
-from parvis.modules.reports import actions, queries
+from parvis.modules.reports import actions, configuration, queries
 from parvis.modules.reports.models import Report, Update
 from parvis.modules.reports.schemas import CategoryCreate, ReportCreate, StatusChange
 from parvis.settings import Settings
@@ -69,12 +69,12 @@ def create_demo_reports(db: Database, settings: Settings, count: int = 400, seed
         known = {c.code for c in queries.categories(session, active_only=False)}
     for code, name, local, dep, private, attributes in CATEGORIES:
         if code not in known:
-            actions.create_category(db, None, CategoryCreate(
+            configuration.create_category(db, None, CategoryCreate(
                 code=code, name=name, name_local=local, department_id=departments[dep], private=private,
                 sla_ack_hours=48 if dep != "civil-protection" else 4,
                 sla_resolve_hours=24 * (14 if dep != "civil-protection" else 2),
                 nearby_radius_m=150, attributes=attributes))  # type: ignore[arg-type]
-    actions.issue_api_key(db, None, "Demo Open311 client", settings.demo_open311_key)
+    configuration.issue_api_key(db, None, "Demo Open311 client", settings.demo_open311_key)
     if existing >= count:
         return {"reports_created": 0}
     rng = random.Random(seed)

@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 
 import factories
 from parvis.kernel.notify.models import OutboxMessage
-from parvis.modules.reports import actions
+from parvis.modules.reports import configuration
 from parvis.modules.reports.models import Report
 from web_helpers import bearer
 
@@ -37,7 +37,7 @@ def test_citizen_reports_a_pothole_and_gets_its_number_by_sms(client, db, settin
 
 
 def test_routing_table_overrides_the_category_default(client, db, settings, city):
-    actions.set_route(db, None, _category_id(db, "NID"), city.north, city.water)
+    configuration.set_route(db, None, _category_id(db, "NID"), city.north, city.water)
     factories.citizen(db, settings, "+84912345002")
     headers = bearer(client, "+84912345002")
     north = client.post("/api/v1/reports", json={**POTHOLE, "lat": 16.015}, headers=headers).json()

@@ -43,7 +43,7 @@ def test_sms_with_the_short_syntax_creates_a_report(client, db, settings, city, 
 
 def test_vietnamese_district_name_without_accents_is_understood(client, db, settings, app):
     import factories
-    from parvis.modules.reports import actions
+    from parvis.modules.reports import configuration
     from parvis.modules.reports.schemas import CategoryCreate
 
     roads = factories.department(db)
@@ -52,7 +52,7 @@ def test_vietnamese_district_name_without_accents_is_understood(client, db, sett
 
     city_actions.create_district(db, None, DistrictCreate(code="TC", name="Thành Cổ",
                                                           geometry=factories.square(107, 16)))
-    actions.create_category(db, None, CategoryCreate(code="LAMP", name="Lampadaire", department_id=roads))
+    configuration.create_category(db, None, CategoryCreate(code="LAMP", name="Lampadaire", department_id=roads))
     _inbound(client, settings, "+84912347002", "lamp thanh co den tat ca tuan", ref="sms-2")
     Worker(db, app.state.registry).run_once()
     with db.read() as session:

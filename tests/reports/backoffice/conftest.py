@@ -14,7 +14,7 @@ from factories import PASSWORD
 from parvis.kernel.auth import Principal
 from parvis.kernel.db import Database
 from parvis.modules.accounts.queries import principal_for, user
-from parvis.modules.reports import actions
+from parvis.modules.reports import actions, configuration
 from parvis.modules.reports.schemas import CategoryCreate, ReportCreate
 from parvis.settings import Settings
 from web_helpers import sign_in
@@ -68,7 +68,7 @@ def city(app, db: Database, settings: Settings) -> Iterator[City]:
     water = factories.department(db, "water", "Eau")
     district = factories.district(db, "D1", 107.0, 16.0)
     for code, name, dep in (("POTHOLE", "Pothole", roads), ("LEAK", "Water leak", water)):
-        actions.create_category(db, None, CategoryCreate(code=code, name=name, department_id=dep,
+        configuration.create_category(db, None, CategoryCreate(code=code, name=name, department_id=dep,
                                                          sla_ack_hours=24, sla_resolve_hours=72))
     factories.staff(db, settings, "roads@example.org", "agent", [roads])
     factories.staff(db, settings, "water@example.org", "agent", [water])

@@ -19,7 +19,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT7
 
 import factories
-from parvis.modules.reports import actions
+from parvis.modules.reports import configuration
 from parvis.modules.reports.open311_api import router
 from parvis.modules.reports.schemas import CategoryCreate
 
@@ -63,7 +63,7 @@ def open311_city_fixture(db) -> dict[str, Any]:
     works = factories.department(db, "works", "Travaux D1")
     social = factories.department(db, "social", "Action sociale")
     district = factories.district(db, "D1", lon=107.0, lat=16.0)
-    pothole = actions.create_category(db, None, CategoryCreate(
+    pothole = configuration.create_category(db, None, CategoryCreate(
         code="POT", name="Pothole", name_local="Ổ gà", description="Holes in the road", group="Roads",
         department_id=roads, attributes=[
             {"code": "depth", "datatype": "number", "required": True, "description": "Depth in cm",
@@ -74,12 +74,12 @@ def open311_city_fixture(db) -> dict[str, Any]:
              "values": [{"key": "water", "name": "Water"}, {"key": "night", "name": "Unlit"},
                         {"key": "school", "name": "Near a school"}]},
         ]))
-    actions.set_route(db, None, pothole.id, district, works)
-    private = actions.create_category(db, None, CategoryCreate(
+    configuration.set_route(db, None, pothole.id, district, works)
+    private = configuration.create_category(db, None, CategoryCreate(
         code="ABUSE", name="Vulnerable person", department_id=social, private=True))
-    light = actions.create_category(db, None, CategoryCreate(
+    light = configuration.create_category(db, None, CategoryCreate(
         code="LIGHT", name="Street light", department_id=roads))
-    actions.issue_api_key(db, None, "Test client", key=API_KEY)
+    configuration.issue_api_key(db, None, "Test client", key=API_KEY)
     return {"roads": roads, "works": works, "social": social, "district": district,
             "pothole": pothole.id, "private": private.id, "light": light.id}
 

@@ -19,7 +19,7 @@ from open311_support import (  # noqa: F401 (fixtures)
 
 import factories
 from parvis.kernel.auth import Principal, Role
-from parvis.modules.reports import actions, queries
+from parvis.modules.reports import configuration, queries
 
 
 def stored(db, report_id: int):
@@ -92,7 +92,7 @@ def test_api_key_missing_invalid_or_revoked_is_a_403(db, settings, open311_city,
     admin = factories.staff(db, settings, "admin@example.org", "admin")
     with db.read() as session:
         key_id = queries.api_keys(session)[0].id
-    actions.revoke_api_key(db, Principal(user_id=admin, role=Role.ADMIN, all_departments=True), key_id)
+    configuration.revoke_api_key(db, Principal(user_id=admin, role=Role.ADMIN, all_departments=True), key_id)
     assert "api_key" in error_of(post(api_key=API_KEY), 403)
 
 
@@ -146,7 +146,7 @@ def test_a_key_is_throttled_as_one_client_not_by_its_address(app, db, settings, 
                                                      "reports_client_per_hour": 3})
     assert [post().status_code for _ in range(3)] == [200, 200, 200]  # past the per-address limit
     assert "Too many reports from this application" in error_of(post(), 429)
-    actions.issue_api_key(db, None, "Second client", key="second-client-key")
+    configuration.issue_api_key(db, None, "Second client", key="second-client-key")
     assert post(api_key="second-client-key").status_code == 200
     # A person without a key, from that same address, still has the per-address limit.
     first = client.post("/api/v1/reports", json={"category": "POT", "description": "Hole", "lon": LON,

@@ -15,7 +15,7 @@ from parvis.kernel.api import PageParams, page, page_params
 from parvis.kernel.auth import Principal, current_principal, require
 from parvis.kernel.errors import N_, NotFound, ValidationFailed
 from parvis.kernel.web import client_ip
-from parvis.modules.reports import actions, queries
+from parvis.modules.reports import actions, configuration, queries
 from parvis.modules.reports.models import Category, Report
 from parvis.modules.reports.schemas import (
     Assign,
@@ -176,7 +176,7 @@ def export_csv(request: Request, principal: Annotated[Principal, Depends(require
 @router.put("/routes", status_code=204, summary="Set one line of the routing table (admin)")
 def set_route(request: Request, body: RouteSet,
               principal: Annotated[Principal, Depends(require("reports.configure"))]) -> Response:
-    actions.set_route(request.app.state.db, principal, body.category_id, body.district_id,
+    configuration.set_route(request.app.state.db, principal, body.category_id, body.district_id,
                       body.department_id, client_ip(request))
     return Response(status_code=204)
 

@@ -23,7 +23,7 @@ from parvis.kernel.errors import N_, NotFound, ParvisError, ValidationFailed
 from parvis.kernel.i18n import _
 from parvis.kernel.web import client_ip, csrf_protect, error_message, render
 from parvis.modules import accounts, city
-from parvis.modules.reports import actions, queries
+from parvis.modules.reports import actions, configuration, queries
 from parvis.modules.reports.labels import reject_labels, status_labels
 from parvis.modules.reports.models import OPEN_STATUSES, TRANSITIONS, Status
 from parvis.modules.reports.schemas import DESCRIPTION_MAX, StatusChange
@@ -461,7 +461,7 @@ def set_route(request: Request, principal: Annotated[Principal, Depends(require(
         with request.app.state.db.read() as session:
             if district is not None and district not in queries.names(session)[2]:
                 raise ValidationFailed(N_("Unknown district."))
-        actions.set_route(request.app.state.db, principal, category, district, department,
+        configuration.set_route(request.app.state.db, principal, category, district, department,
                           client_ip(request))
     except ParvisError as exc:
         return _routing_page(request, error=error_message(exc), form=form, status_code=exc.status)
@@ -490,7 +490,7 @@ def issue_key(request: Request, principal: Annotated[Principal, Depends(require(
     if not name.strip() or len(name) > 200:
         return _keys_page(request, error=_("Give the key a name (the application that will use it)."),
                           name=name[:200], status_code=422)
-    key = actions.issue_api_key(request.app.state.db, principal, name.strip())
+    key = configuration.issue_api_key(request.app.state.db, principal, name.strip())
     response = _keys_page(request, new_key=key, name=name.strip())
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -499,5 +499,5 @@ def issue_key(request: Request, principal: Annotated[Principal, Depends(require(
 @router.post("/admin/reports/open311-keys/{key_id:int}/revoke")
 def revoke_key(request: Request, key_id: int,
                principal: Annotated[Principal, Depends(require("reports.configure"))]) -> Response:
-    actions.revoke_api_key(request.app.state.db, principal, key_id)
+    configuration.revoke_api_key(request.app.state.db, principal, key_id)
     return _see_other("/admin/reports/open311-keys?done=revoked")
