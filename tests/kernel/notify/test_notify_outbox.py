@@ -22,6 +22,7 @@ from parvis.kernel.notify import (
     enqueue,
     mark_delivery,
     register,
+    withdraw,
 )
 from parvis.kernel.notify.models import OutboxMessage
 from parvis.kernel.notify.outbox import claim, record_result
@@ -253,3 +254,24 @@ def test_build_adapters_follows_settings(db: Database) -> None:
     webhook = build_adapters(make_settings(notify_sms_backend="webhook",
                                            sms_webhook_url="http://127.0.0.1:9/sms"))
     assert webhook[Channel.SMS].name == "webhook"
+
+
+def test_withdrawn_messages_are_never_sent_and_others_are_untouched(db: Database) -> None:
+    """A cancelled cause (a cancelled alert) withdraws its queued messages, in the caller's
+    transaction; a message already sent, another purpose or another key prefix stay as they are."""
+    settings = make_settings()
+    sent = _enqueue(db, key="alert:7:p1:sms", purpose="alerts")
+    fake = FakeAdapter(Channel.SMS)
+    assert dispatch_due(db, {Channel.SMS: fake}, settings) == 1
+    queued = [_enqueue(db, key=f"alert:7:p{n}:sms", purpose="alerts") for n in (2, 3)]
+    other_alert = _enqueue(db, key="alert:70:p2:sms", purpose="alerts")  # the prefix is "alert:7:"
+    other_purpose = _enqueue(db, key="alert:7:p4:sms", purpose="reports.update")
+    with db.transaction() as session:
+        withdrawn = withdraw(session, purpose="alerts", key_prefix="alert:7:", reason="alert cancelled")
+    assert sorted(withdrawn) == [("alert:7:p2:sms", "sms"), ("alert:7:p3:sms", "sms")]
+    assert [message(db, i).status for i in queued] == [MessageStatus.FAILED] * 2
+    assert "alert cancelled" in (message(db, queued[0]).last_error or "")
+    assert message(db, sent).status == MessageStatus.SENT
+    assert message(db, other_alert).status == message(db, other_purpose).status == MessageStatus.QUEUED
+    assert dispatch_due(db, {Channel.SMS: fake}, settings) == 2  # only the two left untouched
+    assert len(fake.sent) == 3

@@ -23,7 +23,7 @@ from parvis.kernel.notify.adapters import (
 )
 from parvis.kernel.notify.api import router
 from parvis.kernel.notify.models import Channel, MessageStatus
-from parvis.kernel.notify.outbox import dispatch_due, enqueue, mark_delivery
+from parvis.kernel.notify.outbox import dispatch_due, enqueue, mark_delivery, withdraw
 from parvis.kernel.notify.privacy import register_privacy
 from parvis.kernel.notify.queries import messages_for_user, recent
 from parvis.kernel.notify.vapid import vapid_public_key
@@ -50,6 +50,7 @@ __all__ = [
     "register_privacy",
     "router",
     "vapid_public_key",
+    "withdraw",
 ]
 
 

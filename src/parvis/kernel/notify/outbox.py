@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, text
+from sqlalchemy import and_, func, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -88,6 +88,23 @@ def enqueue(
             raise
         return existing
     return message
+
+
+def withdraw(session: Session, *, purpose: str, key_prefix: str, reason: str) -> list[tuple[str, str]]:
+    """Withdraw the queued messages of ``purpose`` whose idempotency key starts with
+    ``key_prefix``, in the caller's transaction: they become failed with ``reason`` and are never
+    sent. A message a worker has already claimed is left to it (on PostgreSQL, rows a worker has
+    locked are skipped). Returns the ``(key, channel)`` of each message withdrawn."""
+    query = select(OutboxMessage.id, OutboxMessage.idempotency_key, OutboxMessage.channel).where(
+        OutboxMessage.status == MessageStatus.QUEUED, OutboxMessage.purpose == purpose,
+        OutboxMessage.idempotency_key.startswith(key_prefix, autoescape=True))
+    if session.get_bind().dialect.name != "sqlite":
+        query = query.with_for_update(skip_locked=True)
+    rows = session.execute(query).all()
+    if rows:
+        session.execute(update(OutboxMessage).where(OutboxMessage.id.in_([r.id for r in rows])).values(
+            status=MessageStatus.FAILED, failed_at=utcnow(), last_error=reason[:500]))
+    return [(r.idempotency_key, r.channel) for r in rows]
 
 
 def _by_key(session: Session, key: str) -> OutboxMessage | None:

@@ -16,12 +16,11 @@ from urllib.parse import urlsplit
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from parvis.kernel import audit, geo, jobs
+from parvis.kernel import audit, geo, jobs, notify
 from parvis.kernel.auth import Principal
 from parvis.kernel.db import Database, utcnow
 from parvis.kernel.errors import N_, Conflict, Forbidden, NotFound, ValidationFailed
 from parvis.kernel.events import emit
-from parvis.kernel.notify.models import MessageStatus, OutboxMessage
 from parvis.modules import accounts, city
 from parvis.modules.alerts import rules, targeting
 from parvis.modules.alerts.area import AreaOutsideCity
@@ -204,23 +203,13 @@ def update_alert(db: Database, settings: Settings, actor: Principal, alert_id: i
 
 def _stop_queued_messages(session: Session, alert_ids: list[int]) -> set[str]:
     """Withdraw the outbox messages of these alerts that no worker has taken yet; returns the
-    delivery keys withdrawn. (The outbox has no cancel of its own yet: this is its one writer
-    outside the kernel, and it only turns queued messages of alerts into failed ones.)"""
+    delivery keys withdrawn."""
     stopped: set[str] = set()
     for alert_id in alert_ids:
-        query = select(OutboxMessage.id, OutboxMessage.idempotency_key, OutboxMessage.channel).where(
-            OutboxMessage.status == MessageStatus.QUEUED, OutboxMessage.purpose == targeting.PURPOSE,
-            OutboxMessage.idempotency_key.like(f"alert:{alert_id}:%"))
-        if session.get_bind().dialect.name != "sqlite":
-            query = query.with_for_update(skip_locked=True)  # a worker claiming one keeps it
-        rows = session.execute(query).all()
-        if not rows:
-            continue
-        session.execute(update(OutboxMessage).where(OutboxMessage.id.in_([r.id for r in rows])).values(
-            status=MessageStatus.FAILED, failed_at=utcnow(), last_error="cancelled: the alert was cancelled"))
+        withdrawn = notify.withdraw(session, purpose=targeting.PURPOSE, key_prefix=f"alert:{alert_id}:",
+                                    reason="cancelled: the alert was cancelled")
         # A push message's key is its delivery's key plus ":<subscription id>".
-        stopped |= {r.idempotency_key.rsplit(":", 1)[0] if r.channel == "push" else r.idempotency_key
-                    for r in rows}
+        stopped |= {key.rsplit(":", 1)[0] if channel == "push" else key for key, channel in withdrawn}
     return stopped
 
 
