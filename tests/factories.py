@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from parvis.kernel.db import Database
+from parvis.kernel.identifiers import parse_identifier
 from parvis.modules.accounts import actions as accounts
-from parvis.modules.accounts.identifiers import parse_identifier
 from parvis.modules.accounts.schemas import SignUp, StaffCreate
 from parvis.modules.city import actions as city
 from parvis.modules.city.schemas import DepartmentCreate, DistrictCreate

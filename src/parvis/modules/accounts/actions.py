@@ -36,7 +36,7 @@ from parvis.kernel.errors import (
 )
 from parvis.kernel.events import emit
 from parvis.kernel.i18n import Translator
-from parvis.modules.accounts.identifiers import (
+from parvis.kernel.identifiers import (
     Identifier,
     normalise_email,
     normalise_phone,

@@ -11,9 +11,9 @@ from parvis.kernel import audit
 from parvis.kernel.api import PageParams, page, page_params
 from parvis.kernel.auth import Principal, require
 from parvis.kernel.errors import NotFound
+from parvis.kernel.identifiers import parse_identifier
 from parvis.kernel.web import client_ip
 from parvis.modules.accounts import actions, queries
-from parvis.modules.accounts.identifiers import parse_identifier
 from parvis.modules.accounts.schemas import (
     AuditEntryPublic,
     Confirm,

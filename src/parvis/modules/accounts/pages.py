@@ -14,6 +14,7 @@ from parvis.kernel import audit
 from parvis.kernel.auth import Principal, require, require_department
 from parvis.kernel.errors import NotFound, ParvisError, ValidationFailed
 from parvis.kernel.i18n import _
+from parvis.kernel.identifiers import mask, parse_identifier, phone_example
 from parvis.kernel.labels import ROLE_LABELS, translated
 from parvis.kernel.web import (
     LANG_COOKIE,
@@ -25,7 +26,6 @@ from parvis.kernel.web import (
 )
 from parvis.modules import city
 from parvis.modules.accounts import actions, queries
-from parvis.modules.accounts.identifiers import mask, parse_identifier, phone_example
 from parvis.modules.accounts.schemas import ProfileUpdate, SignUp, StaffCreate, StaffUpdate
 from parvis.settings import LANGUAGES
 

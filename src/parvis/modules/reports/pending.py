@@ -16,11 +16,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import phonenumbers
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from parvis.kernel import notify
+from parvis.kernel import identifiers, notify
 from parvis.kernel.auth import hash_password, new_code, new_token, token_digest, verify_password
 from parvis.kernel.db import Database, utcnow
 from parvis.kernel.errors import N_, InvalidPhone, NotFound, ParvisError, TooManyRequests, ValidationFailed
@@ -33,7 +32,6 @@ from parvis.settings import Settings
 
 MAX_ATTEMPTS = 5  # wrong codes, then the pending report is void
 MAX_SENDS = 4  # the first code and three new ones
-EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,185}\.[^@\s.]{2,63}$")
 PURPOSE = "reports.confirm"
 
 
@@ -69,34 +67,14 @@ def read_contact(raw: str, region: str) -> tuple[str | None, str | None]:
     if not raw:
         return None, None
     if "@" in raw:
-        value = raw.lower()
-        if not EMAIL_RE.match(value):
-            raise ValidationFailed(N_("This e-mail address is not valid."),
-                                   errors=[{"field": "contact", "code": "invalid_email"}])
-        return None, value
-    try:
-        number = phonenumbers.parse(raw, region)
-    except phonenumbers.NumberParseException as exc:
-        raise InvalidPhone(N_("This phone number is not valid."),
-                           errors=[{"field": "contact", "code": "invalid_phone"}]) from exc
-    if not phonenumbers.is_valid_number(number):
-        raise InvalidPhone(N_("This phone number is not valid."),
-                           errors=[{"field": "contact", "code": "invalid_phone"}])
-    if phonenumbers.region_code_for_number(number) != region.upper():
+        return None, identifiers.normalise_email(raw, field="contact")
+    phone = identifiers.normalise_phone(raw, region, field="contact")
+    if identifiers.phone_country(phone) != region.upper():
         # Codes go by SMS only to the city's own country (SMS abroad cost the city most and are
         # what SMS-pumping scripts aim at); visitors from abroad use an e-mail address.
         raise InvalidPhone(N_("Give a phone number of this country, or an e-mail address."),
                            errors=[{"field": "contact", "code": "foreign_phone"}])
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), None
-
-
-def mask(phone: str | None, email: str | None) -> str:
-    """What the confirmation page shows of the contact ("+84 •••• 567"): enough to recognise it."""
-    if email:
-        name, _at, domain = email.partition("@")
-        return name[:1] + "•••@" + domain
-    value = phone or ""
-    return value[:3] + " •••• " + value[-3:]
+    return phone, None
 
 
 # ------------------------------------------------------------------------------- set aside
@@ -265,7 +243,7 @@ def view(db: Database, settings: Settings, token: str) -> PendingView:
     with db.read() as session:
         row = _usable(_row(session, db, token), now)
         wait = settings.reports_pending_resend_seconds - (now - row.last_sent_at).total_seconds()
-        return PendingView(destination=mask(row.phone, row.email), by_sms=bool(row.phone),
+        return PendingView(destination=identifiers.mask(row.phone or row.email or ""), by_sms=bool(row.phone),
                            minutes_left=_minutes_left(row, now), attempts_left=MAX_ATTEMPTS - row.attempts,
                            resend_in=max(0, math.ceil(wait)), can_resend=row.sends < MAX_SENDS)
 

@@ -1,4 +1,5 @@
-"""Reading what a person types to identify themselves: a phone number or an e-mail."""
+"""Reading what a person types to identify or reach themselves: a phone number or an e-mail
+(accounts, and reports from people without an account)."""
 
 from __future__ import annotations
 
@@ -18,21 +19,28 @@ class Identifier:
     value: str  # E.164 phone or lower-case e-mail
 
 
-def normalise_phone(raw: str, region: str) -> str:
+def normalise_phone(raw: str, region: str, *, field: str | None = None) -> str:
+    """The E.164 form of a valid number (``field``: the form field an error names)."""
+    errors = [{"field": field, "code": "invalid_phone"}] if field else None
     try:
         number = phonenumbers.parse(raw.strip(), region)
     except phonenumbers.NumberParseException as exc:
-        raise InvalidPhone(N_("This phone number is not valid.")) from exc
+        raise InvalidPhone(N_("This phone number is not valid."), errors=errors) from exc
     if not phonenumbers.is_valid_number(number):
-        raise InvalidPhone(N_("This phone number is not valid."))
+        raise InvalidPhone(N_("This phone number is not valid."), errors=errors)
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
-def normalise_email(raw: str) -> str:
+def phone_country(phone: str) -> str | None:
+    """The region code (``VN``...) of an E.164 number."""
+    return phonenumbers.region_code_for_number(phonenumbers.parse(phone))
+
+
+def normalise_email(raw: str, *, field: str = "email") -> str:
     value = raw.strip().lower()
     if not EMAIL_RE.match(value):
         raise ValidationFailed(N_("This e-mail address is not valid."),
-                               errors=[{"field": "email", "code": "invalid_email"}])
+                               errors=[{"field": field, "code": "invalid_email"}])
     return value
 
 
