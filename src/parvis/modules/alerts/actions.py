@@ -289,7 +289,7 @@ def subscribe(db: Database, actor: Principal | None, data: SubscriptionCreate, *
         if has_point and city.district_id_at(session, data.lon, data.lat) is None:  # type: ignore[arg-type]
             raise AreaOutsideCity(N_("Place the point inside the city's districts."),
                                   errors=[{"field": "lat", "code": "outside_city"}])
-        if data.district_id is not None and data.district_id not in targeting.city_map(session).districts:
+        if data.district_id is not None and data.district_id not in city.district_names(session):
             raise targeting.UnknownDistrict(errors=[{"field": "district_id", "code": "unknown_district"}])
         language = data.language
         if signed_in:

@@ -163,8 +163,7 @@ def stash(db: Database, settings: Settings, data: ReportCreate, *, ip: str,
     if not (data.phone or data.email):
         raise ValidationFailed(N_("Give a phone number or an e-mail address so the city can answer you."),
                                errors=[{"field": "contact", "code": "missing"}])
-    origin = rules.origin_of(ip, settings.secret_key)
-    check_room(db, settings, data, ip)
+    origin = rules.origin_of(ip, settings.secret_key)  # the limits are checked in the transaction
     _put_photos(store, photos)
     token, code = new_token(), new_code()
     code_hash = hash_password(code)  # slow on purpose: outside the write transaction
