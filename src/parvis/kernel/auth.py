@@ -58,6 +58,11 @@ class Principal:
     all_departments: bool = False
     session_id: str | None = None
     via_token: bool = False
+    # How to reach them, read with the principal (never shown publicly): modules that file
+    # something for this person need no second read of their account.
+    name: str = ""
+    email: str | None = None
+    phone: str | None = None
 
     @property
     def is_authenticated(self) -> bool:

@@ -115,3 +115,12 @@ class InternalError(ParvisError):
     status = 500
     type_slug = "internal-error"
     title = N_("Something went wrong on our side. Your last change was not lost if it was confirmed.")
+
+
+class DatabaseUnavailable(ParvisError):
+    """The connection to the database broke during the request (a restart, a failover): nothing
+    of this request was written; the pool reconnects for the next one."""
+
+    status = 503
+    type_slug = "database-unavailable"
+    title = N_("The service was briefly unavailable and nothing was saved. Please try again.")

@@ -20,6 +20,7 @@ import anyio
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import HTMLResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -31,6 +32,7 @@ from parvis.kernel.errors import (
     N_,
     BodyTooLarge,
     CsrfFailed,
+    DatabaseUnavailable,
     InternalError,
     MalformedBody,
     NotFound,
@@ -313,6 +315,9 @@ def install_error_handlers(app: Any) -> None:
         return error_response(request, err)
 
     async def unexpected(request: Request, exc: Exception) -> Response:
+        if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+            log.warning("database connection lost on %s %s: %s", request.method, request.url.path, exc)
+            return error_response(request, DatabaseUnavailable(headers={"Retry-After": "2"}))
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return error_response(request, InternalError())
 

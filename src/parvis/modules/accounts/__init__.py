@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
+from parvis.kernel.auth import Principal
 from parvis.modules.accounts.models import User
 from parvis.modules.accounts.queries import resolve_principal
 
@@ -33,6 +34,14 @@ def contact_of(session: Session, user_id: int) -> Contact | None:
     return Contact(*row) if row is not None else None
 
 
+def contact_from(principal: Principal) -> Contact | None:
+    """How to reach the person behind a request, from what was read with the principal."""
+    if principal.user_id is None:
+        return None
+    return Contact(principal.user_id, principal.name, principal.phone, principal.email, principal.language,
+                   principal.role.value)
+
+
 def staff_of(session: Session, department_id: int) -> list[Contact]:
     """The active agents and supervisors of a department."""
     from parvis.modules.accounts.queries import staff
@@ -53,5 +62,5 @@ def is_staff_of(session: Session, user_id: int, department_id: int) -> bool:
 
 
 __all__ = [
-    "Contact", "contact_of", "is_staff_of", "resolve_principal", "staff_of", "supervisors_of",
+    "Contact", "contact_from", "contact_of", "is_staff_of", "resolve_principal", "staff_of", "supervisors_of",
 ]

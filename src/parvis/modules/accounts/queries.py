@@ -22,6 +22,9 @@ def principal_for(user: User, *, session_id: str | None = None, via_token: bool 
         all_departments=user.all_departments,
         session_id=session_id,
         via_token=via_token,
+        name=user.display_name or "",
+        email=user.email,
+        phone=user.phone,
     )
 
 
@@ -47,7 +50,7 @@ def resolve_principal(db: Database, session_token: str | None, bearer: str | Non
         session_id = digest
     else:
         return ANONYMOUS
-    with db.read() as session:
+    with db.lookup() as session:  # no transaction needed: the row, then (staff) their memberships
         row = session.execute(query, {"digest": digest, "now": utcnow()}).first()
         if row is None:
             return ANONYMOUS
@@ -57,7 +60,8 @@ def resolve_principal(db: Database, session_token: str | None, bearer: str | Non
             departments = frozenset(session.scalars(_MEMBERSHIPS, {"user_id": user_id}))
     return Principal(user_id=user_id, role=Role(role), display_name=display_name or (email or phone or ""),
                      language=language, department_ids=departments, all_departments=all_departments,
-                     session_id=session_id, via_token=bool(bearer))
+                     session_id=session_id, via_token=bool(bearer), name=display_name or "", email=email,
+                     phone=phone)
 
 
 def user(session: Session, user_id: int) -> User | None:

@@ -13,6 +13,7 @@ from parvis.modules.city.queries import (
     district_id_at,
     districts_geojson,
     locate,
+    names_for,
 )
 
 
@@ -49,4 +50,5 @@ __all__ = [
     "district_point",
     "districts_geojson",
     "locate",
+    "names_for",
 ]

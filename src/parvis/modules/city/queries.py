@@ -9,7 +9,7 @@ from typing import Any
 import shapely
 from shapely.geometry import Point
 from shapely.geometry.base import BaseGeometry
-from sqlalchemy import func, select, text
+from sqlalchemy import bindparam, func, select, text
 from sqlalchemy.orm import Session
 
 from parvis.kernel import geo
@@ -100,6 +100,19 @@ def department_by_code(session: Session, code: str) -> Department | None:
 
 def department_names(session: Session) -> dict[int, str]:
     return {i: n for i, n in session.execute(select(Department.id, Department.name))}
+
+
+# Built once: runs on every report filed (the answer names its department and district).
+_NAMES_FOR = select(
+    select(Department.name).where(Department.id == bindparam("department_id")).scalar_subquery(),
+    select(District.name).where(District.id == bindparam("district_id")).scalar_subquery())
+
+
+def names_for(session: Session, department_id: int, district_id: int | None) -> tuple[str, str | None]:
+    """The names of one department and one district (or None), in one statement."""
+    department_name, district_name = session.execute(
+        _NAMES_FOR, {"department_id": department_id, "district_id": district_id}).one()
+    return department_name or "", district_name
 
 
 def bounds(session: Session) -> list[float] | None:

@@ -67,26 +67,43 @@ class UnknownCategory(ValidationFailed):
 # ------------------------------------------------------------------------------- intake
 # Statements run on every report filed are built once (with bound parameters): building a
 # SQLAlchemy statement costs more than SQLite takes to run it.
-_ROUTES = select(Route.district_id, Route.department_id).where(Route.category_id == bindparam("category"))
-_ACTIVE_CATEGORY = select(Category).where(func.upper(Category.code) == bindparam("code"),
-                                          Category.active.is_(True))
+# The category with its routing table: one row per route (or one row of NULLs without routes).
+_ACTIVE_CATEGORY = (select(Category, Route.district_id, Route.department_id)
+                    .outerjoin(Route, Route.category_id == Category.id)
+                    .where(func.upper(Category.code) == bindparam("code"), Category.active.is_(True)))
+_CATEGORY_BY_ID = (select(Category, Route.district_id, Route.department_id)
+                   .outerjoin(Route, Route.category_id == Category.id).where(Category.id == bindparam("id")))
 _RECENT_FROM = select(func.count()).select_from(Report).where(Report.origin == bindparam("origin"),
                                                                Report.created_at >= bindparam("since"))
 _NEW_SUPPORTER = insert(Supporter)
 _NEW_UPDATE = insert(Update)
 
 
-def _route(session: Session, category: Category, district_id: int | None) -> int:
-    rows = session.execute(_ROUTES, {"category": category.id})
-    routes = {district: department for district, department in rows}
-    return routes.get(district_id) or routes.get(None) or category.department_id
+class _Routed(NamedTuple):
+    """A category and its routing table (district id, or None for the whole city -> department)."""
+
+    category: Category
+    routes: dict[int | None, int]
+
+    def department_for(self, district_id: int | None) -> int:
+        return self.routes.get(district_id) or self.routes.get(None) or self.category.department_id
 
 
-def _category(session: Session, code: str) -> Category:
-    category = session.scalar(_ACTIVE_CATEGORY, {"code": code.upper()})
-    if category is None:
+def _category(session: Session, code: str) -> _Routed:
+    rows = session.execute(_ACTIVE_CATEGORY, {"code": code.upper()}).all()
+    if not rows:
         raise UnknownCategory(errors=[{"field": "category", "code": "unknown_category"}])
-    return category
+    return _routed(rows)
+
+
+def _category_by_id(session: Session, category_id: int) -> _Routed:
+    """A category (even inactive: reports of it still exist) with its routes."""
+    return _routed(session.execute(_CATEGORY_BY_ID, {"id": category_id}).all())
+
+
+def _routed(rows: Any) -> _Routed:
+    return _Routed(rows[0][0], {district: department for _c, district, department in rows
+                                if department is not None})
 
 
 def _label(actor: Principal | None) -> str:
@@ -133,11 +150,12 @@ def _sender(settings: Settings, ip: str, client_id: int | None) -> _Sender:
 
 
 def _check_in_session(session: Session, settings: Settings, actor: Principal | None, data: ReportCreate,
-                      source: str, sender: _Sender) -> tuple[Category, dict[str, Any], int | None]:
+                      source: str, sender: _Sender) -> tuple[_Routed, dict[str, Any], int | None]:
     """What needs the database: category and its questions, the burst limit of senders without an
-    account, the district. Returns the category, the normalised answers and the district (or None)."""
-    category = _category(session, data.category)
-    answers = rules.check_attributes(category.attributes, data.attributes,
+    account, the district. Returns the category with its routes, the normalised answers and the
+    district (or None)."""
+    routed = _category(session, data.category)
+    answers = rules.check_attributes(routed.category.attributes, data.attributes,
                                      enforce_required=source != Source.SMS)
     signed_in = actor is not None and actor.is_authenticated
     if not signed_in and source != Source.HOTLINE and sender.origin:
@@ -151,7 +169,7 @@ def _check_in_session(session: Session, settings: Settings, actor: Principal | N
         if district_id is None:
             raise OutsideCity(N_("Place the problem inside the city's districts."),
                               errors=[{"field": "lat", "code": "outside_city"}])
-    return category, answers, district_id
+    return routed, answers, district_id
 
 
 def check_report(db: Database, settings: Settings, actor: Principal | None, data: ReportCreate, *,
@@ -188,7 +206,8 @@ def file_report(db: Database, settings: Settings, actor: Principal | None, data:
         store.put(f"reports/{image.sha256}.jpg", image.data, image.content_type)
         store.put(f"reports/{image.sha256}-thumb.jpg", image.thumbnail, "image/jpeg")
     with db.transaction() as session:
-        category, answers, district_id = _check_in_session(session, settings, actor, data, source, sender)
+        routed, answers, district_id = _check_in_session(session, settings, actor, data, source, sender)
+        category = routed.category
         now = utcnow()
         due_ack, due_resolve = rules.due_dates(now, category.sla_ack_hours, category.sla_resolve_hours)
         public_lon, public_lat = (None, None)
@@ -197,11 +216,10 @@ def file_report(db: Database, settings: Settings, actor: Principal | None, data:
                                       else (data.lon, data.lat))
         hotline = source == Source.HOTLINE
         # On the hotline, the agent files for a caller: the contact given is the caller's.
-        contact = (accounts.contact_of(session, actor.user_id)  # type: ignore[union-attr]
-                   if signed_in and not hotline else None)
+        contact = accounts.contact_from(actor) if signed_in and not hotline else None  # type: ignore[arg-type]
         report = Report(
             token=secrets.token_urlsafe(12), category_id=category.id,
-            department_id=_route(session, category, district_id), district_id=district_id,
+            department_id=routed.department_for(district_id), district_id=district_id,
             status=Status.NEW, description=data.description.strip(), address=data.address.strip(),
             lon=data.lon, lat=data.lat, public_lon=public_lon, public_lat=public_lat,
             attributes=answers, source=source,
@@ -567,12 +585,13 @@ def locate_report(db: Database, actor: Principal, report_id: int, lon: float, la
         district_id = city.district_id_at(session, lon, lat)
         if district_id is None:
             raise OutsideCity(N_("Place the problem inside the city's districts."))
-        category = session.get(Category, report.category_id)
+        routed = _category_by_id(session, report.category_id)
+        category = routed.category
         report.lon, report.lat, report.district_id = lon, lat, district_id
-        report.public_lon, report.public_lat = (rules.fuzz(lon, lat) if category and category.private
+        report.public_lon, report.public_lat = (rules.fuzz(lon, lat) if category.private
                                                 else (lon, lat))
         report.needs_location = False
-        report.department_id = _route(session, category, district_id)  # type: ignore[arg-type]
+        report.department_id = routed.department_for(district_id)
         _add_update(session, report, actor, "located", public=False)
         audit.record(session, actor, "reports.locate", object_type="report", object_id=report.id, ip=ip)
         return report

@@ -126,7 +126,9 @@ def names(session: Session) -> tuple[dict[int, Category], dict[int, str], dict[i
 def names_of(session: Session, report: Report,
              category: Category) -> tuple[dict[int, Category], dict[int, str], dict[int, str]]:
     """``names`` for one report whose category is at hand (what answering a new report needs)."""
-    return {category.id: category}, city.department_names(session), city.district_names(session)
+    department, district = city.names_for(session, report.department_id, report.district_id)
+    districts = {report.district_id: district} if report.district_id and district else {}
+    return {category.id: category}, {report.department_id: department}, districts
 
 
 def public_view(report: Report, cats: dict[int, Category], departments: dict[int, str],
