@@ -31,6 +31,7 @@ from parvis.modules.accounts import pages as accounts_pages
 from parvis.modules.accounts import queries as accounts_queries
 from parvis.modules.alerts import api as alerts_api
 from parvis.modules.alerts import cap_api as alerts_cap_api
+from parvis.modules.alerts import pages as alerts_pages
 from parvis.modules.city import api as city_api
 from parvis.modules.city import pages as city_pages
 from parvis.modules.reports import api as reports_api
@@ -59,7 +60,7 @@ def routers() -> list[APIRouter]:
     """Every router of Parvis, JSON first, then pages (also walked by the access-table test)."""
     return [accounts_api.router, city_api.router, reports_api.router, open311_api.router,
             alerts_api.router, alerts_cap_api.router, notify_setup.router(), accounts_pages.router,
-            city_pages.router, *reports_pages.routers()]
+            city_pages.router, *reports_pages.routers(), *alerts_pages.routers()]
 
 
 def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:

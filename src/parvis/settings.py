@@ -119,6 +119,12 @@ class Settings(BaseSettings):
     rate_limit_sms_per_minute: int = Field(60, description="SMS sent per minute, all workers.")
     rate_limit_email_per_minute: int = Field(120, description="E-mails sent per minute, all workers.")
     rate_limit_push_per_minute: int = Field(600, description="Web pushes sent per minute.")
+    notify_batch_size: int = Field(
+        200, description="Messages of one channel a worker claims, sends and records together."
+    )
+    notify_send_threads: int = Field(
+        8, description="Sends in flight at once per channel in each worker (keep-alive connections)."
+    )
     # Jobs
     worker_poll_seconds: float = Field(1.0, description="How often an idle worker looks for work.")
     job_lease_seconds: int = Field(
@@ -169,6 +175,52 @@ class Settings(BaseSettings):
     alerts_sender: str = Field(
         "", description="CAP sender of the city's alerts (no spaces or commas); empty: alerts@ and the "
         "host of base_url."
+    )
+    alerts_fanout_batch: int = Field(
+        5000, description="People an alert's fan-out queues per transaction (a cancel stops it between two)."
+    )
+    alerts_import_feeds: list[str] = Field(
+        [], description="URLs of external authorities' Atom feeds of CAP alerts (or of single CAP "
+        "documents) polled for alerts to relay, as a JSON list; a feed's CAP documents are fetched from "
+        "the feed's own host only. Empty: no polling."
+    )
+    alerts_import_interval_seconds: int = Field(
+        300, ge=30, description="Seconds between two polls of the import feeds (one worker polls them)."
+    )
+    alerts_import_timeout_seconds: float = Field(
+        10.0, gt=0, description="Timeout, in seconds, of each request to an import feed or CAP document."
+    )
+    alerts_import_max_bytes: int = Field(
+        1_000_000, ge=10_000, description="Largest CAP document or feed accepted from outside (upload or "
+        "feed), in bytes."
+    )
+    alerts_import_max_entries: int = Field(
+        50, ge=1, description="New CAP documents fetched at most from one feed at each poll."
+    )
+    alerts_signing_key: str = Field(
+        "", description="PEM private key, or the path of a PEM file, that signs the CAP documents served at "
+        "/cap/alerts/{identifier}.xml (XML-DSig, enveloped); empty: documents are served unsigned."
+    )
+    alerts_signing_certificate: str = Field(
+        "", description="PEM certificate of the signing key, or the path of a PEM file; each signature "
+        "carries it so that consumers can check it."
+    )
+    alerts_sms_keywords: dict[str, list[str]] = Field(
+        {"fr": ["ALERTE"], "en": ["ALERT"], "vi": ["CANH BAO", "CANHBAO"], "km": ["ព្រមាន"],
+         "ar": ["تنبيه", "إنذار"]},
+        description="SMS keywords, per language, that subscribe the sender's phone to alerts "
+        "(`KEYWORD <district code> [category]`), as a JSON object; matched without case or diacritics. "
+        "The reply is in the keyword's language; SMS reports never start with one of these.",
+    )
+    alerts_sms_stop_keywords: dict[str, list[str]] = Field(
+        {"fr": ["ARRET"], "en": ["STOP"], "vi": ["HUY CANH BAO", "DUNG CANH BAO"], "km": ["ឈប់"],
+         "ar": ["إيقاف"]},
+        description="SMS keywords, per language, that unsubscribe the sender's phone from alerts, as a "
+        "JSON object; matched without case or diacritics (ARRET also reads ARRÊT).",
+    )
+    alerts_sms_repeat_minutes: int = Field(
+        10, ge=0, description="The same SMS command from the same phone within these minutes is taken "
+        "as the gateway's retry: it is not answered again."
     )
 
 

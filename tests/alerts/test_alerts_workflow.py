@@ -153,7 +153,7 @@ def test_cancel_withdraws_queued_messages_and_tells_those_already_reached(client
     assert message["msg_type"] == "Cancel" and message["references_id"] == alert_id
     assert client.get(f"/api/v1/alerts/{alert_id}", headers=agent).json()["state"] == "cancelled"
     states = {d.channel: d.state for d in deliveries(db, alert_id)}
-    assert states == {"sms": "queued", "email": "cancelled"}
+    assert states == {"sms": "sent", "email": "cancelled"}  # the gateway took the SMS
     email = next(m for m in outbox(db, alert_id) if m.channel == "email")
     assert email.status == "failed" and "cancelled" in email.last_error
     email_box = FakeAdapter(Channel.EMAIL)

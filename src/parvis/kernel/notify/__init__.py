@@ -1,13 +1,17 @@
 """Notifications kernel: an outbox of messages to people through SMS, e-mail and web push.
 
 Modules call ``enqueue(session, channel=..., to=..., body=..., key=...)`` inside their own
-transaction; the ``parvis worker`` sends due messages (``register`` adds the tick). Nothing
-happens at import time: the app factory calls ``register_privacy()`` and mounts ``router``.
+transaction, or ``enqueue_many(session, [NewMessage(...), ...])`` for thousands at once; the
+``parvis worker`` sends due messages in batches (``register`` adds the tick) and emits
+``notify.sent`` (one event per batch and purpose, ``message_ids``), ``notify.delivered`` and
+``notify.failed`` (one per message). Nothing happens at import time: the app factory calls
+``register_privacy()`` and mounts ``router``.
 """
 
 from __future__ import annotations
 
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 from parvis.kernel.db import Database
 from parvis.kernel.jobs import JobRegistry
@@ -23,7 +27,15 @@ from parvis.kernel.notify.adapters import (
 )
 from parvis.kernel.notify.api import router
 from parvis.kernel.notify.models import Channel, MessageStatus
-from parvis.kernel.notify.outbox import dispatch_due, enqueue, mark_delivery, withdraw
+from parvis.kernel.notify.outbox import (
+    NewMessage,
+    dispatch_due,
+    enqueue,
+    enqueue_many,
+    mark_delivery,
+    push_endpoints,
+    withdraw,
+)
 from parvis.kernel.notify.privacy import register_privacy
 from parvis.kernel.notify.queries import messages_for_user, recent
 from parvis.kernel.notify.vapid import vapid_public_key
@@ -34,6 +46,7 @@ __all__ = [
     "Channel",
     "FakeAdapter",
     "MessageStatus",
+    "NewMessage",
     "OutgoingMessage",
     "PermanentError",
     "SendResult",
@@ -41,9 +54,11 @@ __all__ = [
     "build_adapters",
     "dispatch_due",
     "enqueue",
+    "enqueue_many",
     "enqueue_push",
     "mark_delivery",
     "messages_for_user",
+    "push_endpoints",
     "receive_sms",
     "recent",
     "register",
@@ -55,7 +70,8 @@ __all__ = [
 
 
 class DispatchTick:
-    """The worker tick: builds the adapters on first use (web push needs the database)."""
+    """The worker tick: builds the adapters on first use (web push needs the database) and
+    keeps one small thread pool per channel for the sends of a batch."""
 
     __name__ = "notify.dispatch_due"
 
@@ -63,6 +79,10 @@ class DispatchTick:
         self.settings = settings
         self._adapters: dict[int, dict[Channel, Adapter]] = {}
         self._lock = threading.Lock()
+        self.pools: dict[Channel, ThreadPoolExecutor] = {
+            channel: ThreadPoolExecutor(max_workers=max(1, settings.notify_send_threads),
+                                        thread_name_prefix=f"parvis-{channel.value}")
+            for channel in Channel}
 
     def adapters(self, db: Database) -> dict[Channel, Adapter]:
         with self._lock:
@@ -71,7 +91,7 @@ class DispatchTick:
             return self._adapters[id(db)]
 
     def __call__(self, db: Database) -> int:
-        return dispatch_due(db, self.adapters(db), self.settings)
+        return dispatch_due(db, self.adapters(db), self.settings, pools=self.pools)
 
 
 def register(registry: JobRegistry, settings: Settings) -> DispatchTick:

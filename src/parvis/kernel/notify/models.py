@@ -52,7 +52,8 @@ class OutboxMessage(Base):
     failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
     __table_args__ = (
-        Index("ix_kernel_notify_outbox_due", "status", "next_attempt_at"),
+        # Claims walk one channel's due messages in order (id breaks ties of a bulk enqueue).
+        Index("ix_kernel_notify_outbox_claim", "status", "channel", "next_attempt_at", "id"),
         Index("ix_kernel_notify_outbox_rate", "channel", "sent_at"),
     )
 

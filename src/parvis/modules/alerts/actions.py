@@ -9,6 +9,7 @@ the people already reached.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -22,7 +23,7 @@ from parvis.kernel.db import Database, utcnow
 from parvis.kernel.errors import N_, Conflict, Forbidden, NotFound, ValidationFailed
 from parvis.kernel.events import emit
 from parvis.modules import accounts, city
-from parvis.modules.alerts import rules, targeting
+from parvis.modules.alerts import followup, rules, targeting
 from parvis.modules.alerts.area import AreaOutsideCity
 from parvis.modules.alerts.models import (
     Alert,
@@ -115,6 +116,12 @@ def _new_alert(session: Session, settings: Settings, actor: Principal, data: Ale
     return alert
 
 
+def new_draft(session: Session, settings: Settings, actor: Principal, data: AlertCreate, *,
+              msg_type: str = "Alert", references: Alert | None = None) -> Alert:
+    """A checked draft added in the caller's transaction (imports relay through it)."""
+    return _new_alert(session, settings, actor, data, msg_type=msg_type, references=references)
+
+
 def compose(db: Database, settings: Settings, actor: Principal, data: AlertCreate, ip: str = "") -> Alert:
     """A new draft alert, checked: the area against the city, the times against the clock."""
     with db.transaction() as session:
@@ -174,6 +181,9 @@ def approve(db: Database, settings: Settings, actor: Principal, alert_id: int, i
         alert.approver_id = actor.user_id
         alert.approved_at = alert.sent = alert.updated_at = now
         jobs.enqueue(session, FAN_OUT_JOB, {"alert_id": alert.id}, key=f"{FAN_OUT_JOB}:{alert.id}")
+        if alert.msg_type == "Update":  # people the original reached outside the new area are told
+            jobs.enqueue(session, followup.FOLLOW_UP_JOB, {"alert_id": alert.id},
+                         key=f"{followup.FOLLOW_UP_JOB}:{alert.id}", max_attempts=followup.MAX_ATTEMPTS)
         audit.record(session, actor, "alerts.approve", object_type="alert", object_id=alert.id, ip=ip,
                      changes={"status": alert.status, "msg_type": alert.msg_type})
         emit(session, "alerts.approved", alert_id=alert.id, status=alert.status, msg_type=alert.msg_type)
@@ -186,6 +196,11 @@ def _current(session: Session, alert_id: int) -> Alert:
             or alert.msg_type == "Cancel"):
         raise AlertNotActive()
     return alert
+
+
+def current(session: Session, alert_id: int) -> Alert:
+    """A sent alert still current (not replaced, not cancelled), locked; ``AlertNotActive`` otherwise."""
+    return _current(session, alert_id)
 
 
 def update_alert(db: Database, settings: Settings, actor: Principal, alert_id: int, data: AlertCreate,
@@ -220,53 +235,70 @@ def cancel(db: Database, settings: Settings, actor: Principal, alert_id: int, no
     if not actor.has("alerts.approve"):
         raise Forbidden()
     with db.transaction() as session:
-        original = _current(session, alert_id)
-        now = utcnow()
-        ids = [original.id, *targeting.chain(session, original)]
-        stopped = _stop_queued_messages(session, ids)
-        if stopped:
-            session.execute(update(Delivery).where(
-                Delivery.alert_id.in_(ids), Delivery.state == DeliveryState.QUEUED,
-                Delivery.outbox_key.in_(stopped)).values(
-                state=DeliveryState.CANCELLED, reason="alert cancelled", updated_at=now))
-        session.execute(update(Delivery).where(  # nothing was queued for them in the outbox
+        return cancel_in(session, settings, actor, alert_id, note, ip)
+
+
+def cancel_in(session: Session, settings: Settings, actor: Principal, alert_id: int, note: str = "",
+              ip: str = "") -> Alert:
+    """``cancel`` in the caller's transaction (relaying an imported Cancel uses it)."""
+    if not actor.has("alerts.approve"):
+        raise Forbidden()
+    original = _current(session, alert_id)
+    now = utcnow()
+    ids = [original.id, *targeting.chain(session, original)]
+    stopped = _stop_queued_messages(session, ids)
+    if stopped:
+        session.execute(update(Delivery).where(
             Delivery.alert_id.in_(ids), Delivery.state == DeliveryState.QUEUED,
-            Delivery.outbox_id.is_(None)).values(state=DeliveryState.CANCELLED, reason="alert cancelled",
-                                                 updated_at=now))
-        message = Alert(identifier=f"urn:uuid:{uuid.uuid4()}", sender=sender(settings), msg_type="Cancel",
-                        references_id=original.id, state=State.APPROVED, author_id=actor.user_id,
-                        approver_id=actor.user_id, approved_at=now, sent=now, created_at=now, updated_at=now,
-                        note=note.strip())
-        for name in ("status", "scope", "event", "categories", "response_types", "urgency", "severity",
-                     "certainty", "web", "contact", "effective", "onset", "expires", "area_desc",
-                     "district_ids", "polygon", "circle_lon", "circle_lat", "circle_radius_km", "area",
-                     "min_lon", "min_lat", "max_lon", "max_lat"):
-            setattr(message, name, getattr(original, name))
-        session.add(message)
-        session.flush()
-        for info in session.scalars(select(AlertInfo).where(AlertInfo.alert_id == original.id)):
-            session.add(AlertInfo(alert_id=message.id, language=info.language, headline=info.headline,
-                                  description=info.description, instruction=info.instruction))
-        original.state = State.CANCELLED
-        original.cancelled_at = original.updated_at = now
-        jobs.enqueue(session, FAN_OUT_JOB, {"alert_id": message.id}, key=f"{FAN_OUT_JOB}:{message.id}")
-        audit.record(session, actor, "alerts.cancel", object_type="alert", object_id=original.id, ip=ip,
-                     changes={"cancel_id": message.id, "withdrawn": len(stopped)})
-        emit(session, "alerts.cancelled", alert_id=original.id, cancel_id=message.id)
-        return message
+            Delivery.outbox_key.in_(stopped)).values(
+            state=DeliveryState.CANCELLED, reason="alert cancelled", updated_at=now))
+    session.execute(update(Delivery).where(  # nothing was queued for them in the outbox
+        Delivery.alert_id.in_(ids), Delivery.state == DeliveryState.QUEUED,
+        Delivery.outbox_id.is_(None)).values(state=DeliveryState.CANCELLED, reason="alert cancelled",
+                                             updated_at=now))
+    message = Alert(identifier=f"urn:uuid:{uuid.uuid4()}", sender=sender(settings), msg_type="Cancel",
+                    references_id=original.id, state=State.APPROVED, author_id=actor.user_id,
+                    approver_id=actor.user_id, approved_at=now, sent=now, created_at=now, updated_at=now,
+                    note=note.strip())
+    for name in ("status", "scope", "event", "categories", "response_types", "urgency", "severity",
+                 "certainty", "web", "contact", "effective", "onset", "expires", "area_desc",
+                 "district_ids", "polygon", "circle_lon", "circle_lat", "circle_radius_km", "area",
+                 "min_lon", "min_lat", "max_lon", "max_lat"):
+        setattr(message, name, getattr(original, name))
+    session.add(message)
+    session.flush()
+    for info in session.scalars(select(AlertInfo).where(AlertInfo.alert_id == original.id)):
+        session.add(AlertInfo(alert_id=message.id, language=info.language, headline=info.headline,
+                              description=info.description, instruction=info.instruction))
+    original.state = State.CANCELLED
+    original.cancelled_at = original.updated_at = now
+    jobs.enqueue(session, FAN_OUT_JOB, {"alert_id": message.id}, key=f"{FAN_OUT_JOB}:{message.id}")
+    audit.record(session, actor, "alerts.cancel", object_type="alert", object_id=original.id, ip=ip,
+                 changes={"cancel_id": message.id, "withdrawn": len(stopped)})
+    emit(session, "alerts.cancelled", alert_id=original.id, cancel_id=message.id)
+    return message
 
 
-def record_outcome(db: Database, message_id: int, delivered: bool, reason: str = "") -> None:
-    """Follow the outbox: a delivery report or a final failure of one alert message."""
+def record_outcome(db: Database, message_ids: int | Sequence[int], state: str, reason: str = "") -> None:
+    """Follow the outbox onto the delivery records, in whatever order its news arrives: ``sent``
+    (the gateway took the message; one call per batch the worker sent) only moves a queued
+    record, ``failed`` a queued or sent one, and ``delivered`` (a handset's receipt, final) any
+    record not delivered yet."""
+    ids = [message_ids] if isinstance(message_ids, int) else list(message_ids)
+    values: dict[str, Any] = {"updated_at": utcnow(), "state": state}
+    if state == DeliveryState.DELIVERED:
+        condition = Delivery.state != DeliveryState.DELIVERED
+    elif state == DeliveryState.FAILED:
+        values["reason"] = reason[:300]
+        condition = Delivery.state.in_([DeliveryState.QUEUED, DeliveryState.SENT])
+    elif state == DeliveryState.SENT:
+        condition = Delivery.state == DeliveryState.QUEUED
+    else:
+        raise ValueError(f"not an outcome: {state!r}")
     with db.transaction() as session:
-        values: dict[str, Any] = {"updated_at": utcnow()}
-        if delivered:
-            values["state"] = DeliveryState.DELIVERED
-            condition = Delivery.state != DeliveryState.DELIVERED
-        else:
-            values.update(state=DeliveryState.FAILED, reason=reason[:300])
-            condition = Delivery.state == DeliveryState.QUEUED
-        session.execute(update(Delivery).where(Delivery.outbox_id == message_id, condition).values(**values))
+        for start in range(0, len(ids), 5000):
+            session.execute(update(Delivery).where(Delivery.outbox_id.in_(ids[start:start + 5000]), condition)
+                            .values(**values).execution_options(synchronize_session=False))
 
 
 # ------------------------------------------------------------------------------- subscriptions

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import JSON, Float, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Float, ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from parvis.kernel.db import Base, UTCDateTime, utcnow
@@ -169,6 +170,8 @@ class Delivery(Base):
     reason: Mapped[str] = mapped_column(String(300), default="")
     outbox_key: Mapped[str] = mapped_column(String(200))
     outbox_id: Mapped[int | None] = mapped_column(nullable=True, index=True)
+    # An Update's word to someone the original reached whose place it no longer covers.
+    followup: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
@@ -176,3 +179,91 @@ class Delivery(Base):
         UniqueConstraint("alert_id", "person", "channel"),
         Index("ix_alerts_deliveries_alert_state", "alert_id", "state"),
     )
+
+
+# ------------------------------------------------------------------------------- imports
+
+class ImportState(StrEnum):
+    TO_REVIEW = "to_review"
+    REPUBLISHED = "republished"  # a draft of the city's own alert was made from it
+    DISMISSED = "dismissed"
+    SUPERSEDED = "superseded"  # the source updated or cancelled it before anyone reviewed it
+
+
+class ImportedAlert(Base):
+    """A CAP message of an external authority, received by upload or from a feed, waiting for an
+    agent to relay it to the city's people (as a draft of the city's own alert) or dismiss it.
+
+    Only documents that passed every check are stored: the XSD, the spec's rules, the area's
+    geometry against the city, not expired. ``proposal`` is the draft the city would send (the
+    body the alerts API takes); ``document`` the bytes as received."""
+
+    __tablename__ = "alerts_imports"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sender: Mapped[str] = mapped_column(String(200))
+    identifier: Mapped[str] = mapped_column(String(200))
+    sent: Mapped[datetime] = mapped_column(UTCDateTime())
+    status: Mapped[str] = mapped_column(String(10))
+    msg_type: Mapped[str] = mapped_column(String(10))
+    # CAP references as [sender, identifier, sent (ISO 8601)] triples.
+    cap_references: Mapped[list[list[str]]] = mapped_column(JSON, default=list)
+    # The import this Update or Cancel replaces, when it was imported too.
+    references_import_id: Mapped[int | None] = mapped_column(ForeignKey("alerts_imports.id"), nullable=True)
+    source: Mapped[str] = mapped_column(String(10))  # upload | feed
+    source_url: Mapped[str] = mapped_column(String(1000), default="")
+    state: Mapped[str] = mapped_column(String(12), default=ImportState.TO_REVIEW)
+    # Set on an Update or Cancel of an alert the city already relayed: the agent must act on it.
+    flag: Mapped[str] = mapped_column(String(40), default="")
+    flag_alert_id: Mapped[int | None] = mapped_column(nullable=True)
+    event: Mapped[str] = mapped_column(String(200), default="")
+    headline: Mapped[str] = mapped_column(String(200), default="")
+    urgency: Mapped[str] = mapped_column(String(12), default="")
+    severity: Mapped[str] = mapped_column(String(12), default="")
+    certainty: Mapped[str] = mapped_column(String(12), default="")
+    expires: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    proposal: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    area: Mapped[str | None] = mapped_column(Text, nullable=True)  # GeoJSON of the source's area
+    document: Mapped[bytes] = mapped_column(LargeBinary)
+    digest: Mapped[str] = mapped_column(String(64))  # SHA-256 of the document
+    imported_by: Mapped[int | None] = mapped_column(nullable=True)
+    alert_id: Mapped[int | None] = mapped_column(ForeignKey("alerts_alerts.id"), nullable=True, index=True)
+    reviewer_id: Mapped[int | None] = mapped_column(nullable=True)
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    review_note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("sender", "identifier"),
+        Index("ix_alerts_imports_state_created", "state", "created_at"),
+    )
+
+
+class ImportFeed(Base):
+    """What the poller remembers of one feed: its validators for a conditional GET, the CAP
+    links of its last listing already handled, and how the last poll went."""
+
+    __tablename__ = "alerts_import_feeds"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    url: Mapped[str] = mapped_column(String(1000), unique=True)
+    etag: Mapped[str] = mapped_column(String(300), default="")
+    last_modified: Mapped[str] = mapped_column(String(100), default="")
+    seen: Mapped[list[str]] = mapped_column(JSON, default=list)
+    polled_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    ok_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    error: Mapped[str] = mapped_column(Text, default="")
+    imported: Mapped[int] = mapped_column(default=0)
+
+
+class SmsCommand(Base):
+    """The last alerts command each phone sent by SMS, to recognise a gateway's retry. Neither
+    the number nor the text is kept: only keyed hashes of them."""
+
+    __tablename__ = "alerts_sms_commands"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sender_key: Mapped[str] = mapped_column(String(64), unique=True)
+    text_key: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -173,3 +173,93 @@ def erase_person(session: Session, user_id: int) -> None:
     session.execute(delete(Subscription).where(Subscription.user_id == user_id))
     session.execute(update(Delivery).where(Delivery.user_id == user_id).values(
         user_id=None, address="", person=f"erased:{user_id}"))
+
+
+# ------------------------------------------------------------------------------- pages
+
+# Groups of the back office's list, in the order the page shows them.
+STAFF_GROUPS = ("draft", "ready", "active", "expired", "replaced", "cancelled")
+
+
+def staff_overview(session: Session, *, default_language: str, limit: int = 50,
+                   now: datetime | None = None) -> dict[str, tuple[list[Alert], int]]:
+    """The city's messages for the back office, by group: drafts still to complete (no text in
+    the city's default language, or already expired), drafts ready for approval, active, expired,
+    replaced by an update, cancelled. ``Cancel`` messages are shown on their original's page."""
+    now = now or utcnow()
+    sent = (Alert.state == State.APPROVED, Alert.msg_type != "Cancel")
+    current = (*sent, Alert.replaced_by_id.is_(None))
+    conditions = {
+        "active": (*current, or_(Alert.expires.is_(None), Alert.expires > now)),
+        "expired": (*current, Alert.expires.is_not(None), Alert.expires <= now),
+        "replaced": (*sent, Alert.replaced_by_id.is_not(None)),
+        "cancelled": (Alert.state == State.CANCELLED,),
+    }
+    out: dict[str, tuple[list[Alert], int]] = {}
+    drafts = list(session.scalars(select(Alert).where(Alert.state == State.DRAFT)
+                                  .order_by(Alert.id.desc()).limit(500)))
+    languages = infos(session, [d.id for d in drafts])
+    ready = [d for d in drafts if any(i.language == default_language for i in languages[d.id])
+             and (d.expires is None or d.expires > now)]
+    ready_ids = {d.id for d in ready}
+    todo = [d for d in drafts if d.id not in ready_ids]
+    out["draft"], out["ready"] = (todo[:limit], len(todo)), (ready[:limit], len(ready))
+    for group, where in conditions.items():
+        total = session.scalar(select(func.count()).select_from(Alert).where(*where)) or 0
+        order = Alert.sent.desc() if group != "cancelled" else Alert.cancelled_at.desc()
+        out[group] = (list(session.scalars(select(Alert).where(*where).order_by(order, Alert.id.desc())
+                                           .limit(limit))), total)
+    return {group: out[group] for group in STAFF_GROUPS}
+
+
+def history(session: Session, row: Alert, *, sent_only: bool = True) -> list[Alert]:
+    """Every message of an alert's story, oldest first: the first Alert, its Updates and its
+    Cancel (drafts of updates too when ``sent_only`` is false)."""
+    root = row
+    seen = {row.id}
+    while root.references_id is not None and root.references_id not in seen:
+        earlier = session.get(Alert, root.references_id)
+        if earlier is None:
+            break
+        seen.add(earlier.id)
+        root = earlier
+    story = [root]
+    frontier = [root.id]
+    while frontier:
+        query = select(Alert).where(Alert.references_id.in_(frontier)).order_by(Alert.id)
+        if sent_only:
+            query = query.where(Alert.state != State.DRAFT)
+        found = [a for a in session.scalars(query) if a.id not in {s.id for s in story}]
+        story += found
+        frontier = [a.id for a in found]
+    return sorted(story, key=lambda a: (a.sent or a.created_at, a.id))
+
+
+def failure_reasons(session: Session, alert_id: int) -> list[tuple[str, str, str, int]]:
+    """Why deliveries of an alert failed or were withdrawn: (state, channel, reason, count),
+    the most frequent first."""
+    from parvis.modules.alerts.models import DeliveryState
+
+    count = func.count().label("n")
+    rows = session.execute(
+        select(Delivery.state, Delivery.channel, Delivery.reason, count).where(
+            Delivery.alert_id == alert_id,
+            Delivery.state.in_([DeliveryState.FAILED, DeliveryState.CANCELLED]))
+        .group_by(Delivery.state, Delivery.channel, Delivery.reason)
+        .order_by(count.desc(), Delivery.channel, Delivery.reason))
+    return [(state, channel, reason, n) for state, channel, reason, n in rows]
+
+
+def delivery_records(session: Session, alert_id: int, *, after_id: int = 0,
+                     limit: int = 5000) -> list[Delivery]:
+    """One page of an alert's delivery records in id order (for the after-action CSV), read
+    page by page so that an alert sent to a million people is never held in memory at once."""
+    return list(session.scalars(select(Delivery).where(Delivery.alert_id == alert_id, Delivery.id > after_id)
+                                .order_by(Delivery.id).limit(limit)))
+
+
+def fan_out_state(session: Session, alert_id: int) -> str | None:
+    """The state of an alert's fan-out job (queued, running, done, failed), None if it has none."""
+    from parvis.kernel.jobs import Job
+
+    return session.scalar(select(Job.status).where(Job.key == f"alerts.fan_out:{alert_id}"))

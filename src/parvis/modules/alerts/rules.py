@@ -45,3 +45,31 @@ def check_times(alert: Alert) -> None:
         starts = [_aware(t) for t in (info.effective, info.onset) if t is not None]
         if any(_aware(info.expires) <= start for start in starts):
             raise AlertEndsBeforeStart()
+
+
+# ------------------------------------------------------------------------------- relaying
+
+class NotRelayable(ValidationFailed):
+    type_slug = "cap-not-relayable"
+    title = N_("This CAP message cannot be relayed to the city's people.")
+
+
+RELAYED_STATUSES = ("Actual", "Exercise", "Test")
+RELAYED_MSG_TYPES = ("Alert", "Update", "Cancel")
+
+
+def check_relayable(alert: Alert) -> None:
+    """Refuses an external CAP message the city must not pass on to the public: a System or
+    Draft message, an acknowledgement or error, a Restricted or Private one, or an alert (not a
+    cancellation) without any info block."""
+    if alert.status not in RELAYED_STATUSES:
+        raise NotRelayable(N_("Messages with the status %(status)s are not meant for the public: only "
+                              "Actual, Exercise and Test messages are relayed."),
+                           params={"status": alert.status})
+    if alert.msg_type not in RELAYED_MSG_TYPES:
+        raise NotRelayable(N_("Acknowledgements and error messages are not relayed."))
+    if alert.scope != "Public":
+        raise NotRelayable(N_("Only public alerts are relayed; this one is %(scope)s."),
+                           params={"scope": alert.scope})
+    if not alert.infos and alert.msg_type != "Cancel":
+        raise NotRelayable(N_("The alert has no info block: there is nothing to tell people."))

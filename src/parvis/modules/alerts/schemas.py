@@ -93,3 +93,15 @@ class SubscriptionCreate(Strict):
     channels: list[Channel] = Field(min_length=1, max_length=3)
     language: Language | None = None
     tester: bool = False
+
+
+class RepublishIn(Strict):
+    """Relaying an imported alert: the source's area is kept unless an area is given (needed when
+    the source's area has several separate parts or only codes); the note is added to the draft's."""
+
+    area: AreaIn | None = None
+    note: str = Field("", max_length=1000)
+
+
+class DismissIn(Strict):
+    note: str = Field("", max_length=1000)

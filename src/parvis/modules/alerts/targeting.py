@@ -10,8 +10,12 @@ dies is redone whole, and a batch already done is skipped, so a re-run never sen
 
 from __future__ import annotations
 
+import gc
 import hashlib
+import itertools
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,10 +23,11 @@ import numpy as np
 import shapely
 from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
-from sqlalchemy import Row, and_, false, insert, or_, select
+from sqlalchemy import Row, and_, false, func, or_, select
 from sqlalchemy.orm import Session
 
 from parvis.kernel import geo, notify
+from parvis.kernel.bulk import insert_rows, stored
 from parvis.kernel.db import Database, utcnow
 from parvis.kernel.errors import N_, ValidationFailed
 from parvis.kernel.i18n import Translator
@@ -42,7 +47,6 @@ from parvis.modules.alerts.schemas import AreaIn
 from parvis.settings import Settings
 
 CHUNK = 20_000  # subscriptions read and tested at once
-BATCH = 500  # people queued per transaction
 PURPOSE = "alerts"
 SMS_MAX = 480  # three concatenated SMS
 
@@ -121,7 +125,7 @@ def check_area(data: AreaIn, cmap: CityMap) -> DrawnArea:
 
 # ------------------------------------------------------------------------------- resolution
 
-@dataclass
+@dataclass(slots=True)
 class Recipient:
     """One person the alert reaches, their places merged."""
 
@@ -134,49 +138,79 @@ class Recipient:
     subscriptions: dict[str, int] = field(default_factory=dict)  # per channel
 
 
-_COLUMNS = (Subscription.id, Subscription.person, Subscription.user_id, Subscription.phone,
-            Subscription.email, Subscription.lon, Subscription.lat, Subscription.district_id,
-            Subscription.by_sms, Subscription.by_email, Subscription.by_push, Subscription.language)
+FAR = 1e9  # where a district subscription's missing point is put: no area covers it
+_SUB = Subscription.__table__.c
+# Core columns (no ORM loading: a quarter of a million rows are read at once), in this order.
+_COLUMNS = (_SUB.id, _SUB.person, _SUB.user_id, _SUB.phone, _SUB.email,
+            func.coalesce(_SUB.lon, FAR).label("lon"), func.coalesce(_SUB.lat, FAR).label("lat"),
+            _SUB.district_id, _SUB.by_sms, _SUB.by_email, _SUB.by_push, _SUB.language)
+# The channels of a subscription, by its (by_sms, by_email, by_push) flags.
+_CHANNEL_SETS = {flags: tuple(c for c, on in zip(CHANNELS, flags, strict=True) if on)
+                 for flags in itertools.product((False, True), repeat=3)}
 
 
 def matching_subscriptions(session: Session, alert: Alert, cmap: CityMap) -> Iterator[Row[Any]]:
     """Subscriptions whose place lies in the alert's area (a point inside it, or a district it
-    overlaps), of a category the alert has, and of testers only for Test and Exercise."""
+    overlaps), of a category the alert has, and of testers only for Test and Exercise; rows of
+    ``_COLUMNS``. Each chunk's points are tested in one vectorised call."""
     where = geo.loads(alert.area)
     shapely.prepare(where)
     districts = cmap.overlapping(where)
-    S = Subscription
-    in_box = and_(S.lat.between(alert.min_lat, alert.max_lat), S.lon.between(alert.min_lon, alert.max_lon))
+    in_box = and_(_SUB.lat.between(alert.min_lat, alert.max_lat),
+                  _SUB.lon.between(alert.min_lon, alert.max_lon))
     query = select(*_COLUMNS).where(
-        or_(in_box, S.district_id.in_(sorted(districts)) if districts else false()),
-        or_(S.categories == 0, S.categories.op("&")(category_bits(alert.categories)) != 0),
+        or_(in_box, _SUB.district_id.in_(sorted(districts)) if districts else false()),
+        or_(_SUB.categories == 0, _SUB.categories.op("&")(category_bits(alert.categories)) != 0),
     )
     if alert.status != "Actual":
-        query = query.where(S.tester.is_(True))
-    result = session.execute(query.order_by(S.id).execution_options(yield_per=CHUNK))
+        query = query.where(_SUB.tester.is_(True))
+    result = session.execute(query.order_by(_SUB.id).execution_options(yield_per=CHUNK))
     for rows in result.partitions(CHUNK):
-        lons = np.array([np.nan if r.lon is None else r.lon for r in rows], dtype=float)
-        lats = np.array([np.nan if r.lat is None else r.lat for r in rows], dtype=float)
-        inside = shapely.intersects_xy(where, lons, lats)
-        for row, hit in zip(rows, inside, strict=True):
-            if hit or row.district_id in districts:
-                yield row
+        n = len(rows)
+        hit = shapely.intersects_xy(where, np.fromiter((r[5] for r in rows), float, n),
+                                    np.fromiter((r[6] for r in rows), float, n))
+        if districts:
+            hit |= np.fromiter((r[7] in districts for r in rows), bool, n)
+        for i in np.flatnonzero(hit).tolist():
+            yield rows[i]
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """A city-scale alert makes and keeps hundreds of thousands of small objects: the cyclic
+    garbage collector would scan them again and again (a third of the resolution's time, and
+    more as they grow). Reference counting still frees everything meanwhile."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def resolve(session: Session, alert: Alert, cmap: CityMap | None = None) -> dict[str, Recipient]:
     """The people an alert reaches, by person key, with their channels and language."""
+    with _gc_paused():
+        return _resolve(session, alert, cmap or city_map(session))
+
+
+def _resolve(session: Session, alert: Alert, cmap: CityMap) -> dict[str, Recipient]:
     people: dict[str, Recipient] = {}
-    for row in matching_subscriptions(session, alert, cmap or city_map(session)):
-        rec = people.get(row.person)
+    rows = matching_subscriptions(session, alert, cmap)
+    for _id, person, user_id, phone, email, _lon, _lat, _d, sms, mail, push, language in rows:
+        channels = _CHANNEL_SETS[sms, mail, push]
+        rec = people.get(person)
         if rec is None:
-            rec = people[row.person] = Recipient(row.person, row.user_id)
-        rec.language = rec.language or row.language
-        for channel in CHANNELS:
-            if getattr(row, f"by_{channel}"):
-                rec.channels.add(channel)
-                rec.subscriptions[channel] = rec.subscriptions.get(channel, 0) + 1
-        rec.phone = rec.phone or row.phone
-        rec.email = rec.email or row.email
+            people[person] = Recipient(person, user_id, phone, email, language, set(channels),
+                                       dict.fromkeys(channels, 1))
+            continue
+        rec.language = rec.language or language
+        rec.phone = rec.phone or phone
+        rec.email = rec.email or email
+        for channel in channels:
+            rec.channels.add(channel)
+            rec.subscriptions[channel] = rec.subscriptions.get(channel, 0) + 1
     return people
 
 
@@ -191,13 +225,22 @@ def chain(session: Session, alert: Alert) -> list[int]:
 
 
 def reached_before(session: Session, alert: Alert) -> dict[str, Recipient]:
-    """For a Cancel: the people the cancelled messages reached (or were reaching)."""
+    """For a Cancel: the people the cancelled messages reached (or were reaching), except those
+    the latest of them told it no longer concerned their place (an Update's follow-up)."""
     people: dict[str, Recipient] = {}
-    rows = session.execute(select(Delivery.person, Delivery.channel, Delivery.user_id, Delivery.address,
-                                  Delivery.language).where(
-        Delivery.alert_id.in_(chain(session, alert)),
-        Delivery.state.not_in([DeliveryState.CANCELLED, DeliveryState.FAILED])).order_by(Delivery.id))
+    ids = chain(session, alert)
+    position = {alert_id: i for i, alert_id in enumerate(ids)}  # nearest first
+    rows = session.execute(select(Delivery.alert_id, Delivery.followup, Delivery.person, Delivery.channel,
+                                  Delivery.user_id, Delivery.address, Delivery.language).where(
+        Delivery.alert_id.in_(ids),
+        Delivery.state.not_in([DeliveryState.CANCELLED, DeliveryState.FAILED])).order_by(Delivery.id)).all()
+    latest: dict[str, int] = {}
     for row in rows:
+        latest[row.person] = min(latest.get(row.person, len(ids)), position[row.alert_id])
+    released = {row.person for row in rows if row.followup and position[row.alert_id] == latest[row.person]}
+    for row in rows:
+        if row.person in released:
+            continue
         rec = people.setdefault(row.person, Recipient(row.person, row.user_id))
         rec.language = rec.language or row.language or None
         rec.channels.add(row.channel)
@@ -238,6 +281,13 @@ class Message:
     subject: str
     body: str
     link: str
+    # What an SMS or e-mail, and a push, carry besides the words: one object for every message.
+    data: dict[str, Any] = field(init=False)
+    push_data: dict[str, Any] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.data = {"url": self.link}
+        self.push_data = {"url": self.link, "urgency": "high"}
 
 
 def message_for(alert: Alert, info: AlertInfo, settings: Settings) -> Message:
@@ -253,38 +303,97 @@ def message_for(alert: Alert, info: AlertInfo, settings: Settings) -> Message:
     return Message(subject, f"{body} {link}", link)
 
 
-def _queue_one(session: Session, alert: Alert, message: Message, rec: Recipient, channel: str,
-               language: str, now: Any) -> dict[str, Any]:
-    key = outbox_key(alert.id, rec.person, channel)
-    row: dict[str, Any] = {"alert_id": alert.id, "person": rec.person, "channel": channel,
-                           "user_id": rec.user_id, "address": "", "language": language,
-                           "state": DeliveryState.QUEUED, "reason": "", "outbox_key": key,
-                           "outbox_id": None, "created_at": now, "updated_at": now}
-    address = rec.phone if channel == "sms" else rec.email if channel == "email" else None
+Endpoints = dict[int, list[tuple[int, str]]]
+QUEUED, FAILED = str(DeliveryState.QUEUED), str(DeliveryState.FAILED)  # plain text for bulk inserts
+
+
+def _queue_one(key: str, message: Message, rec: Recipient, channel: str, out: list[notify.NewMessage],
+               push: Endpoints) -> tuple[str, str, str, str | None]:
+    """One (person, channel), keyed ``key``: its message(s) appended to ``out``; returns the
+    delivery record's state, reason and address, and the key of the message it follows
+    (``None``: nothing is sent)."""
     if channel == "push":
-        sent = (notify.enqueue_push(session, user_id=rec.user_id, title=message.subject, body=message.body,
-                                    key=key, purpose=PURPOSE, data={"url": message.link, "urgency": "high"})
-                if rec.user_id else [])
-        if sent:
-            row["outbox_id"] = sent[0].id
-        else:
-            row.update(state=DeliveryState.FAILED, reason="no push subscription")
-        return row
+        endpoints = push.get(rec.user_id or 0, [])
+        if not endpoints:
+            return FAILED, "no push subscription", "", None
+        out.extend(notify.NewMessage("push", endpoint, message.body, f"{key}:{sub_id}", message.subject,
+                                     rec.user_id, PURPOSE, message.push_data)
+                   for sub_id, endpoint in endpoints)
+        return QUEUED, "", "", f"{key}:{endpoints[0][0]}"
+    address = rec.phone if channel == "sms" else rec.email
     if not address:
-        row.update(state=DeliveryState.FAILED, reason=f"no {channel} address")
-        return row
-    row["address"] = address
-    sent_one = notify.enqueue(session, channel=channel, to=address, body=message.body,
-                              subject=message.subject if channel == "email" else "", user_id=rec.user_id,
-                              key=key, purpose=PURPOSE, data={"url": message.link})
-    row["outbox_id"] = sent_one.id
-    return row
+        return FAILED, f"no {channel} address", "", None
+    out.append(notify.NewMessage(channel, address, message.body, key,
+                                 message.subject if channel == "email" else "", rec.user_id, PURPOSE,
+                                 message.data))
+    return QUEUED, "", address, key
 
 
-def fan_out(db: Database, settings: Settings, alert_id: int, *, batch: int = BATCH) -> int:
+_DELIVERY_COLUMNS = ("person", "channel", "user_id", "address", "language", "state", "reason", "outbox_key",
+                     "outbox_id")
+
+
+Record = tuple[str, str, int | None, str, str, str, str, str]
+
+
+@dataclass
+class Batch:
+    """One batch of people, prepared: their outbox messages, and per delivery record its (person,
+    channel, user id, address, language, state, reason, key) and the key of its message."""
+
+    messages: list[notify.NewMessage]
+    deliveries: list[tuple[Record, str | None]]
+
+
+def _prepare(alert_id: int, chunk: list[Recipient], messages: dict[str, Message],
+             chosen: dict[str | None, str], done: set[tuple[str, str]], push: Endpoints) -> Batch:
+    batch = Batch([], [])
+    for rec in chunk:
+        language = chosen[rec.language]
+        person = rec.person
+        for channel in sorted(rec.channels) if len(rec.channels) > 1 else rec.channels:
+            if (person, channel) not in done:
+                key = outbox_key(alert_id, person, channel)
+                state, reason, address, sent = _queue_one(key, messages[language], rec, channel,
+                                                          batch.messages, push)
+                batch.deliveries.append(((person, channel, rec.user_id, address, language, state, reason,
+                                          key), sent))
+    return batch
+
+
+def _write(db: Database, alert_id: int, batch: Batch) -> int | None:
+    """One transaction: the batch's messages (``notify.enqueue_many``) and delivery records (one
+    that another run of this fan-out wrote meanwhile is kept). ``None`` when the alert is no
+    longer approved (it was cancelled): nothing is written."""
+    with db.transaction() as session:
+        lock = select(Alert.state).where(Alert.id == alert_id)
+        if not db.is_sqlite:
+            lock = lock.with_for_update()  # a cancel waits for this batch, or this batch for it
+        if session.scalar(lock) != State.APPROVED:
+            return None
+        ids = notify.enqueue_many(session, batch.messages)
+        table = Delivery.__table__
+        now = stored(session, table.c.created_at, utcnow())
+        rows = [(*record, ids[key] if key else None) for record, key in batch.deliveries]
+        insert_rows(session, table, _DELIVERY_COLUMNS, rows,
+                    constants={"alert_id": alert_id, "created_at": now, "updated_at": now},
+                    skip_conflicts_on=["alert_id", "person", "channel"])
+        return len(rows)
+
+
+def fan_out(db: Database, settings: Settings, alert_id: int, *, batch: int | None = None) -> int:
     """Queue the alert for everyone it reaches; returns how many deliveries this run added.
 
-    Stops at the first batch that finds the alert no longer approved (it was cancelled)."""
+    Each batch of ``alerts_fanout_batch`` people is one transaction holding their delivery
+    records and their outbox messages; while one batch is written (the database's work), the
+    next one is prepared (Python's), on two threads. Stops at the first batch that finds the
+    alert no longer approved (it was cancelled); a run after one that died half-way skips the
+    people already queued."""
+    with _gc_paused():
+        return _fan_out(db, settings, alert_id, batch or settings.alerts_fanout_batch)
+
+
+def _fan_out(db: Database, settings: Settings, alert_id: int, size: int) -> int:
     with db.read() as session:
         alert = session.get(Alert, alert_id)
         if alert is None or alert.state != State.APPROVED:
@@ -294,29 +403,30 @@ def fan_out(db: Database, settings: Settings, alert_id: int, *, batch: int = BAT
         if not infos:
             return 0
         people = reached_before(session, alert) if alert.msg_type == "Cancel" else resolve(session, alert)
+        done = {(person, channel) for person, channel in session.execute(
+            select(Delivery.person, Delivery.channel).where(Delivery.alert_id == alert_id))}
+        push = notify.push_endpoints(session, [r.user_id for r in people.values()
+                                               if r.user_id and "push" in r.channels])
     messages = {lang: message_for(alert, info, settings) for lang, info in infos.items()}
+    chosen = {lang: choose_info(infos, lang, settings.default_language).language
+              for lang in {*infos, *(r.language for r in people.values())}}
     ordered = sorted(people.values(), key=lambda r: r.person)
     added = 0
-    for start in range(0, len(ordered), batch):
-        chunk = ordered[start:start + batch]
-        with db.transaction() as session:
-            lock = select(Alert.state).where(Alert.id == alert_id)
-            if not db.is_sqlite:
-                lock = lock.with_for_update()  # a cancel waits for this batch, or this batch for it
-            if session.scalar(lock) != State.APPROVED:
-                break
-            done = {(person, channel) for person, channel in session.execute(
-                select(Delivery.person, Delivery.channel).where(
-                    Delivery.alert_id == alert_id, Delivery.person.in_([r.person for r in chunk])))}
-            now = utcnow()
-            rows = []
-            for rec in chunk:
-                info = choose_info(infos, rec.language, settings.default_language)
-                for channel in sorted(rec.channels):
-                    if (rec.person, channel) not in done:
-                        rows.append(_queue_one(session, alert, messages[info.language], rec, channel,
-                                               info.language, now))
-            if rows:
-                session.execute(insert(Delivery), rows)
-            added += len(rows)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="parvis-fan-out") as writer:
+        pending: Future[int | None] | None = None
+        try:
+            for start in range(0, len(ordered), size):
+                prepared = _prepare(alert_id, ordered[start:start + size], messages, chosen, done, push)
+                if pending is not None:
+                    written, pending = pending.result(), None
+                    if written is None:
+                        return added
+                    added += written
+                if prepared.deliveries:
+                    pending = writer.submit(_write, db, alert_id, prepared)
+            if pending is not None:
+                added += pending.result() or 0
+        finally:
+            if pending is not None:  # a batch failed to prepare: the one being written still commits
+                wait([pending])
     return added

@@ -9,7 +9,7 @@ from typing import Any
 from parvis.kernel.db import Database
 from parvis.kernel.events import Event, EventBus
 from parvis.kernel.jobs import JobRegistry, enqueue
-from parvis.modules.reports import actions, pending
+from parvis.modules.reports import actions, pending, sms
 from parvis.settings import Settings
 
 SMS_JOB = "reports.sms_intake"
@@ -23,6 +23,8 @@ def register(registry: JobRegistry, bus: EventBus, db: Database, settings: Setti
         actions.report_by_sms(database, settings, payload["sender"], payload["text"])
 
     def on_sms(event: Event) -> None:
+        if sms.for_alerts(event.payload["text"], settings):  # an alerts subscription command, not a report
+            return
         # Durable hand-off: the SMS is stored; the job turns it into a report, even after a crash.
         with db.transaction() as session:
             enqueue(session, SMS_JOB, {"sender": event.payload["sender"], "text": event.payload["text"]},

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from parvis.modules import city
 from parvis.modules.reports.models import Category
+from parvis.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -53,3 +54,17 @@ def parse(session: Session, text: str, categories: list[Category]) -> ParsedSms:
                 size = len(name.split())
                 return ParsedSms(first, f["id"], " ".join(rest[:size]), " ".join(rest[size:]))
     return ParsedSms(first, None, "", " ".join(rest))
+
+
+def for_alerts(text: str, settings: Settings) -> bool:
+    """Whether the SMS starts with an alerts keyword (``alerts_sms_keywords``,
+    ``alerts_sms_stop_keywords``, without case or diacritics): the alerts module answers it as a
+    subscription command, so it is never a report."""
+
+    def words(value: str) -> list[str]:
+        return [w for w in (w.strip(".,:;!?") for w in _fold(value).split()) if w]
+
+    tokens = words(text)
+    phrases = [p for table in (settings.alerts_sms_keywords, settings.alerts_sms_stop_keywords)
+               for group in table.values() for p in group]
+    return any(keyword and tokens[:len(keyword)] == keyword for keyword in map(words, phrases))
