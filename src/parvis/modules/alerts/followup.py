@@ -40,38 +40,8 @@ class EarlierFanOutRunning(RuntimeError):
 
 
 def reached_by_earlier(session: Session, alert: Alert) -> dict[str, Recipient]:
-    """The people the messages this one replaces reached (or are reaching), with the channels
-    and addresses used. Each person counts as the latest message that reached them left them:
-    someone an earlier follow-up told the alert no longer concerned them is not counted (unless
-    a later Update reached them again)."""
-    people: dict[str, Recipient] = {}
-    earlier = targeting.chain(session, alert)  # nearest first
-    if not earlier:
-        return people
-    position = {alert_id: i for i, alert_id in enumerate(earlier)}
-    rows = session.execute(select(Delivery.alert_id, Delivery.followup, Delivery.person, Delivery.channel,
-                                  Delivery.user_id, Delivery.address, Delivery.language).where(
-        Delivery.alert_id.in_(earlier),
-        Delivery.state.not_in([DeliveryState.CANCELLED, DeliveryState.FAILED])).order_by(Delivery.id)).all()
-    latest: dict[str, int] = {}
-    told_out: set[str] = set()
-    for row in rows:
-        latest[row.person] = min(latest.get(row.person, len(earlier)), position[row.alert_id])
-    for row in rows:
-        if position[row.alert_id] == latest[row.person] and row.followup:
-            told_out.add(row.person)
-    for row in rows:
-        if position[row.alert_id] != latest[row.person] or row.person in told_out:
-            continue
-        rec = people.setdefault(row.person, Recipient(row.person, row.user_id))
-        rec.language = rec.language or row.language or None
-        rec.channels.add(row.channel)
-        rec.subscriptions[row.channel] = 1
-        if row.channel == "sms":
-            rec.phone = row.address
-        elif row.channel == "email":
-            rec.email = row.address
-    return people
+    """The people the messages this one replaces reached, as each latest message left them."""
+    return targeting.reached_before(session, alert)
 
 
 def left_behind(session: Session, alert: Alert, cmap: CityMap | None = None) -> dict[str, Recipient]:

@@ -225,21 +225,25 @@ def chain(session: Session, alert: Alert) -> list[int]:
 
 
 def reached_before(session: Session, alert: Alert) -> dict[str, Recipient]:
-    """For a Cancel: the people the cancelled messages reached (or were reaching), except those
-    the latest of them told it no longer concerned their place (an Update's follow-up)."""
+    """The people the messages this one replaces reached (or are reaching), with the channels and
+    addresses used (what a Cancel tells, what an Update's follow-up starts from). Each person counts
+    as the latest message that reached them left them: someone an Update's follow-up told the alert
+    no longer concerned their place is not counted (unless a later Update reached them again)."""
     people: dict[str, Recipient] = {}
-    ids = chain(session, alert)
-    position = {alert_id: i for i, alert_id in enumerate(ids)}  # nearest first
+    earlier = chain(session, alert)  # nearest first
+    if not earlier:
+        return people
+    position = {alert_id: i for i, alert_id in enumerate(earlier)}
     rows = session.execute(select(Delivery.alert_id, Delivery.followup, Delivery.person, Delivery.channel,
                                   Delivery.user_id, Delivery.address, Delivery.language).where(
-        Delivery.alert_id.in_(ids),
+        Delivery.alert_id.in_(earlier),
         Delivery.state.not_in([DeliveryState.CANCELLED, DeliveryState.FAILED])).order_by(Delivery.id)).all()
     latest: dict[str, int] = {}
     for row in rows:
-        latest[row.person] = min(latest.get(row.person, len(ids)), position[row.alert_id])
-    released = {row.person for row in rows if row.followup and position[row.alert_id] == latest[row.person]}
+        latest[row.person] = min(latest.get(row.person, len(earlier)), position[row.alert_id])
+    told_out = {row.person for row in rows if row.followup and position[row.alert_id] == latest[row.person]}
     for row in rows:
-        if row.person in released:
+        if position[row.alert_id] != latest[row.person] or row.person in told_out:
             continue
         rec = people.setdefault(row.person, Recipient(row.person, row.user_id))
         rec.language = rec.language or row.language or None
