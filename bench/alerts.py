@@ -21,7 +21,6 @@ import argparse
 import os
 import random
 import signal
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -47,7 +46,7 @@ from parvis.modules.city import queries as city_queries
 from parvis.settings import Settings
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "alerts"))
-from fake_sms_gateway import GatewayProcess, summary
+from fake_sms_gateway import GatewayProcess, WorkerProcesses, summary
 
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/parvis_bench_alerts"
@@ -250,32 +249,13 @@ def figure_fan_out(db: Database, settings: Settings, subscribers: int) -> int:
     return alert_id
 
 
-class Workers:
+def bench_workers(url: str, data_dir: Path, gateway: GatewayProcess, threads: int,
+                  batch: int) -> WorkerProcesses:
     """`parvis worker` processes with the bench's settings."""
-
-    def __init__(self, url: str, data_dir: Path, gateway: GatewayProcess, threads: int, batch: int) -> None:
-        self.env = {**os.environ, **WORKER_ENV, "PARVIS_DATABASE_URL": url, "PARVIS_DATA_DIR": str(data_dir),
-                    "PARVIS_KANNEL_SENDSMS_URL": gateway.sendsms_url,
-                    "PARVIS_NOTIFY_SEND_THREADS": str(threads), "PARVIS_NOTIFY_BATCH_SIZE": str(batch)}
-        self.procs: list[subprocess.Popen[bytes]] = []
-        self.log = open(data_dir / "workers.log", "ab")  # noqa: SIM115
-
-    def start(self) -> subprocess.Popen[bytes]:
-        proc = subprocess.Popen([sys.executable, "-m", "parvis.cli", "worker"], env=self.env,
-                                stdout=self.log, stderr=self.log)
-        self.procs.append(proc)
-        return proc
-
-    def stop(self) -> None:
-        for proc in self.procs:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for proc in self.procs:
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        self.log.close()
+    env = {**os.environ, **WORKER_ENV, "PARVIS_DATABASE_URL": url, "PARVIS_DATA_DIR": str(data_dir),
+           "PARVIS_KANNEL_SENDSMS_URL": gateway.sendsms_url, "PARVIS_NOTIFY_SEND_THREADS": str(threads),
+           "PARVIS_NOTIFY_BATCH_SIZE": str(batch)}
+    return WorkerProcesses(env, data_dir / "workers.log")
 
 
 def sms_sent(log: Path) -> int:
@@ -306,7 +286,8 @@ def fan_out_holder(db: Database, alert_id: int) -> int | None:
     return int(job.locked_by.split(":")[1])
 
 
-def figure_crash(db: Database, settings: Settings, workers: Workers, log: Path, first_alert: int) -> None:
+def figure_crash(db: Database, settings: Settings, workers: WorkerProcesses, log: Path,
+                 first_alert: int) -> None:
     author, approver = staff(db)
     alert_id = compose(db, settings, author, 0.10)
     with db.read() as session:
@@ -391,7 +372,7 @@ def main() -> None:
     log = data_dir / "gateway.log"
     log.unlink(missing_ok=True)
     with GatewayProcess(log) as gateway:
-        workers = Workers(url, data_dir, gateway, args.threads, args.batch)
+        workers = bench_workers(url, data_dir, gateway, args.threads, args.batch)
         try:
             workers.start()
             workers.start()

@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -126,6 +127,34 @@ async def _ok():  # type: ignore[no-untyped-def]
     from aiohttp import web
 
     return web.Response(text="ok")
+
+
+class WorkerProcesses:
+    """``parvis worker`` processes with the given environment, their output appended to a log;
+    ``stop`` asks them to finish (SIGTERM) and kills those that do not in ``grace`` seconds."""
+
+    def __init__(self, env: dict[str, str], log: Path, grace: float = 30.0) -> None:
+        self.env = env
+        self.grace = grace
+        self.log = open(log, "ab")  # noqa: SIM115 - closed in stop()
+        self.procs: list[subprocess.Popen[bytes]] = []
+
+    def start(self) -> subprocess.Popen[bytes]:
+        proc = subprocess.Popen([sys.executable, "-m", "parvis.cli", "worker"], env=self.env,
+                                stdout=self.log, stderr=self.log)
+        self.procs.append(proc)
+        return proc
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in self.procs:
+            try:
+                proc.wait(self.grace)
+            except subprocess.TimeoutExpired:  # pragma: no cover - a stuck worker
+                proc.kill()
+        self.log.close()
 
 
 def free_port() -> int:

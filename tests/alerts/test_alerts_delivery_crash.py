@@ -20,8 +20,6 @@ from __future__ import annotations
 import os
 import random
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -29,7 +27,7 @@ from typing import Any
 
 import pytest
 from alerts_factories import SIZE, SOUTH_LAT, WEST_LON, sent_alert
-from fake_sms_gateway import GatewayProcess, Summary
+from fake_sms_gateway import GatewayProcess, Summary, WorkerProcesses
 from sqlalchemy import func, insert, select
 
 from parvis.kernel.db import Database
@@ -57,44 +55,24 @@ def _subscribe(db: Database, count: int) -> None:
         session.execute(insert(Subscription), rows)
 
 
-class Workers:
+def _workers(database_url: str, tmp_path: Path, gateway: GatewayProcess, backend: str,
+             **settings: Any) -> WorkerProcesses:
     """``parvis worker`` processes sharing the test's database and the fake gateway."""
-
-    def __init__(self, database_url: str, tmp_path: Path, gateway: GatewayProcess, backend: str,
-                 **settings: Any) -> None:
-        self.env = {**os.environ, "PARVIS_DATABASE_URL": database_url, "PARVIS_DATA_DIR": str(tmp_path),
-                    "PARVIS_NOTIFY_SMS_BACKEND": backend, "PARVIS_KANNEL_SENDSMS_URL": gateway.sendsms_url,
-                    "PARVIS_SMS_WEBHOOK_URL": gateway.webhook_url, "PARVIS_SMS_INBOUND_TOKEN": "crash-test",
-                    "PARVIS_RATE_LIMIT_SMS_PER_MINUTE": "10000000", "PARVIS_WORKER_POLL_SECONDS": "0.1",
-                    "PARVIS_JOB_LEASE_SECONDS": str(LEASE_SECONDS)}
-        self.env.update({f"PARVIS_{k.upper()}": str(v) for k, v in settings.items()})
-        self.log = open(tmp_path / "workers.log", "ab")  # noqa: SIM115 - closed in stop()
-        self.procs: list[subprocess.Popen[bytes]] = []
-
-    def start(self) -> subprocess.Popen[bytes]:
-        proc = subprocess.Popen([sys.executable, "-m", "parvis.cli", "worker"], env=self.env,
-                                stdout=self.log, stderr=self.log)
-        self.procs.append(proc)
-        return proc
-
-    def stop(self) -> None:
-        for proc in self.procs:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for proc in self.procs:
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:  # pragma: no cover - a stuck worker
-                proc.kill()
-        self.log.close()
+    env = {**os.environ, "PARVIS_DATABASE_URL": database_url, "PARVIS_DATA_DIR": str(tmp_path),
+           "PARVIS_NOTIFY_SMS_BACKEND": backend, "PARVIS_KANNEL_SENDSMS_URL": gateway.sendsms_url,
+           "PARVIS_SMS_WEBHOOK_URL": gateway.webhook_url, "PARVIS_SMS_INBOUND_TOKEN": "crash-test",
+           "PARVIS_RATE_LIMIT_SMS_PER_MINUTE": "10000000", "PARVIS_WORKER_POLL_SECONDS": "0.1",
+           "PARVIS_JOB_LEASE_SECONDS": str(LEASE_SECONDS)}
+    env.update({f"PARVIS_{k.upper()}": str(v) for k, v in settings.items()})
+    return WorkerProcesses(env, tmp_path / "workers.log", grace=20)
 
 
 @pytest.fixture
-def workers_for(database_url: str, tmp_path: Path) -> Iterator[Callable[..., Workers]]:
-    made: list[Workers] = []
+def workers_for(database_url: str, tmp_path: Path) -> Iterator[Callable[..., WorkerProcesses]]:
+    made: list[WorkerProcesses] = []
 
-    def make(gateway: GatewayProcess, backend: str = "kannel", **settings: Any) -> Workers:
-        made.append(Workers(database_url, tmp_path, gateway, backend, **settings))
+    def make(gateway: GatewayProcess, backend: str = "kannel", **settings: Any) -> WorkerProcesses:
+        made.append(_workers(database_url, tmp_path, gateway, backend, **settings))
         return made[-1]
 
     yield make
