@@ -31,7 +31,9 @@ self.addEventListener("push", (event) => {
   let data = {};
   try { data = event.data ? event.data.json() : {}; } catch (e) { data = { body: event.data.text() }; }
   event.waitUntil(self.registration.showNotification(data.title || "Parvis", {
-    body: data.body || "", icon: "/static/icon-192.png", data: { url: data.url || "/" },
+    // Parvis puts the page to open (an alert's page...) in the payload's data.
+    body: data.body || "", icon: "/static/icon-192.png",
+    data: { url: (data.data && data.data.url) || data.url || "/" },
   }));
 });
 self.addEventListener("notificationclick", (event) => {
