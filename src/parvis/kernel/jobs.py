@@ -75,6 +75,15 @@ class JobRegistry:
         self.ticks.append(fn)
 
 
+def statuses(session: Session, keys: list[str]) -> dict[str, str]:
+    """The status of the keyed jobs that exist (queued, running, done, failed), by key: what a
+    module asks about the jobs it queued, without reading the jobs table itself."""
+    if not keys:
+        return {}
+    rows = session.execute(select(Job.key, Job.status).where(Job.key.in_(keys)))
+    return {key: status for key, status in rows}
+
+
 def enqueue(
     session: Session,
     kind: str,

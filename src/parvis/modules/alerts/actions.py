@@ -38,7 +38,7 @@ from parvis.modules.alerts.schemas import AlertCreate, SubscriptionCreate
 from parvis.modules.alerts.standards import cap
 from parvis.settings import Settings
 
-FAN_OUT_JOB = "alerts.fan_out"
+FAN_OUT_JOB = rules.FAN_OUT_JOB
 
 
 class SameApprover(Forbidden):
@@ -180,7 +180,7 @@ def approve(db: Database, settings: Settings, actor: Principal, alert_id: int, i
         alert.state = State.APPROVED
         alert.approver_id = actor.user_id
         alert.approved_at = alert.sent = alert.updated_at = now
-        jobs.enqueue(session, FAN_OUT_JOB, {"alert_id": alert.id}, key=f"{FAN_OUT_JOB}:{alert.id}")
+        jobs.enqueue(session, FAN_OUT_JOB, {"alert_id": alert.id}, key=rules.fan_out_key(alert.id))
         if alert.msg_type == "Update":  # people the original reached outside the new area are told
             jobs.enqueue(session, followup.FOLLOW_UP_JOB, {"alert_id": alert.id},
                          key=f"{followup.FOLLOW_UP_JOB}:{alert.id}", max_attempts=followup.MAX_ATTEMPTS)
@@ -272,7 +272,7 @@ def cancel_in(session: Session, settings: Settings, actor: Principal, alert_id: 
                               description=info.description, instruction=info.instruction))
     original.state = State.CANCELLED
     original.cancelled_at = original.updated_at = now
-    jobs.enqueue(session, FAN_OUT_JOB, {"alert_id": message.id}, key=f"{FAN_OUT_JOB}:{message.id}")
+    jobs.enqueue(session, FAN_OUT_JOB, {"alert_id": message.id}, key=rules.fan_out_key(message.id))
     audit.record(session, actor, "alerts.cancel", object_type="alert", object_id=original.id, ip=ip,
                  changes={"cancel_id": message.id, "withdrawn": len(stopped)})
     emit(session, "alerts.cancelled", alert_id=original.id, cancel_id=message.id)

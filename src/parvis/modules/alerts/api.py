@@ -163,14 +163,18 @@ def import_feeds(request: Request, principal: Annotated[Principal, Depends(requi
         return import_queries.feeds(session, list(request.app.state.settings.alerts_import_feeds))
 
 
+def _import(session: Any, import_id: int) -> Any:
+    row = import_queries.get(session, import_id)
+    if row is None:
+        raise NotFound()
+    return row
+
+
 @router.get("/imports/{import_id}", summary="One imported alert, with the draft the city would send (staff)")
 def get_import(request: Request, import_id: int,
                principal: Annotated[Principal, Depends(require("alerts.compose"))]) -> dict[str, Any]:
     with request.app.state.db.read() as session:
-        row = import_queries.get(session, import_id)
-        if row is None:
-            raise NotFound()
-        return import_queries.view(row)
+        return import_queries.view(_import(session, import_id))
 
 
 @router.get("/imports/{import_id}/document", summary="The CAP document as received (staff)",
@@ -178,9 +182,7 @@ def get_import(request: Request, import_id: int,
 def import_document(request: Request, import_id: int,
                     principal: Annotated[Principal, Depends(require("alerts.compose"))]) -> Response:
     with request.app.state.db.read() as session:
-        row = import_queries.get(session, import_id)
-        if row is None:
-            raise NotFound()
+        row = _import(session, import_id)
         return Response(row.document, media_type=cap.MEDIA_TYPE,
                         headers={"Content-Disposition": f'attachment; filename="import-{row.id}.xml"'})
 

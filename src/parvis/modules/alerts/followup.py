@@ -19,12 +19,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from parvis.kernel import notify
+from parvis.kernel import jobs, notify
 from parvis.kernel.db import Database, utcnow
 from parvis.kernel.errors import N_
 from parvis.kernel.i18n import Translator
-from parvis.kernel.jobs import Job, JobStatus
-from parvis.modules.alerts import targeting
+from parvis.kernel.jobs import JobStatus
+from parvis.modules.alerts import rules, targeting
 from parvis.modules.alerts.models import Alert, AlertInfo, Delivery, DeliveryState, State
 from parvis.modules.alerts.targeting import CityMap, Recipient
 from parvis.settings import Settings
@@ -57,9 +57,9 @@ def left_behind(session: Session, alert: Alert, cmap: CityMap | None = None) -> 
 
 
 def earlier_fan_out_running(session: Session, alert: Alert) -> bool:
-    keys = [f"alerts.fan_out:{i}" for i in targeting.chain(session, alert)]
-    return bool(keys) and session.scalar(select(Job.id).where(
-        Job.key.in_(keys), Job.status.in_([JobStatus.QUEUED, JobStatus.RUNNING])).limit(1)) is not None
+    keys = [rules.fan_out_key(i) for i in targeting.chain(session, alert)]
+    running = (JobStatus.QUEUED, JobStatus.RUNNING)
+    return any(status in running for status in jobs.statuses(session, keys).values())
 
 
 def message_for(alert: Alert, info: AlertInfo, settings: Settings) -> targeting.Message:

@@ -10,7 +10,9 @@ from typing import Any
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from parvis.kernel import jobs
 from parvis.kernel.db import utcnow
+from parvis.modules.alerts import rules
 from parvis.modules.alerts.area import Circle
 from parvis.modules.alerts.models import (
     Alert,
@@ -260,6 +262,5 @@ def delivery_records(session: Session, alert_id: int, *, after_id: int = 0,
 
 def fan_out_state(session: Session, alert_id: int) -> str | None:
     """The state of an alert's fan-out job (queued, running, done, failed), None if it has none."""
-    from parvis.kernel.jobs import Job
-
-    return session.scalar(select(Job.status).where(Job.key == f"alerts.fan_out:{alert_id}"))
+    key = rules.fan_out_key(alert_id)
+    return jobs.statuses(session, [key]).get(key)

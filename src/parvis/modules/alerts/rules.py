@@ -19,6 +19,14 @@ class AlertEndsBeforeStart(ValidationFailed):
     title = N_("The alert expires before it takes effect.")
 
 
+FAN_OUT_JOB = "alerts.fan_out"
+
+
+def fan_out_key(alert_id: int) -> str:
+    """The key of an alert's fan-out job (at most one per alert)."""
+    return f"{FAN_OUT_JOB}:{alert_id}"
+
+
 def _aware(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 

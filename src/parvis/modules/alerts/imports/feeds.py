@@ -228,7 +228,7 @@ def poll_tick(settings: Settings) -> jobs.Tick:
         last["at"] = time.monotonic()
         key = f"{POLL_JOB}:{int(time.time() // settings.alerts_import_interval_seconds)}"
         with db.read() as session:
-            if session.scalar(select(jobs.Job.id).where(jobs.Job.key == key)) is not None:
+            if jobs.statuses(session, [key]):
                 return 0
         with db.transaction() as session:
             jobs.enqueue(session, POLL_JOB, {}, key=key, max_attempts=1)
