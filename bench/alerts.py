@@ -1,6 +1,7 @@
 """Crisis alerts at city scale: builds N subscribed citizens (default 1,000,000) spread over the
 demo city, then measures and prints
 
+0. preview: the draft's count of the people it will reach (what its page loads after itself);
 1. fan-out: an alert whose area covers about a quarter of them is approved; seconds from the
    approval until every recipient is resolved and every delivery is queued in the outbox;
 2. delivery: two `parvis worker` processes send the SMS to a fake Kannel gateway on loopback
@@ -39,7 +40,7 @@ from parvis.kernel.jobs import Job, Worker, claim_one
 from parvis.kernel.notify.models import OutboxMessage
 from parvis.migrations import upgrade
 from parvis.modules.accounts import queries as accounts_queries
-from parvis.modules.alerts import actions, targeting
+from parvis.modules.alerts import actions, reach, targeting
 from parvis.modules.alerts.models import Alert, Delivery, Subscription
 from parvis.modules.alerts.schemas import AlertCreate
 from parvis.modules.city import queries as city_queries
@@ -208,9 +209,20 @@ def wait(predicate: Callable[[], bool], timeout: float, every: float = 0.05) -> 
     return False
 
 
+def figure_preview(db: Database, alert_id: int) -> None:
+    """What the draft's page shows before approval: who it will reach, counted."""
+    started = time.perf_counter()
+    with db.read() as session:
+        counts = reach.count(session, session.get_one(Alert, alert_id))
+    elapsed = time.perf_counter() - started
+    print(f"0. preview of the draft: {counts['people']:,} people, "
+          f"{counts['channels']['sms']['subscriptions']:,} SMS subscriptions, counted in {elapsed:.1f} s")
+
+
 def figure_fan_out(db: Database, settings: Settings, subscribers: int) -> int:
     author, approver = staff(db)
     alert_id = compose(db, settings, author, 0.30)
+    figure_preview(db, alert_id)
     registry = build_registry(settings, db)
     timings: dict[str, float] = {}
     real_resolve = targeting.resolve
@@ -291,12 +303,12 @@ def figure_crash(db: Database, settings: Settings, workers: WorkerProcesses, log
     author, approver = staff(db)
     alert_id = compose(db, settings, author, 0.10)
     with db.read() as session:
-        reach = targeting.preview(session, session.get_one(Alert, alert_id))["people"]
+        reached = reach.count(session, session.get_one(Alert, alert_id))["people"]
     actions.approve(db, settings, approver, alert_id)
     assert wait(lambda: fan_out_holder(db, alert_id) is not None, 60), "no worker took the fan-out"
     holder = fan_out_holder(db, alert_id)
     # Half way: a few batches queued, the job still running.
-    threshold = max(1, min(2 * settings.alerts_fanout_batch, reach // 3))
+    threshold = max(1, min(2 * settings.alerts_fanout_batch, reached // 3))
     assert wait(lambda: count(db, select(func.count()).select_from(Delivery).where(
         Delivery.alert_id == alert_id)) >= threshold, 120, 0.01), "the fan-out did not progress"
     queued_at_kill = count(db, select(func.count()).select_from(Delivery).where(

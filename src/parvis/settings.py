@@ -116,9 +116,11 @@ class Settings(BaseSettings):
     notify_backoff_seconds: float = Field(
         5.0, description="First retry delay; doubles at each attempt."
     )
-    rate_limit_sms_per_minute: int = Field(60, description="SMS sent per minute, all workers.")
-    rate_limit_email_per_minute: int = Field(120, description="E-mails sent per minute, all workers.")
-    rate_limit_push_per_minute: int = Field(600, description="Web pushes sent per minute.")
+    rate_limit_sms_per_minute: int = Field(
+        3000, description="SMS sent per minute, all workers: what the SMS gateway's operator link accepts.")
+    rate_limit_email_per_minute: int = Field(
+        1200, description="E-mails sent per minute, all workers: what the mail relay accepts.")
+    rate_limit_push_per_minute: int = Field(6000, description="Web pushes sent per minute, all workers.")
     notify_batch_size: int = Field(
         200, description="Messages of one channel a worker claims, sends and records together."
     )

@@ -132,6 +132,7 @@ ROUTE_PERMISSIONS = {
     ("GET", "/admin/alerts/new"): "alerts.compose",
     ("POST", "/admin/alerts/new"): "alerts.compose",
     ("GET", "/admin/alerts/{alert_id:int}"): "alerts.compose",
+    ("GET", "/admin/alerts/{alert_id:int}/reach"): "alerts.compose",
     ("GET", "/admin/alerts/{alert_id:int}/edit"): "alerts.compose",
     ("POST", "/admin/alerts/{alert_id:int}/edit"): "alerts.compose",
     ("GET", "/admin/alerts/{alert_id:int}/update"): "alerts.compose",

@@ -26,7 +26,7 @@ from parvis.modules.alerts import actions, area, rules
 from parvis.modules.alerts.hazard_templates import HAZARDS, translated
 from parvis.modules.alerts.models import Alert, Delivery, State, Subscription
 from parvis.modules.alerts.schemas import AlertCreate
-from web_helpers import csrf_of, sign_in
+from web_helpers import bearer, csrf_of, sign_in
 
 CITIZEN = "+84912000001"
 
@@ -162,10 +162,14 @@ def test_the_preview_shows_who_will_be_reached_and_the_missing_languages(person,
     alert_id = created_id(compose(agent, settings, district_ids=[str(city.west)]))
     page = agent.get(f"/admin/alerts/{alert_id}?done=composed")
     assert page.status_code == 200
-    assert 'data-people="3"' in page.text
-    reach = dict(re.findall(r'data-reach="([a-z]+-[a-z]+)">(\d+)<', page.text))
-    assert reach == {"sms-people": "2", "sms-subscriptions": "2", "email-people": "1",
-                     "email-subscriptions": "1", "push-people": "0", "push-subscriptions": "0"}
+    # The page comes at once; the counting (seconds in a big city) is loaded after it.
+    assert f'hx-get="/admin/alerts/{alert_id}/reach" hx-trigger="load"' in page.text and "data-people" not in page.text
+    for counted in (agent.get(f"/admin/alerts/{alert_id}/reach"), agent.get(f"/admin/alerts/{alert_id}?count=1")):
+        assert counted.status_code == 200
+        assert 'data-people="3"' in counted.text and "hx-trigger" not in counted.text.split('id="reach"')[1][:200]
+        reach = dict(re.findall(r'data-reach="([a-z]+-[a-z]+)">(\d+)<', counted.text))
+        assert reach == {"sms-people": "2", "sms-subscriptions": "2", "email-people": "1",
+                         "email-subscriptions": "1", "push-people": "0", "push-subscriptions": "0"}
     assert "English, ភាសាខ្មែរ, العربية" in page.text  # the city's languages still missing
     # the CAP document of the draft, for checking before it is sent
     xml = agent.get(f"/admin/alerts/{alert_id}/cap.xml")
@@ -219,7 +223,7 @@ def test_an_exercise_says_it_goes_to_testers_only_and_its_author_may_approve_it(
     alert_id = created_id(compose(supervisor, settings, status="Exercise", district_ids=[str(city.west)]))
     page = supervisor.get(f"/admin/alerts/{alert_id}")
     assert shows(page, "this message goes only to the people who opted in to receive exercises and tests.")
-    assert 'data-people="1"' in page.text
+    assert 'data-people="1"' in supervisor.get(f"/admin/alerts/{alert_id}/reach").text
     answer = supervisor.post(f"/admin/alerts/{alert_id}/approve",
                              data={"csrf_token": csrf_of(supervisor, "/admin/alerts")}, follow_redirects=False)
     assert answer.status_code == 303
@@ -261,6 +265,27 @@ def test_update_then_cancel_from_the_alerts_page(person, db, settings, city, reg
     assert shows(public, "This alert has been cancelled.") and "La rivière a baissé." in public.text
     assert f'href="/alerts/{update_id}"' in public.text
     assert cancel is not None and cancel.references_id == update_id
+
+
+def test_the_preview_of_an_update_counts_the_people_its_follow_up_will_tell(person, db, settings, city, registry,
+                                                                            client):
+    subscriber(db, phone="+84900000001", point=IN_WEST)
+    subscriber(db, phone="+84900000002", point=IN_EAST)
+    subscriber(db, email="ana@example.org", point=IN_EAST, channels=("email",))
+    original = sent_alert(db, settings, city, area={"district_ids": [city.west, city.east]})
+    run_jobs(db, registry)
+    agent = person("agent@example.org")
+    token = csrf_of(agent, f"/admin/alerts/{original}")
+    update_id = created_id(agent.post(f"/admin/alerts/{original}/update", follow_redirects=False, data={
+        "csrf_token": token, **form(settings, district_ids=[str(city.west)])}))
+    counted = agent.get(f"/admin/alerts/{update_id}/reach")
+    assert 'data-people="1"' in counted.text and 'data-follow-up="2"' in counted.text
+    told = " ".join(counted.text.split('data-follow-up="2"')[1].split("</p>")[0].split())
+    assert "2 people the earlier message reached are outside the new area: they will be told" in told
+    assert "(SMS: 1, E-mail: 1)" in told
+    preview = client.get(f"/api/v1/alerts/{update_id}/preview", headers=bearer(client, "agent@example.org", PASSWORD))
+    assert preview.json()["follow_up"] == {"people": 2, "channels": {"sms": 1, "email": 1, "push": 0}}
+    assert preview.json()["people"] == 1
 
 
 # ------------------------------------------------------------------ deliveries

@@ -20,7 +20,7 @@ from sqlalchemy import select
 import factories
 from parvis.kernel.auth import Principal, Role
 from parvis.kernel.notify.actions import save_subscription
-from parvis.modules.alerts import targeting
+from parvis.modules.alerts import reach, targeting
 from parvis.modules.alerts.models import Alert
 
 # A square straddling the border of the two districts, 0.01 degrees each side of it.
@@ -150,7 +150,34 @@ def test_preview_counts_people_and_subscriptions_per_channel(db, settings, city)
     subscriber(db, phone="+84900000003", point=IN_EAST)
     alert_id = sent_alert(db, settings, city, area={"district_ids": [city.west]})
     with db.read() as session:
-        counts = targeting.preview(session, session.scalar(select(Alert).where(Alert.id == alert_id)))
-    assert counts == {"people": 2, "channels": {"sms": {"people": 1, "subscriptions": 2},
-                                                "email": {"people": 1, "subscriptions": 1},
-                                                "push": {"people": 0, "subscriptions": 0}}}
+        counts = reach.count(session, session.scalar(select(Alert).where(Alert.id == alert_id)))
+    assert counts["people"] == 2 and counts["follow_up"] is None
+    assert counts["channels"] == {"sms": {"people": 1, "subscriptions": 2},
+                                  "email": {"people": 1, "subscriptions": 1},
+                                  "push": {"people": 0, "subscriptions": 0}}
+
+
+def test_a_phone_subscribed_by_keyword_and_through_an_account_gets_one_sms(db, settings, city):
+    citizen_id = factories.citizen(db, settings, "+84912000001")
+    subscriber(db, phone="+84912000001", district_id=city.west)  # "ALERTE OUEST" sent from the same phone
+    subscriber(db, point=IN_WEST, channels=("sms",), actor=Principal(citizen_id, Role.CITIZEN))
+    subscriber(db, phone="+84900000009", point=IN_WEST)
+    alert_id = sent_alert(db, settings, city, area={"district_ids": [city.west]})
+    with db.read() as session:
+        counts = reach.count(session, session.get(Alert, alert_id))
+    assert counts["people"] == 2
+    assert counts["channels"]["sms"] == {"people": 2, "subscriptions": 3}
+    targeting.fan_out(db, settings, alert_id)
+    assert [(d.person, d.channel) for d in deliveries(db, alert_id)] == [
+        ("phone:+84900000009", "sms"), (f"user:{citizen_id}", "sms")]
+    assert sorted(m.recipient for m in outbox(db, alert_id)) == ["+84900000009", "+84912000001"]
+
+
+def test_an_email_address_subscribed_with_and_without_an_account_gets_one_email(db, settings, city):
+    citizen_id = factories.citizen(db, settings, "lan@example.org")
+    subscriber(db, email="lan@example.org", point=IN_WEST, channels=("email",), language="vi")
+    subscriber(db, point=IN_WEST, channels=("email",), actor=Principal(citizen_id, Role.CITIZEN))
+    alert_id = sent_alert(db, settings, city, area={"district_ids": [city.west]})
+    targeting.fan_out(db, settings, alert_id)
+    assert [(d.person, d.channel) for d in deliveries(db, alert_id)] == [(f"user:{citizen_id}", "email")]
+    assert [m.recipient for m in outbox(db, alert_id)] == ["lan@example.org"]

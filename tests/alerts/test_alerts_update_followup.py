@@ -142,3 +142,18 @@ def test_a_cancel_after_the_follow_ups_went_out_does_not_tell_those_people_again
     run_jobs(db, registry)
     told = {(d.person, d.channel) for d in deliveries(db, cancel.id)}
     assert told == {("phone:+84900000001", "sms")}  # still concerned until this cancel; the others were released
+
+
+def test_a_phone_the_update_reaches_through_an_account_is_not_told_it_is_out(db, settings, city, registry):
+    import factories
+    from parvis.kernel.auth import Principal, Role
+
+    subscriber(db, phone="+84912000001", point=IN_WEST)  # by SMS keyword, before having an account
+    original = sent_alert(db, settings, city, area={"district_ids": [city.west, city.east]})
+    run_jobs(db, registry)
+    citizen_id = factories.citizen(db, settings, "+84912000001")
+    subscriber(db, point=IN_EAST, channels=("sms",), actor=Principal(citizen_id, Role.CITIZEN))
+    update = _update(db, settings, city, original, [city.east])
+    run_jobs(db, registry)
+    assert [(d.person, d.followup) for d in deliveries(db, update)] == [(f"user:{citizen_id}", False)]
+    assert [m.recipient for m in outbox(db, update)] == ["+84912000001"]

@@ -19,7 +19,7 @@ from sqlalchemy import select, update
 from parvis.app import build_registry
 from parvis.kernel.db import Database
 from parvis.kernel.jobs import Worker, claim_one
-from parvis.modules.alerts import actions, targeting
+from parvis.modules.alerts import actions, reach, targeting
 from parvis.modules.alerts.hazard_templates import HAZARDS, translated
 from parvis.modules.alerts.models import Alert, AlertInfo, Delivery
 from parvis.modules.alerts.schemas import SubscriptionCreate
@@ -132,10 +132,10 @@ def test_an_alert_from_template_to_the_citizens_phone(new_context: Callable[...,
     _subscribe_inside(live_city, alert_id, 3)
     agent.reload()
     with live_city.db.read() as session:
-        reach = targeting.preview(session, _alert(live_city, alert_id))
-    assert reach["people"] >= 3
-    expect(agent.locator("[data-people]")).to_have_attribute("data-people", str(reach["people"]))
-    expect(agent.locator("[data-reach='sms-people']")).to_have_text(str(reach["channels"]["sms"]["people"]))
+        counts = reach.count(session, _alert(live_city, alert_id))
+    assert counts["people"] >= 3
+    expect(agent.locator("[data-people]")).to_have_attribute("data-people", str(counts["people"]))
+    expect(agent.locator("[data-reach='sms-people']")).to_have_text(str(counts["channels"]["sms"]["people"]))
     expect(agent.locator(".map[data-areas]")).to_have_attribute("data-ready", str(live_city.district_count))
     expect(agent.locator(f"form[action='/admin/alerts/{alert_id}/approve']")).to_have_count(0)  # not an approver
 
@@ -152,8 +152,8 @@ def test_an_alert_from_template_to_the_citizens_phone(new_context: Callable[...,
     # the worker queues the messages: the dashboard counts them without a reload
     supervisor.evaluate("window.notReloaded = true")
     assert _run_worker(live_city) >= 1
-    expect(total).to_have_text(str(reach["people"]), timeout=10_000)
-    sms = str(reach["channels"]["sms"]["people"])
+    expect(total).to_have_text(str(counts["people"]), timeout=10_000)
+    sms = str(counts["channels"]["sms"]["people"])
     expect(supervisor.locator("[data-count='sms-queued']")).to_have_text(sms)
     with live_city.db.transaction() as session:  # the gateway refuses one number
         first = session.scalar(select(Delivery.id).where(Delivery.alert_id == alert_id).order_by(Delivery.id))

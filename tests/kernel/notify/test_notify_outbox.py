@@ -227,6 +227,30 @@ def test_report_before_the_send_is_recorded(db: Database) -> None:
     assert row.sent_at is not None and row.provider_ref == result.provider_ref
 
 
+def test_a_gateway_receipt_keeps_a_dead_workers_message_from_being_sent_twice(
+    db: Database, events: list[Event]
+) -> None:
+    """Kannel reports "submitted to the SMSC" within milliseconds of taking a message: when the
+    worker dies before writing its send down, that receipt says the gateway has it, and the
+    message is not claimed again once the lease runs out."""
+    settings = make_settings(job_lease_seconds=30)
+    msg_id = _enqueue(db, body="Lũ tối nay")
+    other = _enqueue(db, body="Cúp nước ngày mai", to="+84907654321")
+    claimed = claim(db, Channel.SMS, settings)  # worker A sends both, then dies before recording
+    assert sorted(m.id for m in claimed) == [msg_id, other]
+    assert mark_delivery(db, str(msg_id), None, "smsc submit", message_id=msg_id) == MessageStatus.SENT
+    assert [e.payload["message_ids"] for e in events if e.name == "notify.sent"] == [[msg_id]]
+    fake = FakeAdapter(Channel.SMS)
+    later = utcnow() + timedelta(seconds=31)
+    assert dispatch_due(db, {Channel.SMS: fake}, settings, now=later) == 1
+    assert fake.bodies() == ["Cúp nước ngày mai"]  # only the one the gateway never acknowledged
+    # Worker A's own result, late: a timeout it saw does not undo what the gateway said.
+    a_result = next(m for m in claimed if m.id == msg_id)
+    record_result(db, a_result, settings, provider="kannel", error=TransientError("read timed out"))
+    assert message(db, msg_id).status == MessageStatus.SENT
+    assert mark_delivery(db, str(msg_id), True, message_id=msg_id) == MessageStatus.DELIVERED
+
+
 def test_worker_tick_sends_with_the_configured_backends(db: Database) -> None:
     registry = JobRegistry()
     tick = register(registry, make_settings())

@@ -34,6 +34,7 @@ from parvis.kernel.notify.outbox import (
     enqueue_many,
     mark_delivery,
     push_endpoints,
+    statuses,
     withdraw,
 )
 from parvis.kernel.notify.privacy import register_privacy
@@ -64,6 +65,7 @@ __all__ = [
     "register",
     "register_privacy",
     "router",
+    "statuses",
     "vapid_public_key",
     "withdraw",
 ]

@@ -116,6 +116,24 @@ def withdraw(session: Session, *, purpose: str, key_prefix: str, reason: str) ->
     return [(r.idempotency_key, r.channel) for r in rows]
 
 
+class Status(NamedTuple):
+    status: str
+    error: str
+
+
+def statuses(session: Session, message_ids: Iterable[int]) -> dict[int, Status]:
+    """The status (and last error) of the given messages that exist, by id: what a module asks to
+    bring its own records up to date when the news of a send or a delivery report did not reach it
+    (events are in-process: a worker killed between its commit and the handlers loses them)."""
+    ids = sorted(set(message_ids))
+    out: dict[int, Status] = {}
+    for start in range(0, len(ids), LOOKUP_PAGE):
+        rows = session.execute(select(OutboxMessage.id, OutboxMessage.status, OutboxMessage.last_error)
+                               .where(OutboxMessage.id.in_(ids[start:start + LOOKUP_PAGE])))
+        out.update((i, Status(status, error or "")) for i, status, error in rows)
+    return out
+
+
 def _by_key(session: Session, key: str) -> OutboxMessage | None:
     return session.scalar(select(OutboxMessage).where(OutboxMessage.idempotency_key == key))
 
@@ -335,7 +353,8 @@ def record_results(
     set of changed columns. A result from a claim that is no longer current (its lease ran out
     and another worker took the message: the attempt number differs) is ignored. A delivery
     report that arrived before this result (fast gateways do that) is kept: ``delivered`` is
-    never undone. Emits ``notify.failed`` per message that failed for good and one
+    never undone, and a message an intermediate report showed the gateway holds stays ``sent``
+    even if this worker's request timed out. Emits ``notify.failed`` per message that failed for good and one
     ``notify.sent`` per purpose with the ids of the messages the gateway accepted
     (``message_ids``), so that modules follow a million messages with a few events.
     """
@@ -353,7 +372,7 @@ def record_results(
         for outcome in outcomes:
             row = current.get(outcome.message.id)
             if row is None or row.attempts != outcome.message.attempt or row.status not in (
-                    MessageStatus.SENDING, MessageStatus.DELIVERED, MessageStatus.FAILED):
+                    MessageStatus.SENDING, MessageStatus.SENT, MessageStatus.DELIVERED, MessageStatus.FAILED):
                 continue
             values = _new_values(row, outcome, settings, provider, now)
             status = values.get("status", row.status)
@@ -471,7 +490,17 @@ def mark_delivery(
         row = session.scalars(query.order_by(OutboxMessage.id).limit(1)).first()
         if row is None:
             return None
-        if row.status == MessageStatus.DELIVERED or delivered is None:
+        if delivered is None:
+            if row.status == MessageStatus.SENDING:
+                # The gateway has it (Kannel's "submitted to the SMSC" comes within milliseconds):
+                # if the worker that sent it dies before writing its result down, the message
+                # is not claimed and sent again when the lease runs out.
+                row.status = str(MessageStatus.SENT)
+                row.sent_at = row.sent_at or now
+                row.locked_until = None
+                emit(session, "notify.sent", purpose=row.purpose, message_ids=[row.id])
+            return row.status
+        if row.status == MessageStatus.DELIVERED:
             return row.status
         if delivered:
             row.status = str(MessageStatus.DELIVERED)

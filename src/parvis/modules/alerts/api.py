@@ -16,7 +16,7 @@ from parvis.kernel.api import PageParams, page, page_params
 from parvis.kernel.auth import Principal, require
 from parvis.kernel.errors import N_, MalformedBody, NotFound, ParvisError, ValidationFailed
 from parvis.kernel.web import client_ip
-from parvis.modules.alerts import actions, queries, targeting
+from parvis.modules.alerts import actions, queries, reach
 from parvis.modules.alerts.imports import actions as import_actions
 from parvis.modules.alerts.imports import queries as import_queries
 from parvis.modules.alerts.schemas import AlertCreate, CancelIn, DismissIn, RepublishIn, SubscriptionCreate
@@ -250,7 +250,7 @@ def preview(request: Request, alert_id: int,
         row = queries.alert(session, alert_id)
         if row is None:
             raise NotFound()
-        return targeting.preview(session, row)
+        return reach.count(session, row)
 
 
 @router.post("/{alert_id}/approve", summary="Approve and send a draft (supervisor; not its author)")

@@ -44,16 +44,28 @@ def reached_by_earlier(session: Session, alert: Alert) -> dict[str, Recipient]:
     return targeting.reached_before(session, alert)
 
 
-def left_behind(session: Session, alert: Alert, cmap: CityMap | None = None) -> dict[str, Recipient]:
+def left_behind(session: Session, alert: Alert, cmap: CityMap | None = None,
+                still: dict[str, Recipient] | None = None) -> dict[str, Recipient]:
     """For an Update: the people its earlier messages reached whose places it no longer covers
-    (nobody for any other message)."""
+    (nobody for any other message). ``still``: the Update's own recipients, when already resolved."""
     if alert.msg_type != "Update":
         return {}
     before = reached_by_earlier(session, alert)
     if not before:
         return {}
-    still = targeting.resolve(session, alert, cmap)
-    return {person: rec for person, rec in before.items() if person not in still}
+    if still is None:
+        still = targeting.resolve(session, alert, cmap)
+    covered = {(channel, address) for rec in still.values()
+               for channel, address in (("sms", rec.phone), ("email", rec.email)) if channel in rec.channels}
+    left: dict[str, Recipient] = {}
+    for person, rec in before.items():
+        if person in still:
+            continue
+        # A phone or address the Update reaches under another person's name is not told it ended.
+        rec.channels -= {c for c, a in (("sms", rec.phone), ("email", rec.email)) if (c, a) in covered}
+        if rec.channels:
+            left[person] = rec
+    return left
 
 
 def earlier_fan_out_running(session: Session, alert: Alert) -> bool:

@@ -1,5 +1,6 @@
 """Background work of the alerts module: the fan-out of approved alerts, and following the
-outbox's delivery reports and failures onto the delivery records; the follow-up of an Update
+outbox's sends, delivery reports and failures onto the delivery records (by its events, and a
+tick that catches up what a crash kept from them); the follow-up of an Update
 for people outside its new area, SMS keyword commands, and the polling of import feeds."""
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from typing import Any
 from parvis.kernel.db import Database
 from parvis.kernel.events import Event, EventBus
 from parvis.kernel.jobs import JobRegistry, enqueue
-from parvis.modules.alerts import actions, followup, sms, targeting
+from parvis.modules.alerts import actions, followup, reconcile, sms, targeting
 from parvis.modules.alerts.imports import feeds
 from parvis.settings import Settings
 
@@ -55,6 +56,7 @@ def register(registry: JobRegistry, bus: EventBus, db: Database, settings: Setti
                                "delivered" if event.name == "notify.delivered" else "failed",
                                str(event.payload.get("error") or ""))
 
+    registry.add_tick(reconcile.catch_up_tick())  # what those events could not tell (a crash)
     bus.subscribe("notify.sent", on_outcome)
     bus.subscribe("notify.delivered", on_outcome)
     bus.subscribe("notify.failed", on_outcome)

@@ -177,7 +177,9 @@ class Delivery(Base):
 
     __table_args__ = (
         UniqueConstraint("alert_id", "person", "channel"),
-        Index("ix_alerts_deliveries_alert_state", "alert_id", "state"),
+        # The dashboard's counts per state, and the records of one state walked in id order when
+        # they catch up with the outbox (``reconcile``).
+        Index("ix_alerts_deliveries_alert_state_id", "alert_id", "state", "id"),
     )
 
 

@@ -211,6 +211,44 @@ def _resolve(session: Session, alert: Alert, cmap: CityMap) -> dict[str, Recipie
         for channel in channels:
             rec.channels.add(channel)
             rec.subscriptions[channel] = rec.subscriptions.get(channel, 0) + 1
+    return _one_message_per_address(people)
+
+
+def _keeps(a: Recipient, b: Recipient) -> bool:
+    """Of two people sharing an address, whether ``a`` keeps the message: an account before a bare
+    phone or e-mail subscription (``phone:...`` by SMS keyword), then the smaller key."""
+    return (a.user_id is None, a.person) < (b.user_id is None, b.person)
+
+
+def _one_message_per_address(people: dict[str, Recipient]) -> dict[str, Recipient]:
+    """One SMS per phone number and one e-mail per address. Someone subscribed by SMS keyword
+    and, with the same number, through their account (or a family sharing one phone) is one
+    handset: it gets the alert once. The account keeps the channel (and counts the other's
+    subscriptions); a person left with no channel is not reached at all. The choice depends only
+    on who is subscribed, so a re-run of a fan-out makes the same one."""
+    holders: dict[tuple[str, str], Recipient] = {}
+    shared = False
+    for rec in people.values():
+        for channel, address in (("sms", rec.phone), ("email", rec.email)):
+            if address and channel in rec.channels:
+                holder = holders.setdefault((channel, address), rec)
+                if holder is not rec:
+                    shared = True
+                    if _keeps(rec, holder):
+                        holders[channel, address] = rec
+    if not shared:
+        return people
+    for rec in list(people.values()):
+        for channel, address in (("sms", rec.phone), ("email", rec.email)):
+            holder = holders.get((channel, address or ""))
+            if holder is None or holder is rec or channel not in rec.channels:
+                continue
+            rec.channels.discard(channel)
+            moved = rec.subscriptions.pop(channel, 0)
+            holder.subscriptions[channel] = holder.subscriptions.get(channel, 0) + moved
+            holder.language = holder.language or rec.language
+        if not rec.channels:
+            del people[rec.person]
     return people
 
 
@@ -254,15 +292,6 @@ def reached_before(session: Session, alert: Alert) -> dict[str, Recipient]:
         elif row.channel == "email":
             rec.email = row.address
     return people
-
-
-def preview(session: Session, alert: Alert) -> dict[str, Any]:
-    """How many people and subscriptions the alert would reach, in all and per channel."""
-    people = reached_before(session, alert) if alert.msg_type == "Cancel" else resolve(session, alert)
-    channels = {c: {"people": sum(c in p.channels for p in people.values()),
-                    "subscriptions": sum(p.subscriptions.get(c, 0) for p in people.values())}
-                for c in CHANNELS}
-    return {"people": len(people), "channels": channels}
 
 
 # ------------------------------------------------------------------------------- fan-out

@@ -27,7 +27,7 @@ from parvis.kernel.i18n import _
 from parvis.kernel.identifiers import mask
 from parvis.kernel.web import client_ip, csrf_protect, error_message, render
 from parvis.modules import accounts
-from parvis.modules.alerts import actions, queries, targeting
+from parvis.modules.alerts import actions, queries, reach, targeting
 from parvis.modules.alerts.hazard_templates import HAZARDS
 from parvis.modules.alerts.models import ALERT_STATUSES, CHANNELS, Alert, DeliveryState, State
 from parvis.modules.alerts.pages import forms
@@ -217,7 +217,8 @@ def _deliveries(session: Any, row: Alert) -> dict[str, Any]:
 
 
 def _alert_page(request: Request, principal: Principal, alert_id: int, *, flash: str | None = None,
-                error: str | None = None, cancel_note: str = "", status_code: int = 200) -> Response:
+                error: str | None = None, cancel_note: str = "", status_code: int = 200,
+                count: bool = False) -> Response:
     settings = request.app.state.settings
     with request.app.state.db.read() as session:
         row = queries.alert(session, alert_id)
@@ -226,7 +227,9 @@ def _alert_page(request: Request, principal: Principal, alert_id: int, *, flash:
         texts = queries.infos(session, [row.id])[row.id]
         cmap = targeting.city_map(session)
         story = queries.history(session, row, sent_only=False)
-        preview = targeting.preview(session, row) if row.state == State.DRAFT else None
+        # Counting takes seconds in a big city: the page asks for it after loading (htmx), or
+        # counts at once when asked to (``?count=1``, the link shown without JavaScript).
+        preview = reach.count(session, row) if count and row.state == State.DRAFT else None
         dashboard = _deliveries(session, row) if row.state != State.DRAFT else None
         people = {"author": _name(session, row.author_id), "approver": _name(session, row.approver_id)}
     draft = row.state == State.DRAFT
@@ -246,10 +249,24 @@ def _alert_page(request: Request, principal: Principal, alert_id: int, *, flash:
 
 
 @router.get("/admin/alerts/{alert_id:int}")
-def alert_page(request: Request, alert_id: int, principal: Composer, done: str = "") -> Response:
+def alert_page(request: Request, alert_id: int, principal: Composer, done: str = "",
+               count: bool = False) -> Response:
     """A draft's preview (its area, who it will reach, its CAP document), or a sent alert's
     delivery dashboard, history, update and cancel."""
-    return _alert_page(request, principal, alert_id, flash=_flash(done))
+    return _alert_page(request, principal, alert_id, flash=_flash(done), count=count)
+
+
+@router.get("/admin/alerts/{alert_id:int}/reach")
+def reach_fragment(request: Request, alert_id: int, principal: Composer) -> Response:
+    """Who a draft will reach, counted now: the draft's page loads it after itself."""
+    with request.app.state.db.read() as session:
+        row = queries.alert(session, alert_id)
+        if row is None or row.state != State.DRAFT:
+            raise NotFound()
+        preview = reach.count(session, row)
+    return render(request, "alerts_admin/_reach.html",
+                  {"preview": preview, "alert": row, "labels": all_labels()},
+                  headers={"Cache-Control": "no-store"})
 
 
 @router.post("/admin/alerts/{alert_id:int}/approve")
