@@ -4,7 +4,8 @@ It speaks two interfaces:
 
 - Kannel smsbox's ``GET /cgi-bin/sendsms`` (user name, password, ``to``, ``text``, ``dlr-url``...):
   answers ``202 0: Accepted for delivery`` like Kannel, and like Kannel it has no idempotency:
-  every request is a message sent to a handset.
+  every request is a message sent to a handset. With ``--receipts`` it then calls the message's
+  ``dlr-url`` with type 8 ("submitted to the SMSC"), as Kannel's bearerbox does.
 - a JSON webhook ``POST /sms`` (``to``, ``text``, ``reference``...) with client-reference
   deduplication, like gateways that accept a reference once: a repeated ``reference`` is answered
   ``200 {"status": "duplicate"}`` and not sent to the handset again.
@@ -31,6 +32,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 USERNAME = "parvis"
@@ -72,10 +74,27 @@ def summary(path: Path) -> Summary:
 
 
 class Gateway:
-    def __init__(self, log: Path, delay: float) -> None:
+    def __init__(self, log: Path, delay: float, receipts: bool = False) -> None:
         self.delay = delay
+        self.receipts = receipts
         self.seen: set[str] = set()
         self.file = open(log, "a", encoding="utf-8", buffering=1)  # noqa: SIM115 - one line each
+        self.client: Any = None  # aiohttp.ClientSession, made in the server's loop on first use
+        self.reports: set[asyncio.Task[None]] = set()
+
+    async def report(self, dlr_url: str) -> None:
+        """What Kannel's bearerbox does once the operator's SMSC took a message: call the
+        ``dlr-url`` with delivery report type 8 ("submitted to the SMSC"), milliseconds later."""
+        from aiohttp import ClientError, ClientSession
+
+        if self.client is None:
+            self.client = ClientSession()
+        url = dlr_url.replace("%d", "8").replace("%A", "ACK%2F")
+        try:
+            async with self.client.get(url) as answer:
+                await answer.read()
+        except (ClientError, OSError) as exc:  # Kannel retries; the tests count what arrived
+            print(f"fake gateway: delivery report failed: {exc}", file=sys.stderr)
 
     def record(self, interface: str, ref: str, to: str) -> bool:
         first = ref not in self.seen
@@ -97,6 +116,10 @@ class Gateway:
         if self.delay:
             await asyncio.sleep(self.delay)
         self.record("kannel", ref, to)
+        if self.receipts and query.get("dlr-url"):
+            task = asyncio.get_running_loop().create_task(self.report(query["dlr-url"]))
+            self.reports.add(task)
+            task.add_done_callback(self.reports.discard)
         return web.Response(status=202, text="0: Accepted for delivery")
 
     async def webhook(self, request):  # type: ignore[no-untyped-def]
@@ -112,10 +135,10 @@ class Gateway:
         return web.json_response({"status": "accepted" if first else "duplicate", "reference": ref})
 
 
-def serve(port: int, log: Path, delay_ms: float) -> None:
+def serve(port: int, log: Path, delay_ms: float, receipts: bool = False) -> None:
     from aiohttp import web
 
-    gateway = Gateway(log, delay_ms / 1000)
+    gateway = Gateway(log, delay_ms / 1000, receipts)
     app = web.Application()
     app.router.add_get("/cgi-bin/sendsms", gateway.sendsms)
     app.router.add_post("/sms", gateway.webhook)
@@ -167,14 +190,15 @@ class GatewayProcess:
     """The gateway in its own process (so its work is not counted in the sender's): a context
     manager giving ``url`` (base), ``sendsms_url``, ``webhook_url`` and ``log``."""
 
-    def __init__(self, log: Path, *, delay_ms: float = 0.0, port: int | None = None) -> None:
+    def __init__(self, log: Path, *, delay_ms: float = 0.0, port: int | None = None,
+                 receipts: bool = False) -> None:
         self.log = log
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.sendsms_url = f"{self.url}/cgi-bin/sendsms"
         self.webhook_url = f"{self.url}/sms"
         self.command = [sys.executable, str(Path(__file__).resolve()), "--port", str(self.port),
-                        "--log", str(log), "--delay-ms", str(delay_ms)]
+                        "--log", str(log), "--delay-ms", str(delay_ms)] + (["--receipts"] if receipts else [])
         self.process: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> GatewayProcess:
@@ -204,8 +228,10 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=13013)
     parser.add_argument("--log", type=Path, required=True)
     parser.add_argument("--delay-ms", type=float, default=0.0, help="Time the gateway takes per message.")
+    parser.add_argument("--receipts", action="store_true",
+                        help="Report each Kannel message back as Kannel does (dlr-url, type 8).")
     args = parser.parse_args()
-    serve(args.port, args.log, args.delay_ms)
+    serve(args.port, args.log, args.delay_ms, args.receipts)
 
 
 if __name__ == "__main__":

@@ -8,11 +8,13 @@ with short leases so that a dead worker's job and messages are taken over within
   message can be in flight; the job is taken over and completed, and every subscriber gets the
   SMS exactly once, whatever the gateway (Kannel has no idempotency: this is the guarantee that
   holds with it).
-- Killed while it sends (it had claimed a batch, the gateway took some of it): at-least-once
-  delivery re-sends, after the lease, the messages whose result the dead worker could not write
-  down. With Kannel these reach the handset twice (at most one batch, each re-sent message is on
-  its second attempt); a gateway that deduplicates on our reference (the webhook adapter sends
-  the message id) answers "duplicate" and no handset gets a message twice.
+- Killed while it sends (it had claimed a batch, the gateway took some of it): Kannel reports
+  "submitted to the SMSC" within milliseconds, and that receipt marks the message sent: nothing
+  reaches a handset twice (the fake gateway with ``receipts``, reporting to a live web server).
+  A gateway that sends no receipt gets, after the lease, the messages whose result the dead worker
+  could not write down again (at least once: at most one batch, each on its second attempt); one
+  that deduplicates on our reference (the webhook adapter sends the message id) answers
+  "duplicate" and no handset gets a message twice.
 """
 
 from __future__ import annotations
@@ -155,6 +157,8 @@ def test_a_worker_killed_during_the_fan_out_neither_loses_nor_duplicates_a_messa
 @pytest.mark.parametrize("backend", ["kannel", "webhook"])
 def test_a_worker_killed_while_sending_resends_only_what_it_could_not_write_down(
         db, settings, city, tmp_path, workers_for, backend) -> None:
+    """A gateway that sends no receipt (the fake Kannel without ``--receipts``): the dead worker's
+    unwritten sends go again after its lease."""
     people = 1000
     batch = 100
     _subscribe(db, people)
@@ -181,4 +185,64 @@ def test_a_worker_killed_while_sending_resends_only_what_it_could_not_write_down
         assert seen.handsets == seen.requests  # Kannel cannot tell: a repeat reaches the handset
     else:
         assert seen.handsets == seen.distinct == people  # the gateway took each reference once
+    assert _states(db, alert_id) == {"sent": people}
+
+
+class _WebServer:
+    """Parvis's web app (the delivery-report endpoint) served by uvicorn in a thread."""
+
+    def __init__(self, app: Any) -> None:
+        import socket as socket_module
+        import threading
+
+        import uvicorn
+
+        with socket_module.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
+                                                    lifespan="off"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> _WebServer:
+        self.thread.start()
+        _wait(lambda: self.server.started, 10, 0.01)
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+
+
+def test_with_kannels_receipts_a_worker_killed_while_sending_sends_nothing_twice(
+        db, settings, city, tmp_path, workers_for, app) -> None:
+    """Kannel reports "submitted to the SMSC" (type 8) within milliseconds of taking a message:
+    that receipt marks the message sent, so the dead worker's messages the gateway had taken are
+    not sent again after its lease; those it had not sent yet are, once. Nothing twice."""
+    people = 1000
+    batch = 100
+    settings.sms_inbound_token = "crash-test"  # the token the workers put in the dlr-url
+    _subscribe(db, people)
+    alert_id = sent_alert(db, settings, city, area={"district_ids": [city.west]})
+    targeting.fan_out(db, settings, alert_id)
+    with _WebServer(app) as web, GatewayProcess(tmp_path / "sms.log", delay_ms=3, receipts=True) as gateway:
+        workers = workers_for(gateway, "kannel", notify_batch_size=batch, notify_send_threads=4,
+                              base_url=web.url)
+        first = workers.start()
+        _wait(lambda: gateway.summary().requests >= 250, 60)
+        first.send_signal(signal.SIGKILL)
+        first.wait(10)
+        time.sleep(0.3)  # the receipts of what the gateway took before the kill
+        in_flight = _scalar(db, select(func.count()).select_from(OutboxMessage).where(
+            OutboxMessage.status == "sending")) or 0
+        taken = gateway.summary().requests
+        workers.start()
+        seen = _drain(db, alert_id, gateway)
+    sent = _sms_sent(db)
+    print(f"\nkannel with receipts: killed while sending ({in_flight} claimed, not sent nor reported): "
+          f"{seen.line()}")
+    assert taken < people, "everything was sent before the kill: nothing was tested"
+    assert len(sent) == people and set(seen.counts) == set(sent)  # none missing
+    assert seen.repeats == 0 and seen.handsets == seen.distinct == people  # none twice
     assert _states(db, alert_id) == {"sent": people}
