@@ -40,6 +40,7 @@ from parvis.modules.reports.models import Report
 from parvis.settings import Settings
 
 CONCURRENCY = 16
+REQUESTS_PER_CONNECTION = 20
 
 
 def p95(samples: list[float]) -> float:
@@ -93,7 +94,8 @@ def free_port() -> int:
 
 
 async def create_load(base: str, tokens: list[str], seconds: float) -> tuple[int, list[float], float]:
-    """16 clients, each on its own keep-alive connection, posting reports back to back.
+    """16 clients, each on its own keep-alive connection (renewed every few reports), posting
+    reports back to back.
 
     The load comes from aiohttp, a light client, so that the two cores this machine has go to the
     server rather than to the client measuring it (httpx took three times the CPU per request)."""
@@ -104,23 +106,51 @@ async def create_load(base: str, tokens: list[str], seconds: float) -> tuple[int
     async def client(token: str, seed: int) -> None:
         nonlocal errors
         rng = random.Random(seed)
-        connector = aiohttp.TCPConnector(limit=1)
-        async with aiohttp.ClientSession(base, connector=connector,
-                                         headers={"Authorization": f"Bearer {token}"}) as http:
-            while time.perf_counter() < stop:
-                body = {"category": "LAMP", "description": "Lampadaire éteint",
-                        "lon": 107.585 + rng.uniform(-0.01, 0.01), "lat": 16.463 + rng.uniform(-0.005, 0.005),
-                        "contact_channel": "none"}
-                t0 = time.perf_counter()
-                async with http.post("/api/v1/reports", json=body) as response:
-                    await response.read()
-                    latencies.append(time.perf_counter() - t0)
-                    if response.status != 201:
-                        errors += 1
+        await asyncio.sleep(seed * 0.01)  # people do not all arrive in the same millisecond
+        while time.perf_counter() < stop:
+            # A phone keeps a connection for a while, not forever: a fresh one every few reports.
+            # (With 16 connections opened at once and kept, the first web process to wake
+            # accepts them all, and the others stay idle.)
+            connector = aiohttp.TCPConnector(limit=1)
+            async with aiohttp.ClientSession(base, connector=connector,
+                                             headers={"Authorization": f"Bearer {token}"}) as http:
+                for _ in range(REQUESTS_PER_CONNECTION):
+                    if time.perf_counter() >= stop:
+                        break
+                    body = {"category": "LAMP", "description": "Lampadaire éteint",
+                            "lon": 107.585 + rng.uniform(-0.01, 0.01),
+                            "lat": 16.463 + rng.uniform(-0.005, 0.005), "contact_channel": "none"}
+                    t0 = time.perf_counter()
+                    async with http.post("/api/v1/reports", json=body) as response:
+                        await response.read()
+                        latencies.append(time.perf_counter() - t0)
+                        if response.status != 201:
+                            errors += 1
 
     started = time.perf_counter()
     await asyncio.gather(*(client(tokens[i % len(tokens)], i) for i in range(CONCURRENCY)))
     return errors, latencies, time.perf_counter() - started
+
+
+def wait_for_workers(log: Path, workers: int, timeout: float = 60.0) -> None:
+    """Until every web process has started: /healthz answers as soon as the first one has, and
+    load connections opened before the others start would all stay on it (keep-alive)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if log.read_text(errors="replace").count("Application startup complete") >= workers:
+            return
+        time.sleep(0.2)
+    raise RuntimeError(f"the {workers} web processes did not all start; see {log}")
+
+
+def cpu_seconds(parent: int) -> dict[int, float]:
+    """CPU time (user + system) of each child process of ``parent``, from /proc."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    out = {}
+    for child in Path(f"/proc/{parent}/task/{parent}/children").read_text().split():
+        fields = Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()
+        out[int(child)] = (int(fields[11]) + int(fields[12])) / ticks
+    return out
 
 
 def run_create_load(base: str, tokens: list[str], seconds: float) -> tuple[int, list[float], float]:
@@ -164,7 +194,9 @@ def main() -> None:
            "PARVIS_REPORTS_ANONYMOUS_PER_HOUR": str(10**9)}
     command = [sys.executable, "-m", "parvis.cli", "serve", "--port", str(port), "--no-migrate",
                "--workers", str(args.workers)]
-    server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server_log = Path(tmp) / "serve.log"
+    with server_log.open("wb") as log_file:
+        server = subprocess.Popen(command, env=env, stdout=log_file, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(100):
@@ -173,6 +205,7 @@ def main() -> None:
                     break
             except httpx.HTTPError:
                 time.sleep(0.2)
+        wait_for_workers(server_log, args.workers)
         tokens = []
         for n in range(1, 17):
             response = httpx.post(base + "/api/v1/auth/token",
@@ -180,10 +213,16 @@ def main() -> None:
             tokens.append(response.json()["access_token"])
         # The load comes from a fresh process: this one holds the whole demo city, objects its
         # garbage collector would scan again and again, slowing the client rather than the server.
+        before = cpu_seconds(server.pid) if args.workers > 1 else {}
         with multiprocessing.get_context("spawn").Pool(1) as pool:
             errors, lat, elapsed = pool.apply(run_create_load, (base, tokens, args.seconds))
         print(f"1. create via JSON API, {CONCURRENCY} clients: {len(lat) / elapsed:,.0f} reports/s, "
               f"p95 {p95(lat):.0f} ms, {errors} errors ({len(lat):,} requests in {elapsed:.0f} s)")
+        if before:  # how the load spread over the web processes
+            after = cpu_seconds(server.pid)
+            busy = sorted((after[pid] - before.get(pid, 0.0) for pid in after), reverse=True)
+            print("   CPU seconds per web process during the load: "
+                  + ", ".join(f"{b:.1f}" for b in busy if b > 0.05))
         rng = random.Random(2)
         with db.read() as session:
             bounds = city_queries.bounds(session)
