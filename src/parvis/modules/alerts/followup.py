@@ -56,13 +56,13 @@ def left_behind(session: Session, alert: Alert, cmap: CityMap | None = None,
     if still is None:
         still = targeting.resolve(session, alert, cmap)
     covered = {(channel, address) for rec in still.values()
-               for channel, address in (("sms", rec.phone), ("email", rec.email)) if channel in rec.channels}
+               for channel, address in rec.addresses() if channel in rec.channels}
     left: dict[str, Recipient] = {}
     for person, rec in before.items():
         if person in still:
             continue
         # A phone or address the Update reaches under another person's name is not told it ended.
-        rec.channels -= {c for c, a in (("sms", rec.phone), ("email", rec.email)) if (c, a) in covered}
+        rec.channels -= {channel for channel, address in rec.addresses() if (channel, address) in covered}
         if rec.channels:
             left[person] = rec
     return left

@@ -137,6 +137,10 @@ class Recipient:
     channels: set[str] = field(default_factory=set)
     subscriptions: dict[str, int] = field(default_factory=dict)  # per channel
 
+    def addresses(self) -> tuple[tuple[str, str | None], tuple[str, str | None]]:
+        """The channels that go to an address, with it: SMS to the phone, e-mail to the address."""
+        return ("sms", self.phone), ("email", self.email)
+
 
 FAR = 1e9  # where a district subscription's missing point is put: no area covers it
 _SUB = Subscription.__table__.c
@@ -229,7 +233,7 @@ def _one_message_per_address(people: dict[str, Recipient]) -> dict[str, Recipien
     holders: dict[tuple[str, str], Recipient] = {}
     shared = False
     for rec in people.values():
-        for channel, address in (("sms", rec.phone), ("email", rec.email)):
+        for channel, address in rec.addresses():
             if address and channel in rec.channels:
                 holder = holders.setdefault((channel, address), rec)
                 if holder is not rec:
@@ -239,7 +243,7 @@ def _one_message_per_address(people: dict[str, Recipient]) -> dict[str, Recipien
     if not shared:
         return people
     for rec in list(people.values()):
-        for channel, address in (("sms", rec.phone), ("email", rec.email)):
+        for channel, address in rec.addresses():
             holder = holders.get((channel, address or ""))
             if holder is None or holder is rec or channel not in rec.channels:
                 continue
