@@ -32,6 +32,7 @@ from alerts_factories import SIZE, SOUTH_LAT, WEST_LON, sent_alert
 from fake_sms_gateway import GatewayProcess, Summary, WorkerProcesses
 from sqlalchemy import func, insert, select
 
+from live_server import LiveServer
 from parvis.kernel.db import Database
 from parvis.kernel.jobs import Job
 from parvis.kernel.notify.models import OutboxMessage
@@ -188,33 +189,6 @@ def test_a_worker_killed_while_sending_resends_only_what_it_could_not_write_down
     assert _states(db, alert_id) == {"sent": people}
 
 
-class _WebServer:
-    """Parvis's web app (the delivery-report endpoint) served by uvicorn in a thread."""
-
-    def __init__(self, app: Any) -> None:
-        import socket as socket_module
-        import threading
-
-        import uvicorn
-
-        with socket_module.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            self.port = sock.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
-                                                    lifespan="off"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> _WebServer:
-        self.thread.start()
-        _wait(lambda: self.server.started, 10, 0.01)
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
-
-
 def test_with_kannels_receipts_a_worker_killed_while_sending_sends_nothing_twice(
         db, settings, city, tmp_path, workers_for, app) -> None:
     """Kannel reports "submitted to the SMSC" (type 8) within milliseconds of taking a message:
@@ -226,7 +200,7 @@ def test_with_kannels_receipts_a_worker_killed_while_sending_sends_nothing_twice
     _subscribe(db, people)
     alert_id = sent_alert(db, settings, city, area={"district_ids": [city.west]})
     targeting.fan_out(db, settings, alert_id)
-    with _WebServer(app) as web, GatewayProcess(tmp_path / "sms.log", delay_ms=3, receipts=True) as gateway:
+    with LiveServer(app) as web, GatewayProcess(tmp_path / "sms.log", delay_ms=3, receipts=True) as gateway:
         workers = workers_for(gateway, "kannel", notify_batch_size=batch, notify_send_threads=4,
                               base_url=web.url)
         first = workers.start()

@@ -3,51 +3,19 @@ entity bombs, DOCTYPEs, broken XML and huge uploads all end in a clear, translat
 
 from __future__ import annotations
 
-import contextlib
-import http.server
-import os
-import threading
 import time
 import urllib.request
 from collections.abc import Iterator
 
 import pytest
 from alert_samples import FLOOD_WARNING
+from hostile_io import PipeWatch, serving
 from lxml import etree
 
 from parvis.kernel.errors import ValidationFailed
 from parvis.modules.alerts.standards import atom, cap, signature, xmlsafe
 
 CAP_BODY = FLOOD_WARNING.split(b"?>", 1)[1]  # the document without its XML declaration
-
-
-class PipeWatch:
-    """A named pipe whose opening for reading is noticed (a reader blocks until a writer comes)."""
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self.opened = 0
-        self._stop = threading.Event()
-        os.mkfifo(path)
-        self._thread = threading.Thread(target=self._watch, daemon=True)
-        self._thread.start()
-
-    def _watch(self) -> None:
-        while not self._stop.is_set():
-            try:
-                fd = os.open(self.path, os.O_WRONLY | os.O_NONBLOCK)
-            except OSError:  # no reader yet
-                time.sleep(0.001)
-                continue
-            self.opened += 1
-            with contextlib.suppress(OSError):  # the reader may be gone already
-                os.write(fd, b"root:x:0:0:SECRET")
-            os.close(fd)
-
-    def stop(self) -> None:
-        time.sleep(0.05)
-        self._stop.set()
-        self._thread.join()
 
 
 @pytest.fixture
@@ -59,25 +27,9 @@ def pipe(tmp_path) -> Iterator[PipeWatch]:
 
 @pytest.fixture
 def web() -> Iterator[tuple[str, list[str]]]:
-    """A web server on loopback that counts the requests it gets."""
-    hits: list[str] = []
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            hits.append(self.path)
-            self.send_response(200)
-            self.end_headers()
-            self.wfile.write(b'<!ENTITY leak "SECRET">')
-
-        def log_message(self, *args) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", hits
-    server.shutdown()
-    thread.join()
+    """A web server on loopback that counts the requests it gets (and serves a DTD)."""
+    with serving({"/dtd": (b'<!ENTITY leak "SECRET">', "application/xml-dtd")}) as (url, hits):
+        yield url, hits
 
 
 def attacks(file_url: str, web_url: str) -> dict[str, bytes]:

@@ -8,20 +8,16 @@ test fails, every page it opened is saved as a screenshot under ``test-results/`
 from __future__ import annotations
 
 import re
-import socket
-import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-import uvicorn
 from browser_helpers import DEFAULT_LOCALE, LiveCity, sign_in
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 from sqlalchemy import select
 
+from live_server import LiveServer
 from parvis.app import create_app, register_privacy_hooks
 from parvis.demo import create_demo_city
 from parvis.kernel.db import Database
@@ -52,31 +48,6 @@ def _failed(node: pytest.Item) -> bool:
 
 # ----------------------------------------------------------------------- the live server
 
-def _serve(app: Any) -> tuple[uvicorn.Server, threading.Thread, str]:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))  # a free port, held from now on: no race between workers
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                           log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]},
-                              name=f"parvis-uvicorn-{port}", daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline or not thread.is_alive():
-            server.should_exit = True
-            raise RuntimeError(f"the Parvis test server did not answer on {url}/healthz")
-        time.sleep(0.05)
-    return server, thread, url
-
-
 @pytest.fixture(scope="session")
 def live_city(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveCity]:
     folder = tmp_path_factory.mktemp("browser-city")
@@ -95,13 +66,11 @@ def live_city(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveCity]:
     user_ids = {(email or phone): uid for uid, email, phone in people}
 
     db = Database(url)
-    server, thread, base_url = _serve(create_app(settings, database=db))
     try:
-        yield LiveCity(url=base_url, db=db, settings=settings, department_ids=department_ids,
-                       district_count=district_count, user_ids=user_ids)
+        with LiveServer(create_app(settings, database=db), lifespan="on") as server:
+            yield LiveCity(url=server.url, db=db, settings=settings, department_ids=department_ids,
+                           district_count=district_count, user_ids=user_ids)
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
         db.dispose()
 
 

@@ -5,16 +5,15 @@ Imported by the test modules as ``notify_helpers`` (the fixtures live in ``conft
 from __future__ import annotations
 
 import socket
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
-import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
+from live_server import LiveServer, free_port  # noqa: F401 (the notify tests import them from here)
 from parvis.kernel.auth import Principal, Role
 from parvis.kernel.db import Database
 from parvis.kernel.errors import ParvisError
@@ -33,12 +32,6 @@ def make_settings(**overrides: Any) -> Settings:
     }
     base.update(overrides)
     return Settings(_env_file=None, **base)  # type: ignore[call-arg]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, every: float = 0.05) -> Any:
@@ -85,28 +78,6 @@ def build_app(db: Database | None, settings: Settings) -> FastAPI:
 
     app.include_router(router)
     return app
-
-
-class LiveServer:
-    """uvicorn serving an app in a thread on a free loopback port."""
-
-    def __init__(self, app: FastAPI) -> None:
-        self.app = app
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
-                                lifespan="off")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> LiveServer:
-        self.thread.start()
-        wait_for(lambda: self.server.started, 10)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
 
 
 def outbox(db: Database) -> list[OutboxMessage]:

@@ -3,32 +3,21 @@ third-party Open311 client would, then reads the request back in XML."""
 
 from __future__ import annotations
 
-import threading
-import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from urllib.parse import urlencode
 
 import httpx
 import pytest
-import uvicorn
 from open311_support import API_KEY, LAT, LON, app_fixture, open311_city_fixture  # noqa: F401 (fixtures)
+
+from live_server import LiveServer
 
 
 @pytest.fixture
 def base_url(app, open311_city) -> Iterator[str]:
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning",
-                                           lifespan="off"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    yield f"http://127.0.0.1:{port}/open311/v2"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with LiveServer(app) as server:
+        yield f"{server.url}/open311/v2"
 
 
 def test_third_party_client_over_loopback(base_url):
