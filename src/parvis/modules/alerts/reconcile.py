@@ -40,9 +40,9 @@ _PENDING = (str(DeliveryState.QUEUED), str(DeliveryState.SENT))
 # Channels whose messages get a delivery report: a "sent" e-mail or push has nothing more coming.
 _WITH_RECEIPTS = ("sms",)
 # What an outbox status means for a delivery record (queued and sending: nothing new yet).
-_OUTCOMES = {notify.MessageStatus.SENT: DeliveryState.SENT,
-             notify.MessageStatus.DELIVERED: DeliveryState.DELIVERED,
-             notify.MessageStatus.FAILED: DeliveryState.FAILED}
+_OUTCOMES = {str(notify.MessageStatus.SENT): DeliveryState.SENT,
+             str(notify.MessageStatus.DELIVERED): DeliveryState.DELIVERED,
+             str(notify.MessageStatus.FAILED): DeliveryState.FAILED}
 
 Walk = tuple[int, str]  # (alert id, state of the records)
 
@@ -80,10 +80,9 @@ def catch_up_page(db: Database, walk: Walk, after: int) -> tuple[int, int | None
     moves: dict[tuple[str, str], list[int]] = defaultdict(list)
     for _id, outbox_id in rows:
         status = news.get(outbox_id)
-        outcome = _OUTCOMES.get(status.status) if status else None  # type: ignore[call-overload]
-        if outcome is not None and outcome != state:
-            reason = status.error if outcome == DeliveryState.FAILED else ""  # type: ignore[union-attr]
-            moves[outcome, reason].append(outbox_id)
+        outcome = _OUTCOMES.get(status.status) if status is not None else None
+        if status is not None and outcome is not None and outcome != state:
+            moves[outcome, status.error if outcome == DeliveryState.FAILED else ""].append(outbox_id)
     changed = 0
     for (outcome, reason), ids in moves.items():
         actions.record_outcome(db, ids, outcome, reason)
