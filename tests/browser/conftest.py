@@ -30,6 +30,9 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--no-first-run", "--disable-component-update", "--disable-sync"]
 TIMEOUT_MS = 10_000
+# A page load or form post on a loaded 2-core CI machine (two test processes, each with its own
+# server and browser) has been seen to take several seconds: navigations get more room.
+NAVIGATION_TIMEOUT_MS = 30_000
 
 
 # ----------------------------------------------------------------------- failure screenshots
@@ -121,6 +124,7 @@ def new_context(browser: Browser, live_city: LiveCity, request: pytest.FixtureRe
             options["storage_state"] = signed_in_states(as_user)
         context = browser.new_context(base_url=live_city.url, **options)
         context.set_default_timeout(TIMEOUT_MS)
+        context.set_default_navigation_timeout(NAVIGATION_TIMEOUT_MS)
         opened.append(context)
         return context
 

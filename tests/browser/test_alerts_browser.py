@@ -83,6 +83,9 @@ def test_an_alert_from_template_to_the_citizens_phone(new_context: Callable[...,
     lang = _lang(agent)
     expect(agent.locator("h1")).to_have_text(tr(lang, "Crisis alerts"))
     agent.click("nav.subnav a[href='/admin/alerts/new']")
+    # The click returns once the new page is committed, maybe before its deferred scripts ran
+    # (then the menu below would not submit itself yet): wait for the page's load event.
+    agent.wait_for_url("**/admin/alerts/new")
     # choosing a template fills the form at once (the menu submits itself)
     with agent.expect_navigation():
         agent.select_option("#t-template", "flood")

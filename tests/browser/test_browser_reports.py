@@ -179,6 +179,10 @@ def test_me_too_from_the_report_form_supports_the_open_report_instead_of_a_dupli
     page.dispatch_event("#f-lon", "change")
     me_too = page.locator(f"#nearby button[formaction='/reports/{existing.id}/support']")
     expect(me_too).to_be_visible()
+    # The category's and the position's look-ups may still be in flight or settling (htmx swaps
+    # #nearby when each answers): click once the block no longer moves.
+    expect(page.locator(".htmx-request, .htmx-swapping, .htmx-settling")).to_have_count(0)
+    expect(me_too).to_be_visible()
     with page.expect_navigation():
         me_too.click()
     assert re.search(rf"/reports/{existing.id}\?done=support$", page.url), page.url
