@@ -47,8 +47,9 @@ def p95(samples: list[float]) -> float:
     return statistics.quantiles(samples, n=20)[-1] * 1000 if len(samples) >= 20 else max(samples) * 1000
 
 
-def bulk_reports(db: Database, count: int) -> None:
-    """Insert reports straight into the table (what years of use would leave), in batches."""
+def bulk_reports(db: Database, count: int, first: int = 0) -> None:
+    """Insert reports straight into the table (what years of use would leave), in batches;
+    ``first`` numbers their tokens after those of an earlier run that is being topped up."""
     with db.read() as session:
         cats = queries.categories(session)
         districts = city_queries.districts(session)
@@ -66,7 +67,7 @@ def bulk_reports(db: Database, count: int) -> None:
             lat = rng.uniform(d.min_lat, d.max_lat)
             created = now - timedelta(minutes=rng.uniform(0, 3 * 365 * 24 * 60))
             c = cats[n % len(cats)]
-            rows.append({"token": f"b{n}", "category_id": c.id, "department_id": c.department_id,
+            rows.append({"token": f"b{first + n}", "category_id": c.id, "department_id": c.department_id,
                          "district_id": d.id, "status": rng.choice(statuses), "description": "Bench report",
                          "address": "", "lon": lon, "lat": lat, "public_lon": lon, "public_lat": lat,
                          "attributes": {}, "source": "web", "reporter_name": "", "contact_channel": "none",
@@ -79,12 +80,8 @@ def bulk_reports(db: Database, count: int) -> None:
         print(f"\r  inserted {done:,} reports ({done / (time.perf_counter() - started):,.0f}/s)", end="",
               flush=True)
     print()
-    if db.dialect == "postgresql":
-        with db.engine.begin() as conn:
-            conn.exec_driver_sql("ANALYZE")
-    else:
-        with db.engine.begin() as conn:
-            conn.exec_driver_sql("ANALYZE")
+    with db.engine.begin() as conn:
+        conn.exec_driver_sql("ANALYZE")
 
 
 def free_port() -> int:
@@ -188,7 +185,7 @@ def main() -> None:
     with db.read() as session:
         existing = session.scalar(select(Report.id).order_by(Report.id.desc()).limit(1)) or 0
     if existing < args.reports:
-        bulk_reports(db, args.reports - existing)
+        bulk_reports(db, args.reports - existing, first=existing)
     port = free_port()
     env = {**os.environ, "PARVIS_DATABASE_URL": url, "PARVIS_DATA_DIR": tmp,
            "PARVIS_REPORTS_ANONYMOUS_PER_HOUR": str(10**9)}

@@ -151,6 +151,21 @@ def test_the_link_in_the_e_mail_fills_the_code_and_one_click_confirms(client, db
     assert client.get(link.group(1), headers=EN, follow_redirects=False).status_code == 404
 
 
+def test_the_sms_carries_the_link_too_so_a_closed_tab_loses_nothing(client, db, settings, city):
+    location = _stash(client)
+    sms = _codes(db, PHONE)
+    assert len(sms) == 1 and sms[0].channel == "sms"
+    link = re.search(r"https?://\S+(/reports/confirm/\S+\?code=(\d{6}))", sms[0].body)
+    assert link and link.group(1).startswith(location) and link.group(2) == last_code(sms[0].body)
+    # The tab that asked is gone: the phone's browser opens the link, the code is already there.
+    phone = TestClient(client.app)
+    page = phone.get(link.group(1), headers=EN, follow_redirects=False)
+    assert page.status_code == 200 and f'value="{link.group(2)}"' in page.text
+    done = _enter(phone, location, link.group(2))
+    assert done.status_code == 303 and done.headers["location"].endswith("?created=1")
+    assert _count(db, Report) == 1 and _count(db, PendingReport) == 0
+
+
 def test_wrong_codes_are_counted_and_the_fifth_voids_the_report(client, db, settings, city):
     location = _stash(client)
     code = last_code(_codes(db, PHONE)[0].body)

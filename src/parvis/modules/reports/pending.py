@@ -136,21 +136,20 @@ def _minutes_left(row: PendingReport, now: datetime) -> int:
 
 
 def _send(session: Session, settings: Settings, row: PendingReport, token: str, code: str) -> None:
-    """The code, by SMS to a phone or by e-mail (with a link that confirms in one click)."""
+    """The code, by SMS to a phone or by e-mail, with a link that confirms in one click (the tab
+    that asked for the code may be closed by the time it arrives)."""
     tr = Translator(row.language or settings.default_language)
-    params = {"city": settings.city_name, "code": code, "minutes": _minutes_left(row, utcnow())}
-    key = f"reports-pending:{row.token_digest[:32]}:{row.sends}"
-    if row.phone:
-        body = tr.gettext("%(city)s: your code to confirm your report is %(code)s. It expires in "
-                          "%(minutes)s minutes.", **params)
-        notify.enqueue(session, channel=notify.Channel.SMS, to=row.phone, body=body, key=key,
-                       purpose=PURPOSE)
-        return
     link = f"{settings.base_url}/reports/confirm/{token}?code={code}"
     body = tr.gettext("%(city)s: your code to confirm your report is %(code)s. It expires in "
-                      "%(minutes)s minutes. Or open this link to confirm it: %(link)s", link=link, **params)
-    notify.enqueue(session, channel=notify.Channel.EMAIL, to=row.email or "", body=body, key=key,
-                   subject=tr.gettext("Confirm your report"), purpose=PURPOSE)
+                      "%(minutes)s minutes. Or open this link to confirm it: %(link)s", link=link,
+                      city=settings.city_name, code=code, minutes=_minutes_left(row, utcnow()))
+    key = f"reports-pending:{row.token_digest[:32]}:{row.sends}"
+    if row.phone:
+        notify.enqueue(session, channel=notify.Channel.SMS, to=row.phone, body=body, key=key,
+                       purpose=PURPOSE)
+    else:
+        notify.enqueue(session, channel=notify.Channel.EMAIL, to=row.email or "", body=body, key=key,
+                       subject=tr.gettext("Confirm your report"), purpose=PURPOSE)
 
 
 def stash(db: Database, settings: Settings, data: ReportCreate, *, ip: str,
