@@ -97,7 +97,8 @@ from parvis.settings import Settings  # noqa: E402
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
     return Settings(_env_file=None, database_url=database_url, secret_key="test-secret",
-                    data_dir=tmp_path, demo_citizens=20, demo_reports=20)  # type: ignore[call-arg]
+                    data_dir=tmp_path, demo_citizens=20, demo_reports=20,  # type: ignore[call-arg]
+                    demo_sensor_hours=1)
 
 
 @pytest.fixture

@@ -37,6 +37,8 @@ from parvis.modules.city import pages as city_pages
 from parvis.modules.reports import api as reports_api
 from parvis.modules.reports import open311_api
 from parvis.modules.reports import pages as reports_pages
+from parvis.modules.sensors import api as sensors_api
+from parvis.modules.sensors import iot_api as sensors_iot_api
 from parvis.settings import Settings, get_settings
 
 
@@ -59,8 +61,10 @@ def build_registry(settings: Settings, db: Database) -> JobRegistry:
 def routers() -> list[APIRouter]:
     """Every router of Parvis, JSON first, then pages (also walked by the access-table test)."""
     return [accounts_api.router, city_api.router, reports_api.router, open311_api.router,
-            alerts_api.router, alerts_cap_api.router, notify_setup.router(), accounts_pages.router,
-            city_pages.router, *reports_pages.routers(), *alerts_pages.routers()]
+            alerts_api.router, alerts_cap_api.router, sensors_api.router, sensors_api.keys_router,
+            sensors_iot_api.router,
+            notify_setup.router(), accounts_pages.router, city_pages.router,
+            *reports_pages.routers(), *alerts_pages.routers()]
 
 
 def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:

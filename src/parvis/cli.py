@@ -276,5 +276,14 @@ def import_districts(geojson_file: Any, code_property: str, name_property: str,
     click.echo(f"{created} district(s) created, {updated} updated")
 
 
+def _module_commands() -> None:
+    from parvis.modules.sensors import cli as sensors_cli
+
+    main.add_command(sensors_cli.group)
+    main.add_command(sensors_cli.simulate)
+
+
+_module_commands()
+
 if __name__ == "__main__":
     main()

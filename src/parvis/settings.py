@@ -173,6 +173,68 @@ class Settings(BaseSettings):
     demo_open311_key: str = Field(
         "parvis-demo-open311", description="Open311 API key that `parvis demo` issues to test clients."
     )
+    demo_ngsi_key: str = Field(
+        "parvis-demo-ngsi", description="NGSI-LD API key (read and write) that `parvis demo` issues, so "
+        "that an NGSI-LD client can write to the demo city right away."
+    )
+    # Sensor hub (NGSI-LD context broker)
+    ngsi_public_types: list[str] = Field(
+        ["TrafficFlowObserved", "OffStreetParking", "OnStreetParking", "ParkingSpot",
+         "AirQualityObserved"],
+        description="NGSI-LD entity types anyone may read without an API key, as a JSON list of Smart "
+        "Data Models type names or full type IRIs."
+    )
+    ngsi_context_allowlist: list[str] = Field(
+        [], description="URLs of user JSON-LD @contexts the NGSI-LD API may fetch (once per process), "
+        "as a JSON list; the NGSI-LD core and Smart Data Models contexts ship with Parvis and are never "
+        "fetched. Empty: no context is ever fetched."
+    )
+    ngsi_max_body_bytes: int = Field(
+        2_000_000, ge=10_000, description="Largest NGSI-LD request body accepted, in bytes."
+    )
+    demo_iot_api_key: str = Field(
+        "parvis-demo-iot", description="IoT API key of the demo city's devices: the first segment of "
+        "their MQTT topic (`/<key>/<device>/attrs`) and the `k` of `POST /iot/json`."
+    )
+    demo_sensor_hours: int = Field(
+        6, ge=0, le=168, description="Hours of simulated sensor readings the demo city stores when it "
+        "is created (every 10 minutes)."
+    )
+    sensors_mqtt_url: str = Field(
+        "mqtt://127.0.0.1:1883", description="MQTT broker the sensor hub subscribes to "
+        "(`parvis sensors listen`) and `parvis simulate` publishes to."
+    )
+    sensors_mqtt_topic: str = Field(
+        "/+/+/attrs", description="Topic filter of `parvis sensors listen` (IoT-agent convention "
+        "`/<apikey>/<device_id>/attrs`)."
+    )
+    sensors_mqtt_client_id: str = Field(
+        "parvis-sensors", description="MQTT client id of the listener: its persistent session keeps "
+        "the messages that arrive while it is stopped (run one listener per id)."
+    )
+    sensors_max_past_hours: int = Field(
+        168, ge=1, description="Oldest reading stored, in hours before it arrives; older ones are "
+        "set aside as dead letters."
+    )
+    sensors_max_future_seconds: int = Field(
+        300, ge=0, description="How far in the future a reading's own time may be (a device's clock "
+        "drift) before it is set aside."
+    )
+    sensors_queue_max: int = Field(
+        10_000, ge=10, description="Messages the MQTT listener holds between the broker and the "
+        "database; when full it waits, then drops and counts."
+    )
+    sensors_queue_wait_seconds: float = Field(
+        5.0, ge=0, description="How long the listener waits for room in a full queue before it drops "
+        "a message (counted as dropped)."
+    )
+    sensors_http_concurrency: int = Field(
+        4, ge=1, description="Readings `POST /iot/json` stores at once per web process; more are "
+        "answered 429 with Retry-After (counted as throttled)."
+    )
+    ngsi_batch_max_entities: int = Field(
+        1000, ge=1, description="Entities accepted at most in one NGSI-LD batch operation."
+    )
     # Crisis alerts
     alerts_sender: str = Field(
         "", description="CAP sender of the city's alerts (no spaces or commas); empty: alerts@ and the "

@@ -49,7 +49,7 @@ LANG_COOKIE = "parvis_lang"
 CSRF_COOKIE = "parvis_csrf"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
-API_PREFIXES = ("/api/", "/open311/", "/healthz", "/readyz", "/metrics")
+API_PREFIXES = ("/api/", "/open311/", "/ngsi-ld/", "/iot/", "/healthz", "/readyz", "/metrics")
 
 PrincipalResolver = Callable[[Any, str | None, str | None], Principal]
 

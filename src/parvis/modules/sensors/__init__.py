@@ -1,0 +1,10 @@
+"""The city sensor hub: an NGSI-LD context broker (entities, attributes, batch operations) fed by
+devices over MQTT or HTTP (IoT-agent JSON conventions), with a simulator of the demo city's sensors.
+
+Other modules and the demo use this public surface only.
+"""
+
+from parvis.modules.sensors.actions import issue_api_key, provision_device, revoke_api_key
+from parvis.modules.sensors.demo_sensors import provision as provision_demo
+
+__all__ = ["issue_api_key", "provision_demo", "provision_device", "revoke_api_key"]

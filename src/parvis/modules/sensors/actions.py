@@ -1,0 +1,321 @@
+"""Every write of the sensor hub: one function per intent, one transaction each.
+
+Entities and attributes arrive already expanded and validated (``standards/ngsi_ld.py``);
+here they are stored, merged and stamped. Errors are the kernel's (404, 409): the NGSI-LD edge
+gives them the spec's problem types.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from shapely.geometry import shape
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from parvis.kernel import audit
+from parvis.kernel.auth import Principal, new_token, token_digest
+from parvis.kernel.db import Database, utcnow
+from parvis.kernel.errors import N_, Conflict, NotFound, ValidationFailed
+from parvis.modules.sensors.models import ApiKey, Device, Entity
+from parvis.modules.sensors.standards import context as ldctx
+from parvis.modules.sensors.standards.ngsi_ld import LOCATION, EntityIn, NgsiError, check_uri, geometry
+
+Attrs = dict[str, dict[str, Any]]
+
+
+class EntityNotFound(NotFound):
+    pass
+
+
+class AttributeNotFound(NotFound):
+    pass
+
+
+class EntityExists(Conflict):
+    pass
+
+
+def _stamp(when: datetime) -> str:
+    return when.isoformat().replace("+00:00", "Z")
+
+
+def _stamped(attr: dict[str, Any], now: str, created: str | None = None) -> dict[str, Any]:
+    out = dict(attr)
+    out["createdAt"] = created or now
+    out["modifiedAt"] = now
+    return out
+
+
+def _place(row: Entity, attrs: Attrs) -> None:
+    """Keep the location columns in step with the ``location`` attribute."""
+    loc = attrs.get(LOCATION)
+    if loc and "value" in loc:
+        minx, miny, maxx, maxy = shape(loc["value"]).bounds
+        row.lon_min, row.lat_min, row.lon_max, row.lat_max = minx, miny, maxx, maxy
+        row.location = loc["value"]
+    else:
+        row.lon_min = row.lat_min = row.lon_max = row.lat_max = None
+        row.location = None
+
+
+def _new_row(entity: EntityIn) -> Entity:
+    now = utcnow()
+    stamp = _stamp(now)
+    attrs = {iri: _stamped(a, stamp) for iri, a in entity.attrs.items()}
+    row = Entity(id=entity.id, type=entity.type, created_at=now, modified_at=now, attrs=attrs)
+    _place(row, attrs)
+    return row
+
+
+def _get(session: Session, entity_id: str) -> Entity:
+    row = session.get(Entity, entity_id, with_for_update=True)
+    if row is None:
+        raise EntityNotFound(f"No entity has the id {entity_id}.")
+    return row
+
+
+def _save(row: Entity, attrs: Attrs) -> None:
+    row.attrs = attrs  # a new dict: the JSON column sees the change
+    row.modified_at = utcnow()
+    _place(row, attrs)
+
+
+def create_entity(db: Database, entity: EntityIn) -> None:
+    try:
+        with db.transaction() as session:
+            if session.get(Entity, entity.id) is not None:
+                raise EntityExists(f"An entity with the id {entity.id} already exists.")
+            session.add(_new_row(entity))
+    except IntegrityError:  # created by a concurrent request between our check and commit
+        raise EntityExists(f"An entity with the id {entity.id} already exists.") from None
+
+
+def replace_entity(db: Database, entity: EntityIn) -> None:
+    with db.transaction() as session:
+        row = _get(session, entity.id)
+        stamp = _stamp(utcnow())
+        _save(row, {iri: _stamped(a, stamp) for iri, a in entity.attrs.items()})
+        row.type = entity.type
+
+
+def delete_entity(db: Database, entity_id: str) -> None:
+    with db.transaction() as session:
+        if not session.execute(delete(Entity).where(Entity.id == entity_id)).rowcount:
+            raise EntityNotFound(f"No entity has the id {entity_id}.")
+
+
+def _merge(row: Entity, attrs: Attrs, *, overwrite: bool, existing_only: bool) -> list[str]:
+    """Merge ``attrs`` into the row; the IRIs that were not written."""
+    current = dict(row.attrs)
+    stamp = _stamp(utcnow())
+    skipped = []
+    for iri, attr in attrs.items():
+        old = current.get(iri)
+        if (old is not None and not overwrite) or (old is None and existing_only):
+            skipped.append(iri)
+            continue
+        current[iri] = _stamped(attr, stamp, old.get("createdAt") if old else None)
+    if len(skipped) < len(attrs):
+        _save(row, current)
+    return skipped
+
+
+def append_attributes(db: Database, entity_id: str, attrs: Attrs, *, overwrite: bool = True) -> list[str]:
+    with db.transaction() as session:
+        return _merge(_get(session, entity_id), attrs, overwrite=overwrite, existing_only=False)
+
+
+def update_attributes(db: Database, entity_id: str, attrs: Attrs) -> list[str]:
+    with db.transaction() as session:
+        return _merge(_get(session, entity_id), attrs, overwrite=True, existing_only=True)
+
+
+def patch_attribute(db: Database, entity_id: str, iri: str, partial: dict[str, Any]) -> None:
+    """Partial update of one attribute: the fields given replace those stored."""
+    with db.transaction() as session:
+        row = _get(session, entity_id)
+        current = dict(row.attrs)
+        old = current.get(iri)
+        if old is None:
+            raise AttributeNotFound(f"The entity {entity_id} has no attribute {iri}.")
+        merged = {**old, **partial, "modifiedAt": _stamp(utcnow())}
+        if merged.get("type") == "GeoProperty" and "value" in partial:
+            geometry(merged["value"], "value")
+        current[iri] = merged
+        _save(row, current)
+
+
+def delete_attribute(db: Database, entity_id: str, iri: str) -> None:
+    with db.transaction() as session:
+        row = _get(session, entity_id)
+        current = dict(row.attrs)
+        if current.pop(iri, None) is None:
+            raise AttributeNotFound(f"The entity {entity_id} has no attribute {iri}.")
+        _save(row, current)
+
+
+def upsert_entity(db: Database, entity: EntityIn, *, replace: bool = True) -> bool:
+    """Create the entity, or replace (``replace``) or update its attributes. True if created."""
+    with db.transaction() as session:
+        row = session.get(Entity, entity.id, with_for_update=True)
+        if row is None:
+            session.add(_new_row(entity))
+            return True
+        if replace:
+            stamp = _stamp(utcnow())
+            _save(row, {iri: _stamped(a, stamp) for iri, a in entity.attrs.items()})
+            row.type = entity.type
+        else:
+            _merge(row, entity.attrs, overwrite=True, existing_only=False)
+        return False
+
+
+# --------------------------------------------------------------------------------- API keys
+
+def issue_api_key(db: Database, name: str, key: str | None = None, *, read: bool = True,
+                  write: bool = False, actor: Principal | None = None) -> str:
+    """A new NGSI-LD API key; only its digest is kept, so show it once. Issuing a key that
+    exists (the demo's, at each run) changes nothing."""
+    key = key or new_token(24)
+    digest = token_digest(key)
+    with db.transaction() as session:
+        if session.scalar(select(ApiKey.id).where(ApiKey.digest == digest)) is None:
+            session.add(ApiKey(name=name, digest=digest, can_read=read, can_write=write))
+            audit.record(session, actor, "sensors.api_key.issue", object_type="api_key",
+                         changes={"name": name, "read": read, "write": write})
+    return key
+
+
+def revoke_api_key(db: Database, key_id: int, actor: Principal | None = None) -> None:
+    with db.transaction() as session:
+        row = session.get(ApiKey, key_id)
+        if row is None:
+            raise NotFound()
+        row.revoked_at = utcnow()
+        audit.record(session, actor, "sensors.api_key.revoke", object_type="api_key", object_id=key_id)
+
+
+# --------------------------------------------------------------------------------- devices
+
+def type_iri(name: str) -> str:
+    """A type or attribute name as devices and provisioning give it (Smart Data Models short
+    names, or a full IRI), as the store keeps it."""
+    return name if ":" in name else ldctx.shipped(ldctx.SDM_CONTEXT_URL).expand(name)
+
+
+attribute_iri = type_iri
+
+
+@dataclass(frozen=True)
+class DeviceSpec:
+    """What provisioning says of a device (see ``provision_device``)."""
+    api_key: str
+    device_id: str
+    entity_id: str
+    entity_type: str
+    attributes: dict[str, str]
+    lon: float | None = None
+    lat: float | None = None
+    static: dict[str, Any] | None = None
+
+
+def provision_device(db: Database, **spec: Any) -> None:
+    """Provision (or provision again: safe to repeat) one device; see ``provision_devices``."""
+    provision_devices(db, [DeviceSpec(**spec)])
+
+
+def provision_devices(db: Database, specs: list[DeviceSpec]) -> None:
+    """Provision devices, all or none (one transaction), and create the entity each one feeds,
+    placed at the device's position, with its static attributes (a car park's capacity...)."""
+    for spec in specs:
+        try:
+            check_uri(spec.entity_id)
+        except NgsiError:
+            raise ValidationFailed(N_("The entity id must be a URI, such as urn:ngsi-ld:Type:1."),
+                                   errors=[{"field": "entity_name", "code": "not_a_uri"}]) from None
+    with db.transaction() as session:
+        for spec in specs:
+            _provision(session, spec)
+
+
+def _provision(session: Session, spec: DeviceSpec) -> None:
+    kind = type_iri(spec.entity_type)
+    row = session.scalar(select(Device).where(Device.device_id == spec.device_id).with_for_update())
+    if row is None:
+        row = Device(device_id=spec.device_id)
+        session.add(row)
+    row.api_key, row.entity_id, row.entity_type = spec.api_key, spec.entity_id, kind
+    row.attributes, row.lon, row.lat = dict(spec.attributes), spec.lon, spec.lat
+    entity = session.get(Entity, spec.entity_id, with_for_update=True)
+    stamp = _stamp(utcnow())
+    static = spec.static or {}
+    attrs: Attrs = {attribute_iri(k): {"type": "Property", "value": v} for k, v in static.items()}
+    if spec.lon is not None and spec.lat is not None:
+        attrs[LOCATION] = _point(spec.lon, spec.lat)
+    if entity is None:
+        session.add(_new_row(EntityIn(id=spec.entity_id, type=kind, attrs=attrs)))
+        session.flush()
+    elif attrs:
+        current = dict(entity.attrs)
+        for iri, attr in attrs.items():
+            old = current.get(iri)
+            current[iri] = _stamped(attr, stamp, old.get("createdAt") if old else None)
+        _save(entity, current)
+
+
+def remove_device(db: Database, device_id: str) -> None:
+    """Forget a device (its entity and observations stay: they are the city's history)."""
+    with db.transaction() as session:
+        if not session.execute(delete(Device).where(Device.device_id == device_id)).rowcount:
+            raise NotFound(N_("No device has this id."))
+
+
+def apply_observations(session: Session, updates: dict[tuple[str, str], dict[str, tuple[datetime, Any]]],
+                       places: dict[str, tuple[float, float]]) -> None:
+    """Make the newest observations the entities' current values, inside the ingesting
+    transaction: ``updates`` maps (entity id, type IRI) to {attribute IRI: (time, value)}; an
+    observation older than an entity's current value leaves it as it is. One read and one
+    batched update for all the entities of a batch (``places``: where to put an entity that does
+    not exist yet)."""
+    ids = [entity_id for entity_id, _type in updates]
+    query = select(Entity.id, Entity.attrs).where(Entity.id.in_(ids))
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update()
+    current_of = dict(session.execute(query).all())
+    now = utcnow()
+    stamp = _stamp(now)
+    changed: list[dict[str, Any]] = []
+    for (entity_id, entity_type), values in updates.items():
+        if entity_id not in current_of:  # provisioned, then deleted through NGSI-LD: create it again
+            attrs: Attrs = {}
+            if entity_id in places:
+                attrs[LOCATION] = _point(*places[entity_id])
+            session.add(_new_row(EntityIn(id=entity_id, type=entity_type, attrs=attrs)))
+            session.flush()
+            current_of[entity_id] = dict(attrs)
+        current = dict(current_of[entity_id])
+        dirty = False
+        for iri, (observed, value) in values.items():
+            old = current.get(iri)
+            if old is not None and "observedAt" in old and _parse(old["observedAt"]) >= observed:
+                continue
+            current[iri] = {"type": "Property", "value": value,
+                            "observedAt": _stamp(observed.astimezone(UTC)),
+                            "createdAt": old.get("createdAt", stamp) if old else stamp, "modifiedAt": stamp}
+            dirty = True
+        if dirty:
+            changed.append({"id": entity_id, "attrs": current, "modified_at": now})
+    if changed:
+        session.execute(update(Entity), changed)
+
+
+def _point(lon: float, lat: float) -> dict[str, Any]:
+    return {"type": "GeoProperty", "value": {"type": "Point", "coordinates": [lon, lat]}}
+
+
+def _parse(stamp: str) -> datetime:
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))

@@ -1,0 +1,544 @@
+"""The NGSI-LD API (ETSI GS CIM 009) at ``/ngsi-ld/v1/``: entities, attributes, batch operations.
+
+Each route parses its own body (so that a malformed one gives the spec's error, never a 500),
+checks the client's API key, calls an action or a query, and answers in the media type the
+client accepts with the context it used. Errors are the spec's problem details.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from functools import cache
+from typing import Annotated, Any
+
+import httpx
+import orjson
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.routing import APIRoute
+
+from parvis.kernel.auth import Principal, require, token_digest
+from parvis.kernel.errors import Conflict, Forbidden, NotAuthenticated, NotFound, ParvisError
+from parvis.modules.sensors import actions, queries
+from parvis.modules.sensors.models import Entity
+from parvis.modules.sensors.schemas import ApiKeyCreate, ApiKeyIssued, ApiKeyPublic
+from parvis.modules.sensors.standards import context as ldctx
+from parvis.modules.sensors.standards import negotiation as neg
+from parvis.modules.sensors.standards import ngsi_ld as ngsi
+from parvis.modules.sensors.standards import query as ngsiq
+from parvis.settings import Settings
+
+log = logging.getLogger(__name__)
+MAX_LIMIT = 1000
+MAX_OFFSET = 10_000_000
+DEFAULT_LIMIT = 20
+# GET /entities needs at least one of these (ETSI GS CIM 009, 5.7.2): no unbounded listing.
+ENTITY_FILTERS = ("type", "id", "idPattern", "attrs", "pick", "q", "georel", "geometry",
+                  "coordinates")
+
+
+def problem(err: ngsi.NgsiError, headers: dict[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(err.problem()), status_code=err.status, media_type=neg.JSON,
+                    headers=headers)
+
+
+def failure(exc: Exception) -> Response:
+    """Any failure of an NGSI-LD route as the spec's problem details."""
+    if isinstance(exc, ngsi.NgsiError):
+        return problem(exc)
+    if isinstance(exc, ldctx.ContextError):
+        kind = "LdContextNotAvailable" if exc.kind == "unavailable" else "BadRequestData"
+        return problem(ngsi.NgsiError(kind, exc.detail))
+    if isinstance(exc, NotFound):
+        return problem(ngsi.NgsiError("ResourceNotFound", exc.detail or "Not found."))
+    if isinstance(exc, Conflict):
+        return problem(ngsi.NgsiError("AlreadyExists", exc.detail or "Already exists."))
+    if isinstance(exc, ParvisError):  # 401, 403, ...: the kernel's problem types, as JSON
+        body = {"type": exc.type_uri, "title": exc.title, "status": exc.status,
+                "detail": exc.detail or exc.title}
+        return Response(orjson.dumps(body), status_code=exc.status, media_type=neg.JSON,
+                        headers=exc.headers)
+    log.exception("NGSI-LD request failed")
+    return Response(orjson.dumps({"type": ngsi.ERRORS + "InternalError", "title": "Internal error",
+                                  "status": 500, "detail": "Something went wrong on our side."}),
+                    status_code=500, media_type=neg.JSON)
+
+
+class NgsiRoute(APIRoute):
+    """Routes whose every failure is answered in NGSI-LD's error format."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def guarded(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except Exception as exc:
+                return failure(exc)
+
+        return guarded
+
+
+router = APIRouter(prefix="/ngsi-ld/v1", tags=["ngsi-ld"], route_class=NgsiRoute)
+
+
+# --------------------------------------------------------------------------------- access
+
+@dataclass(frozen=True)
+class Access:
+    """What the client behind a request may do: its key's scopes, and the public types."""
+
+    has_key: bool
+    can_read: bool
+    can_write: bool
+    public_types: frozenset[str]
+
+    def check_read(self, type_iri: str) -> None:
+        if self.can_read or type_iri in self.public_types:
+            return
+        if not self.has_key:
+            raise NotAuthenticated("This entity is not public: send an API key with read access "
+                                   "(X-Api-Key header or Authorization: Bearer).")
+        raise Forbidden("This API key may not read this entity.")
+
+
+def _key_of(request: Request) -> str | None:
+    key = request.headers.get("x-api-key")
+    if key:
+        return key.strip()
+    auth = request.headers.get("authorization", "")
+    if auth.lower().startswith("bearer "):
+        return auth[7:].strip() or None
+    return None
+
+
+@cache
+def public_types(names: tuple[str, ...]) -> frozenset[str]:
+    """The full IRIs of the public types: names read with the Smart Data Models context."""
+    sdm = ldctx.shipped(ldctx.SDM_CONTEXT_URL)
+    return frozenset(sdm.expand(name) for name in names)
+
+
+def access_of(request: Request) -> Access:
+    cached = getattr(request.state, "ngsi_access", None)
+    if cached is not None:
+        return cached
+    settings = _settings(request)
+    key = _key_of(request)
+    can_read = can_write = False
+    if key is not None:
+        with request.app.state.db.lookup() as session:
+            row = queries.api_key(session, key)
+        if row is None:
+            raise NotAuthenticated("This API key is not valid or was revoked.")
+        can_read, can_write = row.can_read, row.can_write
+    access = Access(has_key=key is not None, can_read=can_read, can_write=can_write,
+                    public_types=public_types(tuple(settings.ngsi_public_types)))
+    request.state.ngsi_access = access
+    return access
+
+
+def require_write(request: Request) -> Access:
+    access = access_of(request)
+    if not access.can_write:
+        if not access.has_key:
+            raise NotAuthenticated("Writing needs an API key with write access (X-Api-Key header "
+                                   "or Authorization: Bearer).")
+        raise Forbidden("This API key may read but not write.")
+    return access
+
+
+# ------------------------------------------------------------------------------ contexts
+
+_fetched: dict[str, Any] = {}
+_fetch_lock = threading.Lock()
+
+
+def loader_for(settings: Settings) -> ldctx.Loader:
+    """Fetches a user context only when the city allows its URL; once per process."""
+    allowed = set(settings.ngsi_context_allowlist)
+
+    def load(url: str) -> Any:
+        if url not in allowed:
+            return ldctx.refuse(url)
+        with _fetch_lock:
+            if url in _fetched:
+                return _fetched[url]
+        try:
+            response = httpx.get(url, timeout=5.0, follow_redirects=False,
+                                 headers={"Accept": neg.LD_JSON})
+            response.raise_for_status()
+            if len(response.content) > 1_000_000:
+                raise ValueError("too large")
+            document = response.json()
+        except (httpx.HTTPError, ValueError) as exc:
+            raise ldctx.ContextError("unavailable",
+                                     f"The context {url} could not be fetched: {exc}.") from None
+        with _fetch_lock:
+            _fetched[url] = document
+        return document
+
+    return load
+
+
+def _settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def read_context(request: Request) -> ldctx.Context:
+    """The context of a request without a body: its Link header, else the core context."""
+    url = neg.link_context(request.headers.get("link"))
+    if url is None:
+        return ldctx.core()
+    if url in ldctx.SHIPPED:
+        return ldctx.shipped(url)
+    return ldctx.build(url, loader_for(_settings(request)))
+
+
+async def read_body(request: Request) -> tuple[Any, str]:
+    """The JSON body and its kind (``json``/``ld``), within the size limit."""
+    kind = neg.request_kind(request.headers.get("content-type"))
+    limit = _settings(request).ngsi_max_body_bytes
+    declared = request.headers.get("content-length")
+    if declared and declared.isascii() and declared.isdigit() and (
+            len(declared) > 15 or int(declared) > limit):
+        raise ngsi.NgsiError("BadRequestData", f"The body is larger than {limit} bytes.", status=413)
+    raw = bytearray()
+    async for chunk in request.stream():
+        raw.extend(chunk)
+        if len(raw) > limit:
+            raise ngsi.NgsiError("BadRequestData", f"The body is larger than {limit} bytes.", status=413)
+    if not raw:
+        raise ngsi.NgsiError("InvalidRequest", "The request needs a JSON body.")
+    return ngsi.loads(bytes(raw)), kind
+
+
+def body_context(request: Request, kind: str, body: Any) -> ldctx.Context:
+    """The context a payload is written in: the Link header (JSON) or its @context (JSON-LD)."""
+    if kind == "ld":
+        if neg.link_context(request.headers.get("link")):
+            raise ngsi.bad("application/ld+json carries its @context in the body: no Link header.")
+        if not isinstance(body, dict) or "@context" not in body:
+            raise ngsi.bad("An application/ld+json body must carry an @context.")
+        source = body["@context"]
+        if isinstance(source, str) and source in ldctx.SHIPPED:
+            return ldctx.shipped(source)
+        return ldctx.build(source, loader_for(_settings(request)))
+    if isinstance(body, dict) and "@context" in body:
+        raise ngsi.bad("An application/json body cannot carry an @context: send it in a Link header "
+                       "or use application/ld+json.")
+    return read_context(request)
+
+
+# ------------------------------------------------------------------------------ answers
+
+def answer(request: Request, payload: Any, ctx: ldctx.Context, *, status: int = 200,
+           headers: dict[str, str] | None = None) -> Response:
+    kind = neg.accepted(request.headers.get("accept"))
+    out_headers = dict(headers or {})
+    if kind == neg.LD_JSON:
+        context = ngsi.context_value(ctx)
+        if isinstance(payload, list):
+            payload = [{**item, "@context": context} for item in payload]
+        else:
+            payload = {**payload, "@context": context}
+    else:
+        out_headers["Link"] = ngsi.link_header(ctx)
+    return Response(orjson.dumps(payload), status_code=status, media_type=kind, headers=out_headers)
+
+
+def _options(request: Request) -> set[str]:
+    options = {o.strip() for o in request.query_params.get("options", "").split(",") if o.strip()}
+    fmt = request.query_params.get("format")
+    if fmt in ("keyValues", "simplified"):
+        options.add("keyValues")
+    elif fmt not in (None, "", "normalized"):
+        raise ngsi.NgsiError("BadRequestData",
+                             f"format must be normalized, keyValues or simplified, not {fmt!r}.")
+    return options
+
+
+def _attrs_param(request: Request, ctx: ldctx.Context) -> set[str] | None:
+    raw = request.query_params.get("attrs") or request.query_params.get("pick")
+    if not raw:
+        return None
+    return {ctx.expand(term.strip()) for term in raw.split(",") if term.strip()}
+
+
+def render(row: Entity, ctx: ldctx.Context, options: set[str], only: set[str] | None) -> dict[str, Any]:
+    return ngsi.render_entity(row.id, row.type, row.attrs, ctx, key_values="keyValues" in options,
+                              only=only, sysattrs="sysAttrs" in options, created=row.created_at,
+                              modified=row.modified_at)
+
+
+def _entity_id(value: str) -> str:
+    return ngsi.check_uri(value)
+
+
+def _partial(not_updated: list[str], ctx: ldctx.Context, updated: list[str], reason: str) -> Response:
+    if not not_updated:
+        return Response(status_code=204)
+    body = {"updated": [ctx.compact(i) for i in updated],
+            "notUpdated": [{"attributeName": ctx.compact(i), "reason": reason} for i in not_updated]}
+    return Response(orjson.dumps(body), status_code=207, media_type=neg.JSON)
+
+
+# ------------------------------------------------------------------------------- entities
+
+@router.post("/entities", summary="NGSI-LD: create an entity", status_code=201)
+async def create_entity(request: Request) -> Response:
+    require_write(request)
+    body, kind = await read_body(request)
+    ctx = body_context(request, kind, body)
+    entity = ngsi.parse_entity(body, ctx)
+    await _run(request, actions.create_entity, request.app.state.db, entity)
+    return Response(status_code=201, headers={"Location": f"/ngsi-ld/v1/entities/{entity.id}"})
+
+
+@router.get("/entities", summary="NGSI-LD: query entities")
+def query_entities(request: Request) -> Response:
+    access = access_of(request)
+    neg.accepted(request.headers.get("accept"))
+    ctx = read_context(request)
+    params = request.query_params
+    options = _options(request)
+    if not any(params.get(name) for name in ENTITY_FILTERS):
+        raise ngsi.bad("A query needs at least one of type, id, idPattern, attrs, q or a "
+                       "geo-query.")
+    query = queries.EntityQuery(limit=_int(params.get("limit"), DEFAULT_LIMIT, "limit", MAX_LIMIT),
+                                offset=_int(params.get("offset"), 0, "offset", MAX_OFFSET),
+                                count=params.get("count") == "true")
+    if query.limit == 0 and not query.count:
+        raise ngsi.bad("limit=0 is only allowed with count=true.")
+    if params.get("type"):
+        terms = [t.strip() for t in params["type"].replace("|", ",").split(",") if t.strip()]
+        query.types = [ngsi.expand_type(t, ctx) for t in terms]
+    if params.get("id"):
+        query.ids = [ngsi.check_uri(i.strip()) for i in params["id"].split(",") if i.strip()]
+    if params.get("idPattern"):
+        query.id_pattern = ngsiq.id_pattern(params["idPattern"])
+    if params.get("q"):
+        query.q = ngsiq.parse_q(params["q"], ctx)
+    query.geo = ngsiq.parse_geo(params.get("georel"), params.get("geometry"), params.get("coordinates"),
+                                params.get("geoproperty"))
+    only = _attrs_param(request, ctx)
+    query.attrs = only
+    if not access.can_read:
+        query.readable_types = access.public_types
+        if query.types is not None and not access.public_types.intersection(query.types):
+            raise NotAuthenticated("These entity types are not public: send an API key with read access.")
+    with request.app.state.db.read() as session:
+        rows, total = queries.entities(session, query)
+        payload = [render(row, ctx, options, only) for row in rows]
+    headers = {"NGSILD-Results-Count": str(total)} if total is not None else None
+    return answer(request, payload, ctx, headers=headers)
+
+
+def _int(value: str | None, default: int, name: str, most: int) -> int:
+    if value is None or value == "":
+        return default
+    if not (value.isascii() and value.isdigit()):  # isdigit alone takes '²' and other digits
+        raise ngsi.NgsiError("BadRequestData", f"{name} must be a whole number, at least 0.")
+    if len(value) > len(str(most)) or int(value) > most:
+        raise ngsi.NgsiError("BadRequestData", f"{name} is at most {most}.")
+    return int(value)
+
+
+@router.get("/entities/{entity_id}", summary="NGSI-LD: retrieve an entity")
+def retrieve_entity(request: Request, entity_id: str) -> Response:
+    access = access_of(request)
+    neg.accepted(request.headers.get("accept"))
+    ctx = read_context(request)
+    entity_id = _entity_id(entity_id)
+    options = _options(request)
+    with request.app.state.db.read() as session:
+        row = queries.entity(session, entity_id)
+        missing = ngsi.NgsiError("ResourceNotFound", f"No entity has the id {entity_id}.")
+        if row is None:
+            raise missing
+        if not access.has_key and row.type not in access.public_types:
+            raise missing  # without a key, a private entity is as good as absent: no 401 oracle
+        access.check_read(row.type)
+        payload = render(row, ctx, options, _attrs_param(request, ctx))
+    return answer(request, payload, ctx)
+
+
+@router.delete("/entities/{entity_id}", summary="NGSI-LD: delete an entity", status_code=204)
+async def delete_entity(request: Request, entity_id: str) -> Response:
+    require_write(request)
+    await _run(request, actions.delete_entity, request.app.state.db, _entity_id(entity_id))
+    return Response(status_code=204)
+
+
+@router.put("/entities/{entity_id}", summary="NGSI-LD: replace an entity", status_code=204)
+async def replace_entity(request: Request, entity_id: str) -> Response:
+    require_write(request)
+    entity_id = _entity_id(entity_id)
+    body, kind = await read_body(request)
+    ctx = body_context(request, kind, body)
+    if isinstance(body, dict) and body.get("id", entity_id) != entity_id:
+        raise ngsi.bad("The id in the body differs from the id in the URL.")
+    if isinstance(body, dict):
+        body = {**body, "id": entity_id}
+    entity = ngsi.parse_entity(body, ctx)
+    await _run(request, actions.replace_entity, request.app.state.db, entity)
+    return Response(status_code=204)
+
+
+async def _run(request: Request, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Runs a (blocking) action in the thread pool."""
+    import anyio.to_thread
+
+    return await anyio.to_thread.run_sync(lambda: fn(*args, **kwargs))
+
+
+# ----------------------------------------------------------------------------- attributes
+
+@router.post("/entities/{entity_id}/attrs", summary="NGSI-LD: append attributes", status_code=204)
+async def append_attributes(request: Request, entity_id: str) -> Response:
+    require_write(request)
+    entity_id = _entity_id(entity_id)
+    body, kind = await read_body(request)
+    ctx = body_context(request, kind, body)
+    attrs = ngsi.parse_attributes(body, ctx)
+    overwrite = "noOverwrite" not in _options(request)
+    skipped = await _run(request, actions.append_attributes, request.app.state.db, entity_id, attrs,
+                         overwrite=overwrite)
+    updated = [i for i in attrs if i not in skipped]
+    return _partial(skipped, ctx, updated, "The attribute exists and options=noOverwrite was given.")
+
+
+@router.patch("/entities/{entity_id}/attrs", summary="NGSI-LD: update attributes", status_code=204)
+async def update_attributes(request: Request, entity_id: str) -> Response:
+    require_write(request)
+    entity_id = _entity_id(entity_id)
+    body, kind = await read_body(request)
+    ctx = body_context(request, kind, body)
+    attrs = ngsi.parse_attributes(body, ctx)
+    skipped = await _run(request, actions.update_attributes, request.app.state.db, entity_id, attrs)
+    updated = [i for i in attrs if i not in skipped]
+    return _partial(skipped, ctx, updated, "The entity has no such attribute.")
+
+
+@router.patch("/entities/{entity_id}/attrs/{attr_id}", summary="NGSI-LD: partial attribute update",
+              status_code=204)
+async def patch_attribute(request: Request, entity_id: str, attr_id: str) -> Response:
+    require_write(request)
+    entity_id = _entity_id(entity_id)
+    body, kind = await read_body(request)
+    ctx = body_context(request, kind, body)
+    partial = ngsi.parse_attribute(attr_id, body, ctx, partial=True)
+    attr_iri = ctx.expand(attr_id)
+    ngsi.check_location_patch(attr_iri, partial)
+    await _run(request, actions.patch_attribute, request.app.state.db, entity_id, attr_iri, partial)
+    return Response(status_code=204)
+
+
+@router.delete("/entities/{entity_id}/attrs/{attr_id}", summary="NGSI-LD: delete an attribute",
+               status_code=204)
+async def delete_attribute(request: Request, entity_id: str, attr_id: str) -> Response:
+    require_write(request)
+    entity_id = _entity_id(entity_id)
+    ctx = read_context(request)
+    await _run(request, actions.delete_attribute, request.app.state.db, entity_id, ctx.expand(attr_id))
+    return Response(status_code=204)
+
+
+# ------------------------------------------------------------------------------------ batch
+
+async def _batch_items(request: Request) -> tuple[list[Any], str]:
+    body, kind = await read_body(request)
+    if not isinstance(body, list) or not body:
+        raise ngsi.bad("A batch operation takes a non-empty JSON array.")
+    limit = _settings(request).ngsi_batch_max_entities
+    if len(body) > limit:
+        raise ngsi.bad(f"A batch operation takes at most {limit} entities.")
+    return body, kind
+
+
+def _batch_answer(success: list[str], errors: list[dict[str, Any]], *, created: bool) -> Response:
+    if not errors:
+        if created and success:
+            return Response(orjson.dumps(success), status_code=201, media_type=neg.JSON)
+        return Response(status_code=204)
+    return Response(orjson.dumps({"success": success, "errors": errors}), status_code=207,
+                    media_type=neg.JSON)
+
+
+def _error_of(item: Any, exc: Exception) -> dict[str, Any]:
+    entity_id = item.get("id") if isinstance(item, dict) else item
+    response = failure(exc)
+    return {"entityId": entity_id if isinstance(entity_id, str) else None,
+            "error": orjson.loads(response.body)}
+
+
+@router.post("/entityOperations/{operation}", summary="NGSI-LD: batch create, upsert, update or delete")
+async def batch(request: Request, operation: str) -> Response:
+    if operation not in ("create", "upsert", "update", "delete"):
+        raise ngsi.NgsiError("ResourceNotFound", f"Unknown batch operation {operation!r}.")
+    require_write(request)
+    items, kind = await _batch_items(request)
+    options = _options(request)
+    db = request.app.state.db
+    success: list[str] = []
+    created: list[str] = []
+    errors: list[dict[str, Any]] = []
+    for item in items:
+        try:
+            if operation == "delete":
+                entity_id = ngsi.check_uri(item)
+                await _run(request, actions.delete_entity, db, entity_id)
+                success.append(entity_id)
+                continue
+            ctx = body_context(request, kind, item)
+            entity = ngsi.parse_entity(item, ctx)
+            if operation == "create":
+                await _run(request, actions.create_entity, db, entity)
+                created.append(entity.id)
+            elif operation == "upsert":
+                if await _run(request, actions.upsert_entity, db, entity, replace="update" not in options):
+                    created.append(entity.id)
+            else:
+                await _run(request, actions.append_attributes, db, entity.id, entity.attrs,
+                           overwrite="noOverwrite" not in options)
+            success.append(entity.id)
+        except Exception as exc:
+            errors.append(_error_of(item, exc))
+    if operation == "upsert" and not errors:
+        return _batch_answer(created, errors, created=bool(created))
+    return _batch_answer(success, errors, created=operation == "create")
+
+
+
+# ------------------------------------------------------------- API keys (the city's admins)
+
+keys_router = APIRouter(prefix="/api/v1/sensors/keys", tags=["sensors"])
+
+
+@keys_router.get("", summary="NGSI-LD API keys (admin)")
+def list_keys(request: Request,
+              _principal: Annotated[Principal, Depends(require("city.manage"))]) -> list[ApiKeyPublic]:
+    with request.app.state.db.read() as session:
+        return [ApiKeyPublic.model_validate(k) for k in queries.api_keys(session)]
+
+
+@keys_router.post("", status_code=201, summary="Issue an NGSI-LD API key, shown once (admin)")
+def issue_key(request: Request, body: ApiKeyCreate,
+              principal: Annotated[Principal, Depends(require("city.manage"))]) -> ApiKeyIssued:
+    db = request.app.state.db
+    key = actions.issue_api_key(db, body.name, read=body.read, write=body.write, actor=principal)
+    with db.read() as session:
+        row = queries.api_key_by_digest(session, token_digest(key))
+        return ApiKeyIssued.model_validate({**ApiKeyPublic.model_validate(row).model_dump(), "key": key})
+
+
+@keys_router.post("/{key_id}/revoke", status_code=204, summary="Revoke an NGSI-LD API key (admin)")
+def revoke_key(request: Request, key_id: int,
+               principal: Annotated[Principal, Depends(require("city.manage"))]) -> Response:
+    actions.revoke_api_key(request.app.state.db, key_id, actor=principal)
+    return Response(status_code=204)
+
+
+__all__ = ["keys_router", "router"]

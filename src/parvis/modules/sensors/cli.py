@@ -1,0 +1,107 @@
+"""``parvis sensors listen`` (store what devices publish over MQTT) and ``parvis simulate``
+(publish the demo city's sensor streams)."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+import time
+from datetime import datetime, timedelta
+from typing import Any
+
+import click
+from sqlalchemy.exc import SQLAlchemyError
+
+from parvis.settings import get_settings
+
+
+def _db(database_url: str | None) -> Any:
+    from parvis.kernel.db import Database
+
+    settings = get_settings(database_url=database_url) if database_url else get_settings()
+    return settings, Database(settings.database_url)
+
+
+database_option = click.option("--database-url", envvar="PARVIS_DATABASE_URL", default=None,
+                               help="Database URL (default: PARVIS_DATABASE_URL or ./parvis.db).")
+
+
+@click.group("sensors")
+def group() -> None:
+    """The city sensor hub."""
+
+
+@group.command("listen")
+@database_option
+@click.option("--seconds", type=float, default=0.0, help="Stop after this many seconds (0: until stopped).")
+def listen(database_url: str | None, seconds: float) -> None:
+    """Subscribe to the MQTT broker (PARVIS_SENSORS_MQTT_URL) and store devices' measures."""
+    from parvis.modules.sensors.mqtt import Listener
+
+    settings, db = _db(database_url)
+    listener = Listener(db, settings)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    listener.start()
+    if not listener.connected.wait(30):
+        listener.stop()
+        raise click.ClickException(f"No MQTT broker answered at {settings.sensors_mqtt_url}.")
+    click.echo(f"listening on {settings.sensors_mqtt_url} ({listener.topic})")
+    sys.stdout.flush()
+    deadline = time.monotonic() + seconds if seconds else None
+    try:
+        while not stop.wait(1.0):
+            if deadline is not None and time.monotonic() >= deadline:
+                break
+    finally:
+        listener.stop()
+        db.dispose()
+        click.echo(" ".join(f"{k}={v}" for k, v in listener.totals.items()))
+
+
+@click.command("simulate")
+@database_option
+@click.option("--minutes", type=int, default=60, show_default=True,
+              help="Minutes of the past to publish first, as fast as the broker takes them.")
+@click.option("--live/--no-live", default=False, show_default=True,
+              help="Then go on publishing a reading per step, in real time, until stopped.")
+@click.option("--step", type=int, default=60, show_default=True, help="Seconds between two readings.")
+@click.option("--seed", type=int, default=1, show_default=True)
+def simulate(database_url: str | None, minutes: int, live: bool, step: int, seed: int) -> None:
+    """Publish the demo city's sensor streams (traffic, parking, air quality, bins) over MQTT,
+    as its devices would, on PARVIS_SENSORS_MQTT_URL with the demo's IoT API key."""
+    from parvis.modules.sensors import demo_sensors
+    from parvis.modules.sensors import simulate as sim
+    from parvis.modules.sensors.mqtt import publish
+
+    settings, db = _db(database_url)
+    try:
+        with db.read() as session:
+            devices = demo_sensors.devices(session)
+    except SQLAlchemyError:
+        devices = []  # no tables yet
+    finally:
+        db.dispose()
+    if not devices:
+        raise click.ClickException("The database has no district: run `parvis demo` first.")
+    now = datetime.now().astimezone().replace(microsecond=0)
+    simulator = sim.Simulator(devices, timezone=settings.timezone, seed=seed)
+    times = sim.timeline(now - timedelta(minutes=minutes), now, timedelta(seconds=step))
+    sent = publish(settings.sensors_mqtt_url, sim.messages(simulator, settings.demo_iot_api_key, times))
+    click.echo(f"published {sent} readings from {len(devices)} devices")
+    if live:
+        stop = threading.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: stop.set())
+        sent = publish(settings.sensors_mqtt_url,
+                       sim.messages(simulator, settings.demo_iot_api_key, _live(step, stop)))
+        click.echo(f"published {sent} live readings")
+
+
+def _live(step: int, stop: threading.Event) -> Any:
+    """The current time every ``step`` seconds, until ``stop`` is set."""
+    while not stop.is_set():
+        yield datetime.now().astimezone().replace(microsecond=0)
+        stop.wait(step)

@@ -1,0 +1,90 @@
+"""NGSI-LD's HTTP binding: media types, the JSON-LD ``Link`` header, ``Accept``."""
+
+from __future__ import annotations
+
+import re
+
+from parvis.modules.sensors.standards.ngsi_ld import NgsiError
+
+JSON = "application/json"
+LD_JSON = "application/ld+json"
+MERGE_PATCH = "application/merge-patch+json"
+CONTEXT_REL = "http://www.w3.org/ns/json-ld#context"
+_LINK = re.compile(r'^\s*<([^>]*)>\s*((?:;\s*[^;]+)*)$')
+
+
+def media_type(content_type: str | None) -> str:
+    return (content_type or "").split(";", 1)[0].strip().lower()
+
+
+def request_kind(content_type: str | None) -> str:
+    """``json`` or ``ld`` for a request body; 415 for anything else."""
+    kind = media_type(content_type)
+    if kind in (JSON, MERGE_PATCH):
+        return "json"
+    if kind == LD_JSON:
+        return "ld"
+    raise NgsiError("UnsupportedMediaType", f"Send the body as {JSON} (with a Link header to the "
+                    f"@context) or {LD_JSON} (with @context in the body), not {kind or 'nothing'}.")
+
+
+def link_context(link: str | None) -> str | None:
+    """The @context URL of a ``Link`` header (None when there is none)."""
+    if not link:
+        return None
+    found = []
+    for part in _split_links(link):
+        m = _LINK.match(part)
+        if not m:
+            raise NgsiError("BadRequestData", "The Link header is not valid (RFC 8288).")
+        params = {k.strip().lower(): v.strip().strip('"') for k, _, v in
+                  (p.partition("=") for p in m.group(2).split(";") if p.strip())}
+        if params.get("rel") == CONTEXT_REL:
+            found.append(m.group(1).strip())
+    if len(found) > 1:
+        raise NgsiError("BadRequestData", "Give one JSON-LD context Link header, not several.")
+    if found and not re.match(r"^https?://\S+$", found[0]):
+        raise NgsiError("BadRequestData", "The context Link must be an http(s) URL.")
+    return found[0] if found else None
+
+
+def _split_links(value: str) -> list[str]:
+    parts, depth, start = [], 0, 0
+    for i, ch in enumerate(value):
+        if ch == "<":
+            depth += 1
+        elif ch == ">":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            parts.append(value[start:i])
+            start = i + 1
+    parts.append(value[start:])
+    return [p for p in parts if p.strip()]
+
+
+def accepted(accept: str | None) -> str:
+    """The media type of the answer: ``application/json`` or ``application/ld+json``."""
+    if not accept or not accept.strip():
+        return JSON
+    best: tuple[float, int, int, str] | None = None
+    for order, item in enumerate(accept.split(",")):
+        kind, *params = [p.strip() for p in item.split(";")]
+        q = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        kind = kind.lower()
+        served = {JSON: JSON, LD_JSON: LD_JSON, "*/*": JSON, "application/*": JSON}.get(kind)
+        if served is None or q <= 0:
+            continue
+        rank = (q, 0 if "*" in kind else 1, -order, served)
+        if best is None or rank[:3] > best[:3]:
+            best = rank
+    if best is None:
+        raise NgsiError("NotAcceptable", f"This API answers {JSON} or {LD_JSON}; the Accept header "
+                        f"asks for {accept!r}.")
+    return best[3]

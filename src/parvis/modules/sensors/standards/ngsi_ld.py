@@ -1,0 +1,335 @@
+"""NGSI-LD (ETSI GS CIM 009) <-> Parvis: entities and attributes in and out, errors.
+
+Parvis keeps an entity as its id, the full IRI of its type and a dict of attributes keyed by
+full IRI, each in one normalised form::
+
+    {"type": "Property", "value": 21.5, "observedAt": "2026-11-29T10:00:00Z",
+     "unitCode": "CEL", "https://.../accuracy": {"type": "Property", "value": 0.5}}
+
+Meta keys (``type``, ``value``, ``object``, ``languageMap``, ``observedAt``, ``unitCode``,
+``datasetId``, ``createdAt``, ``modifiedAt``) are short names; sub-attributes are keyed by
+IRI, which always holds a ``:`` so the two never collide. Terms are expanded with the request's
+context on the way in and compacted with the reader's context on the way out.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+import shapely
+from shapely.geometry import shape
+from shapely.geometry.base import BaseGeometry
+
+from parvis.modules.sensors.standards.context import CORE_CONTEXT_URL, NGSI_LD, Context
+
+ERRORS = "https://uri.etsi.org/ngsi-ld/errors/"
+STATUS = {"BadRequestData": 400, "InvalidRequest": 400, "ResourceNotFound": 404,
+          "AlreadyExists": 409, "NotAcceptable": 406, "OperationNotSupported": 422,
+          "LdContextNotAvailable": 503, "UnsupportedMediaType": 415, "TooManyResults": 403}
+TITLES = {"BadRequestData": "The request includes input data which does not meet the requirements "
+          "of the operation.", "InvalidRequest": "The request associated to the operation is "
+          "syntactically invalid or includes wrong content.", "ResourceNotFound": "The referred "
+          "element does not exist.", "AlreadyExists": "The referred element already exists.",
+          "NotAcceptable": "None of the media types the client accepts can be served.",
+          "OperationNotSupported": "The operation is not supported.",
+          "LdContextNotAvailable": "A remote JSON-LD @context could not be retrieved.",
+          "UnsupportedMediaType": "The request's media type is not supported.",
+          "TooManyResults": "The query would return too many results."}
+
+LOCATION = NGSI_LD + "location"
+ATTRIBUTE_TYPES = ("Property", "Relationship", "GeoProperty", "LanguageProperty")
+META = ("type", "value", "object", "languageMap", "observedAt", "unitCode", "datasetId",
+        "createdAt", "modifiedAt")
+ENTITY_META = ("id", "type", "@context", "createdAt", "modifiedAt", "scope")
+GEOMETRY_TYPES = ("Point", "MultiPoint", "LineString", "MultiLineString", "Polygon", "MultiPolygon")
+URI_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:[^\s<>\"{}|\\^`]+$")
+MAX_ID = 256
+MAX_NAME = 256
+FUTURE_SLACK = timedelta(days=1)  # an observation in the future beyond this is a wrong clock
+MAX_VALUE_DEPTH = 32  # arrays and objects nested in a value (the serialiser stops at 255)
+INT_MIN, INT_MAX = -(2**63), 2**63 - 1  # integers a value may hold: signed 64 bits
+# A run of 19 digits or more may be an integer beyond 64 bits, which orjson reads as a float.
+_LONG_DIGITS = re.compile(rb"[0-9]{19,}")
+
+
+class NgsiError(Exception):
+    """An error of the NGSI-LD API, rendered as the spec's problem details."""
+
+    def __init__(self, kind: str, detail: str, status: int | None = None) -> None:
+        super().__init__(detail)
+        self.kind = kind
+        self.detail = detail
+        self.status = status or STATUS[kind]
+
+    def problem(self) -> dict[str, Any]:
+        return {"type": ERRORS + self.kind, "title": TITLES.get(self.kind, self.kind),
+                "status": self.status, "detail": self.detail}
+
+
+def bad(detail: str) -> NgsiError:
+    return NgsiError("BadRequestData", detail)
+
+
+def _int64(text: str) -> int:
+    number = int(text)
+    if not INT_MIN <= number <= INT_MAX:
+        raise bad("Integers must fit in 64 bits (signed): "
+                  f"{text[:30]}{'...' if len(text) > 30 else ''} does not.")
+    return number
+
+
+def loads(raw: bytes) -> Any:
+    """JSON as NGSI-LD accepts it: UTF-8, no NaN or Infinity, nesting bounded (orjson refuses
+    more than 1024 levels, never a RecursionError), integers within 64 bits."""
+    try:
+        document = orjson.loads(raw)
+    except RecursionError:
+        raise bad("The body nests too deeply.") from None
+    except orjson.JSONDecodeError as exc:
+        if "depth limit" in str(exc):
+            raise bad("The body nests too deeply.") from None
+        raise NgsiError("InvalidRequest", f"The body is not valid JSON: {exc}") from None
+    if _LONG_DIGITS.search(raw):
+        # orjson reads an integer beyond 64 bits as a float, silently: read the numbers again
+        # (the document is valid and nests at most 1024 deep) to refuse such integers.
+        try:
+            json.loads(raw.decode("utf-8"), parse_int=_int64)
+        except RecursionError:
+            raise bad("The body nests too deeply.") from None
+        except ValueError as exc:
+            raise NgsiError("InvalidRequest", f"The body is not valid JSON: {exc}") from None
+    return document
+
+
+# ------------------------------------------------------------------------------- validation
+
+def check_uri(value: Any, what: str = "The entity id") -> str:
+    if not isinstance(value, str) or len(value) > MAX_ID or not URI_RE.match(value):
+        raise bad(f"{what} must be a URI (such as urn:ngsi-ld:Type:1) of at most {MAX_ID} characters.")
+    return value
+
+
+def check_datetime(value: Any, name: str) -> str:
+    """An ISO 8601 date and time with a zone, normalised to UTC ``...Z``."""
+    if not isinstance(value, str) or len(value) > 40:
+        raise bad(f"{name} must be an ISO 8601 date and time string.")
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        raise bad(f"{name} is not an ISO 8601 date and time: {value!r}.") from None
+    if when.tzinfo is None:
+        raise bad(f"{name} must give its time zone (such as Z for UTC): {value!r}.")
+    when = when.astimezone(UTC)
+    if when > datetime.now(UTC) + FUTURE_SLACK:
+        raise bad(f"{name} is in the future: {value!r}.")
+    return when.isoformat().replace("+00:00", "Z")
+
+
+def _finite(value: Any, path: str, depth: int = 0) -> None:
+    """A value that can be stored and served back: finite numbers, integers within signed 64
+    bits, at most MAX_VALUE_DEPTH levels of arrays and objects."""
+    if isinstance(value, bool):
+        return
+    if isinstance(value, float) and not math.isfinite(value):
+        raise bad(f"{path}: NaN and infinite numbers are not allowed.")
+    if isinstance(value, int) and not INT_MIN <= value <= INT_MAX:
+        raise bad(f"{path}: integers must fit in 64 bits (signed).")
+    if isinstance(value, (dict, list)):
+        if depth >= MAX_VALUE_DEPTH:
+            raise bad(f"{path}: the value nests more than {MAX_VALUE_DEPTH} levels deep.")
+        for v in (value.values() if isinstance(value, dict) else value):
+            _finite(v, path, depth + 1)
+
+
+def geometry(value: Any, what: str = "location") -> BaseGeometry:
+    """A GeoJSON geometry with WGS84 coordinates in range, valid by OGC rules."""
+    if not isinstance(value, dict) or value.get("type") not in GEOMETRY_TYPES:
+        raise bad(f"{what} must be a GeoJSON geometry ({', '.join(GEOMETRY_TYPES)}).")
+    try:
+        geom = shape(value)
+    except Exception as exc:  # shapely raises several kinds on malformed coordinates
+        raise bad(f"{what} is not a valid GeoJSON geometry: {exc}") from None
+    coords = shapely.get_coordinates(geom)
+    if geom.is_empty or not len(coords):
+        raise bad(f"{what} has no coordinates.")
+    if not all(math.isfinite(c) for pair in coords for c in pair):
+        raise bad(f"{what} has coordinates that are not finite numbers.")
+    if (coords[:, 0].min() < -180 or coords[:, 0].max() > 180 or coords[:, 1].min() < -90
+            or coords[:, 1].max() > 90):
+        raise bad(f"{what} has coordinates out of range (longitude, latitude in WGS84 order).")
+    if not geom.is_valid:
+        raise bad(f"{what} is not a valid geometry: {shapely.is_valid_reason(geom)}.")
+    return geom
+
+
+# ------------------------------------------------------------------------------------ input
+
+def parse_attribute(name: str, body: Any, ctx: Context, *, partial: bool = False,
+                    depth: int = 0) -> dict[str, Any]:
+    """One attribute (``partial``: a PATCH of some of its fields, type optional)."""
+    if not isinstance(body, dict):
+        raise bad(f"The attribute {name!r} must be a JSON object with a type and a value.")
+    kind = body.get("type")
+    if not (kind is None and partial) and kind not in ATTRIBUTE_TYPES:
+        raise bad(f"The attribute {name!r} must have a type among {', '.join(ATTRIBUTE_TYPES)}.")
+    out: dict[str, Any] = {"type": kind} if kind else {}
+    for key, value in body.items():
+        if key == "type":
+            continue
+        if key == "value":
+            if value is None:
+                raise bad(f"The value of {name!r} cannot be null.")
+            _finite(value, name)
+            out["value"] = value
+        elif key == "object":
+            if isinstance(value, list):
+                out["object"] = [check_uri(v, f"The object of {name!r}") for v in value]
+            else:
+                out["object"] = check_uri(value, f"The object of {name!r}")
+        elif key == "languageMap":
+            if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+                raise bad(f"The languageMap of {name!r} must map language tags to strings.")
+            out["languageMap"] = value
+        elif key == "observedAt":
+            out["observedAt"] = check_datetime(value, f"observedAt of {name!r}")
+        elif key == "unitCode":
+            if not isinstance(value, str) or not value or len(value) > 20:
+                raise bad(f"The unitCode of {name!r} must be a UN/CEFACT code.")
+            out["unitCode"] = value
+        elif key == "datasetId":
+            out["datasetId"] = check_uri(value, f"The datasetId of {name!r}")
+        elif key in ("createdAt", "modifiedAt", "@context"):
+            continue  # system attributes are the broker's
+        else:
+            if depth >= 2:
+                raise bad(f"Sub-attributes of {name!r} nest too deeply.")
+            out[_name(key, ctx)] = parse_attribute(key, value, ctx, depth=depth + 1)
+    kind = out.get("type")
+    if kind in ("Property", "GeoProperty") and "value" not in out and not partial:
+        raise bad(f"The {kind} {name!r} needs a value.")
+    if kind == "Relationship" and "object" not in out and not partial:
+        raise bad(f"The Relationship {name!r} needs an object (the id of another entity).")
+    if kind == "LanguageProperty" and "languageMap" not in out and not partial:
+        raise bad(f"The LanguageProperty {name!r} needs a languageMap.")
+    if kind == "GeoProperty" and "value" in out:
+        geometry(out["value"], name)
+    return out
+
+
+def _name(term: Any, ctx: Context) -> str:
+    if not isinstance(term, str) or not term or len(term) > MAX_NAME:
+        raise bad("An attribute name must be a non-empty string of at most 256 characters.")
+    if term.startswith("@") or any(c in term for c in " <>\"'=;()"):
+        raise bad(f"{term!r} is not a valid attribute name.")
+    return ctx.expand(term)
+
+
+def expand_type(term: Any, ctx: Context) -> str:
+    if isinstance(term, list) and len(term) == 1:
+        term = term[0]
+    if not isinstance(term, str) or not term:
+        raise bad("The entity type is required (a single type name).")
+    return _name(term, ctx)
+
+
+def parse_attributes(body: Any, ctx: Context) -> dict[str, dict[str, Any]]:
+    """The attributes of a fragment (append/update), keyed by full IRI."""
+    if not isinstance(body, dict):
+        raise bad("The body must be a JSON object of attributes.")
+    attrs: dict[str, dict[str, Any]] = {}
+    for key, value in body.items():
+        if key in ENTITY_META:
+            continue
+        iri = _name(key, ctx)
+        attrs[iri] = parse_attribute(key, value, ctx)
+        if iri == LOCATION and attrs[iri].get("type") != "GeoProperty":
+            raise bad("location must be a GeoProperty.")
+    return attrs
+
+
+@dataclass
+class EntityIn:
+    id: str
+    type: str
+    attrs: dict[str, dict[str, Any]]
+
+
+def parse_entity(body: Any, ctx: Context) -> EntityIn:
+    if not isinstance(body, dict):
+        raise bad("An entity must be a JSON object.")
+    entity_id = check_uri(body.get("id"))
+    return EntityIn(id=entity_id, type=expand_type(body.get("type"), ctx),
+                    attrs=parse_attributes(body, ctx))
+
+
+def check_location_patch(iri: str, partial: dict[str, Any]) -> None:
+    """A partial update of ``location`` keeps it a GeoProperty with a valid GeoJSON geometry."""
+    if iri != LOCATION:
+        return
+    if partial.get("type", "GeoProperty") != "GeoProperty":
+        raise bad("location must stay a GeoProperty.")
+    if "value" in partial:
+        geometry(partial["value"], "location")
+
+
+def location_of(attrs: dict[str, dict[str, Any]]) -> BaseGeometry | None:
+    loc = attrs.get(LOCATION)
+    return shape(loc["value"]) if loc and "value" in loc else None
+
+
+# ----------------------------------------------------------------------------------- output
+
+def render_attribute(attr: dict[str, Any], ctx: Context, key_values: bool,
+                     sysattrs: bool = False) -> Any:
+    if key_values:
+        for key in ("value", "object", "languageMap"):
+            if key in attr:
+                return attr[key]
+        return None
+    out: dict[str, Any] = {}
+    for key, value in attr.items():
+        if key in META:
+            if key in ("createdAt", "modifiedAt") and not sysattrs:
+                continue
+            out[key] = value
+        else:
+            out[ctx.compact(key)] = render_attribute(value, ctx, False, sysattrs)
+    return out
+
+
+def render_entity(entity_id: str, type_iri: str, attrs: dict[str, dict[str, Any]], ctx: Context, *,
+                  key_values: bool = False, only: set[str] | None = None,
+                  sysattrs: bool = False, created: datetime | None = None,
+                  modified: datetime | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {"id": entity_id, "type": ctx.compact(type_iri)}
+    if sysattrs and created and modified:
+        out["createdAt"] = _stamp(created)
+        out["modifiedAt"] = _stamp(modified)
+    for iri, attr in attrs.items():
+        if only is not None and iri not in only:
+            continue
+        out[ctx.compact(iri)] = render_attribute(attr, ctx, key_values, sysattrs)
+    return out
+
+
+def _stamp(when: datetime) -> str:
+    return when.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def context_value(ctx: Context) -> Any:
+    """What an ``application/ld+json`` answer carries as its ``@context``."""
+    if ctx.inline is None:
+        return CORE_CONTEXT_URL
+    return ctx.inline
+
+
+def link_header(ctx: Context) -> str:
+    """The Link header of a JSON answer: the context URL the request named, else the core's."""
+    url = ctx.inline if isinstance(ctx.inline, str) else CORE_CONTEXT_URL
+    return f'<{url}>; rel="http://www.w3.org/ns/json-ld#context"; type="application/ld+json"'

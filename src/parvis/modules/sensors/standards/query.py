@@ -1,0 +1,313 @@
+"""The NGSI-LD query language (``q``) and geo-queries (``georel``), parsed and evaluated.
+
+``q`` subset: ``attr==value``, ``!=``, ``>``, ``>=``, ``<``, ``<=``, ``~=`` (regex), a bare
+``attr`` (it exists), ``;`` (AND), ``|`` (OR) and parentheses; values are numbers, quoted
+strings, ``true``/``false``, comma lists (``==`` any of them) or ``a..b`` ranges.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import re2
+import shapely
+from shapely.geometry import Point
+from shapely.geometry.base import BaseGeometry
+from shapely.ops import nearest_points
+
+from parvis.modules.sensors.standards.context import Context
+from parvis.modules.sensors.standards.ngsi_ld import NgsiError, geometry
+
+MAX_Q = 2000
+MAX_PATTERN = 200
+MAX_DEPTH = 20
+MAX_COORDINATES = 100_000  # characters of the coordinates parameter
+EARTH_RADIUS_M = 6_371_008.8
+
+_TOKEN = re.compile(r"""\s*(?:(?P<op>==|!=|>=|<=|~=|!~=|>|<)|(?P<punct>[;|()])|
+    (?P<string>"(?:[^"\\]|\\.)*")|(?P<atom>[^\s;|()=!<>~"]+))""", re.X)
+
+Predicate = Callable[[dict[str, dict[str, Any]]], bool]
+
+
+def invalid(detail: str) -> NgsiError:
+    return NgsiError("InvalidRequest", detail)
+
+
+def _tokens(text: str) -> list[tuple[str, str]]:
+    out, pos = [], 0
+    while pos < len(text):
+        if text[pos:].strip() == "":
+            break
+        m = _TOKEN.match(text, pos)
+        if not m or m.end() == pos:
+            raise invalid(f"q: cannot read the query at {text[pos:pos + 20]!r}.")
+        kind = m.lastgroup or ""
+        out.append((kind, m.group(kind)))
+        pos = m.end()
+    return out
+
+
+def _value(kind: str, text: str) -> Any:
+    if kind == "string":
+        try:
+            return json.loads(text, strict=False)
+        except ValueError:
+            raise invalid(f"q: {text[:40]!r} is not a valid quoted string.") from None
+    if text in ("true", "false"):
+        return text == "true"
+    try:
+        number = float(text)
+    except ValueError:
+        return text  # an unquoted word: a date-time or an id, compared as text
+    if not math.isfinite(number):
+        raise invalid("q: numbers must be finite.")
+    return int(number) if number.is_integer() and "." not in text and "e" not in text.lower() else number
+
+
+def _values(kind: str, text: str) -> Any:
+    """A value, a list (``a,b``) or a range (``a..b``) of an unquoted atom."""
+    if kind == "atom" and ".." in text:
+        low, _, high = text.partition("..")
+        return ("range", _value("atom", low), _value("atom", high))
+    if kind == "atom" and "," in text:
+        return ("list", [_value("atom", part) for part in text.split(",")])
+    return _value(kind, text)
+
+
+def _compare(op: str, left: Any, right: Any) -> bool:
+    if isinstance(right, tuple) and right[0] == "list":
+        hit = any(_compare("==", left, r) for r in right[1])
+        return hit if op == "==" else not hit
+    if isinstance(right, tuple) and right[0] == "range":
+        inside = _compare(">=", left, right[1]) and _compare("<=", left, right[2])
+        return inside if op == "==" else not inside
+    if isinstance(left, list):
+        return any(_compare(op, item, right) for item in left) if op != "!=" else all(
+            _compare(op, item, right) for item in left)
+    numeric = (isinstance(left, (int, float)) and not isinstance(left, bool)
+               and isinstance(right, (int, float)) and not isinstance(right, bool))
+    if not numeric and type(left) is not type(right):
+        return op == "!="
+    try:
+        return {"==": lambda: left == right, "!=": lambda: left != right,
+                ">": lambda: left > right, ">=": lambda: left >= right,
+                "<": lambda: left < right, "<=": lambda: left <= right}[op]()
+    except TypeError:
+        return False
+
+
+def _attribute_value(attrs: dict[str, dict[str, Any]], path: list[str]) -> Any:
+    attr: Any = attrs.get(path[0])
+    for part in path[1:]:
+        if not isinstance(attr, dict):
+            return None
+        attr = attr.get(part)
+    if not isinstance(attr, dict):
+        return attr
+    for key in ("value", "object", "languageMap"):
+        if key in attr:
+            return attr[key]
+    return None
+
+
+class _Parser:
+    def __init__(self, tokens: list[tuple[str, str]], ctx: Context) -> None:
+        self.tokens, self.pos, self.ctx, self.depth = tokens, 0, ctx, 0
+
+    def peek(self) -> tuple[str, str] | None:
+        return self.tokens[self.pos] if self.pos < len(self.tokens) else None
+
+    def take(self) -> tuple[str, str]:
+        token = self.peek()
+        if token is None:
+            raise invalid("q: the query ends too early.")
+        self.pos += 1
+        return token
+
+    def expr(self) -> Predicate:
+        parts = [self.conjunction()]
+        while self.peek() == ("punct", "|"):
+            self.take()
+            parts.append(self.conjunction())
+        return parts[0] if len(parts) == 1 else (lambda a: any(p(a) for p in parts))
+
+    def conjunction(self) -> Predicate:
+        parts = [self.factor()]
+        while self.peek() == ("punct", ";"):
+            self.take()
+            parts.append(self.factor())
+        return parts[0] if len(parts) == 1 else (lambda a: all(p(a) for p in parts))
+
+    def factor(self) -> Predicate:
+        kind, text = self.take()
+        if (kind, text) == ("punct", "("):
+            self.depth += 1
+            if self.depth > MAX_DEPTH:
+                raise invalid(f"q: parentheses nest more than {MAX_DEPTH} deep.")
+            inner = self.expr()
+            self.depth -= 1
+            if self.take() != ("punct", ")"):
+                raise invalid("q: a parenthesis is not closed.")
+            return inner
+        if kind != "atom":
+            raise invalid(f"q: an attribute name was expected, not {text!r}.")
+        path = self._path(text)
+        nxt = self.peek()
+        if nxt is None or nxt[0] != "op":
+            return lambda a: _attribute_value(a, path) is not None
+        op = self.take()[1]
+        vkind, vtext = self.take()
+        if vkind not in ("atom", "string"):
+            raise invalid(f"q: a value was expected after {op}.")
+        if op in ("~=", "!~="):
+            pattern = _pattern(_value(vkind, vtext), "q")
+            hit: Predicate = lambda a: isinstance(v := _attribute_value(a, path), str) and bool(  # noqa: E731
+                pattern.search(v))
+            return hit if op == "~=" else (lambda a: not hit(a))
+        right = _values(vkind, vtext)
+        return lambda a: (v := _attribute_value(a, path)) is not None and _compare(op, v, right)
+
+    def _path(self, text: str) -> list[str]:
+        head, *rest = text.split(".") if "://" not in text else [text]
+        if "[" in head or not head:
+            raise invalid(f"q: {text!r} is not a supported attribute path.")
+        return [self.ctx.expand(head)] + [self.ctx.expand(p) for p in rest]
+
+
+def parse_q(text: str, ctx: Context) -> Predicate:
+    if len(text) > MAX_Q:
+        raise invalid(f"q is longer than {MAX_Q} characters.")
+    parser = _Parser(_tokens(text), ctx)
+    predicate = parser.expr()
+    if parser.peek() is not None:
+        raise invalid(f"q: unexpected {parser.peek()[1]!r}.")  # type: ignore[index]
+    return predicate
+
+
+def _re2_options() -> Any:
+    options = re2.Options()
+    options.log_errors = False
+    options.max_mem = 8 << 20  # a pattern whose automaton needs more is refused
+    return options
+
+
+_RE2_OPTIONS = _re2_options()
+
+
+def _pattern(text: Any, what: str) -> Any:
+    """A user's regular expression, compiled with RE2: matching takes linear time, whatever the
+    pattern (no backtracking), so no pattern can tie up the server. RE2 has no backreferences
+    nor lookarounds: such a pattern is refused, as is a pattern RE2 cannot otherwise compile."""
+    if not isinstance(text, str) or not text or len(text) > MAX_PATTERN:
+        raise NgsiError("BadRequestData",
+                        f"{what}: a pattern must be text of 1 to {MAX_PATTERN} characters.")
+    try:
+        return re2.compile(text, _RE2_OPTIONS)
+    except re2.error as exc:
+        reason = exc.args[0].decode("utf-8", "replace") if exc.args and isinstance(
+            exc.args[0], bytes) else str(exc)
+        raise NgsiError("BadRequestData", f"{what}: not a supported regular expression (RE2 "
+                        f"syntax, no backreferences or lookarounds): {reason}.") from None
+
+
+def id_pattern(text: str) -> Any:
+    """``idPattern``: searched anywhere in the id (anchor it with ``^``/``$``), as Orion-LD,
+    Stellio and Scorpio do."""
+    return _pattern(text, "idPattern")
+
+
+# ------------------------------------------------------------------------------------- geo
+
+GEORELS = ("near", "within", "intersects", "contains", "disjoint", "overlaps", "equals")
+
+
+@dataclass
+class GeoQuery:
+    rel: str
+    shape: BaseGeometry
+    max_distance: float | None = None
+    min_distance: float | None = None
+
+    def bbox(self) -> tuple[float, float, float, float] | None:
+        """The box an entity's location must overlap to possibly match (None: no prefilter)."""
+        if self.rel == "disjoint" or (self.rel == "near" and self.max_distance is None):
+            return None
+        minx, miny, maxx, maxy = self.shape.bounds
+        if self.rel == "near" and self.max_distance is not None:
+            dlat = math.degrees(self.max_distance / EARTH_RADIUS_M)
+            coslat = max(math.cos(math.radians(max(abs(miny), abs(maxy)) + dlat)), 1e-6)
+            dlon = min(dlat / coslat, 360.0)
+            return (minx - dlon, max(miny - dlat, -90), maxx + dlon, min(maxy + dlat, 90))
+        return (minx, miny, maxx, maxy)
+
+    def matches(self, location: BaseGeometry) -> bool:
+        if self.rel == "near":
+            d = distance_m(self.shape, location)
+            return ((self.max_distance is None or d <= self.max_distance)
+                    and (self.min_distance is None or d >= self.min_distance))
+        return bool(getattr(location, self.rel)(self.shape))
+
+
+def haversine_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
+
+
+def distance_m(a: BaseGeometry, b: BaseGeometry) -> float:
+    """Metres between the nearest points of two geometries (0 when they touch)."""
+    if a.intersects(b):
+        return 0.0
+    pa, pb = nearest_points(a, b)
+    return haversine_m(pa.x, pa.y, pb.x, pb.y)
+
+
+def parse_geo(georel: str | None, geometry_type: str | None, coordinates: str | None,
+              geoproperty: str | None = None) -> GeoQuery | None:
+    if not georel and not geometry_type and not coordinates:
+        return None
+    if not (georel and geometry_type and coordinates):
+        raise bad_geo("A geo-query needs georel, geometry and coordinates together.")
+    if geoproperty not in (None, "location"):
+        raise NgsiError("OperationNotSupported", "Only geoproperty=location is supported.")
+    rel, *modifiers = georel.split(";")
+    if rel not in GEORELS:
+        raise bad_geo(f"georel must be one of {', '.join(GEORELS)}.")
+    query = GeoQuery(rel=rel, shape=Point(0, 0))
+    for modifier in modifiers:
+        key, sep, value = modifier.partition("==")
+        try:
+            number = float(value)
+        except ValueError:
+            number = -1.0
+        if not sep or key not in ("maxDistance", "minDistance") or rel != "near" or not (
+                math.isfinite(number) and number >= 0):
+            raise bad_geo(f"georel: {modifier!r} is not a valid modifier (near;maxDistance==metres).")
+        setattr(query, "max_distance" if key == "maxDistance" else "min_distance", number)
+    if rel == "near" and query.max_distance is None and query.min_distance is None:
+        raise bad_geo("georel=near needs maxDistance or minDistance.")
+    if len(coordinates) > MAX_COORDINATES:
+        raise bad_geo(f"coordinates is longer than {MAX_COORDINATES} characters.")
+    try:  # orjson: no NaN or Infinity, and nesting is bounded (never a RecursionError)
+        coords = orjson.loads(coordinates)
+    except (orjson.JSONDecodeError, RecursionError):
+        raise bad_geo("coordinates must be a JSON array of finite numbers.") from None
+    try:
+        query.shape = geometry({"type": geometry_type, "coordinates": coords}, "The query geometry")
+    except NgsiError as exc:
+        raise bad_geo(exc.detail) from None
+    if shapely.get_num_coordinates(query.shape) > 10_000:
+        raise bad_geo("The query geometry has too many points.")
+    return query
+
+
+def bad_geo(detail: str) -> NgsiError:
+    return NgsiError("BadRequestData", detail)

@@ -1,0 +1,156 @@
+"""NGSI-LD entities: create, retrieve, delete, replace, and the spec's errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import BASE, CORE, SDM, air, create, link
+
+ERR = "https://uri.etsi.org/ngsi-ld/errors/"
+
+
+def test_create_then_retrieve_in_both_formats(client, w, r):
+    response = client.post(f"{BASE}/entities", json=air(1), headers=w)
+    assert response.status_code == 201
+    assert response.headers["location"] == f"{BASE}/entities/urn:ngsi-ld:AirQualityObserved:1"
+    got = client.get(f"{BASE}/entities/urn:ngsi-ld:AirQualityObserved:1", headers=r)
+    assert got.status_code == 200 and got.headers["content-type"].startswith("application/json")
+    assert got.headers["link"] == link(SDM)
+    body = got.json()
+    assert body["type"] == "AirQualityObserved"
+    assert body["NO2"] == {"type": "Property", "value": 40.0, "unitCode": "GQ",
+                           "observedAt": "2026-11-29T08:00:00Z"}
+    assert body["location"]["value"] == {"type": "Point", "coordinates": [104.9, 11.55]}
+    simple = client.get(f"{BASE}/entities/urn:ngsi-ld:AirQualityObserved:1?options=keyValues",
+                        headers=r).json()
+    assert simple["NO2"] == 40.0 and simple["location"]["type"] == "Point"
+    assert client.get(f"{BASE}/entities/urn:ngsi-ld:AirQualityObserved:1?format=simplified",
+                      headers=r).json() == simple
+    picked = client.get(f"{BASE}/entities/urn:ngsi-ld:AirQualityObserved:1?attrs=NO2", headers=r).json()
+    assert set(picked) == {"id", "type", "NO2"}
+    sys = client.get(f"{BASE}/entities/urn:ngsi-ld:AirQualityObserved:1?options=sysAttrs", headers=r)
+    assert "createdAt" in sys.json() and "modifiedAt" in sys.json()["NO2"]
+
+
+def test_duplicate_is_already_exists_and_unknown_is_not_found(client, w, r):
+    create(client, w, air(1))
+    again = client.post(f"{BASE}/entities", json=air(1), headers=w)
+    assert again.status_code == 409 and again.json()["type"] == ERR + "AlreadyExists"
+    assert again.headers["content-type"].startswith("application/json")
+    missing = client.get(f"{BASE}/entities/urn:ngsi-ld:Nothing:1", headers=r)
+    assert missing.status_code == 404 and missing.json()["type"] == ERR + "ResourceNotFound"
+    assert client.delete(f"{BASE}/entities/urn:ngsi-ld:Nothing:1", headers=w).status_code == 404
+
+
+def test_delete_and_replace(client, w, r):
+    create(client, w, air(1))
+    replaced = air(1, no2=12.0)
+    del replaced["location"]
+    assert client.put(f"{BASE}/entities/urn:ngsi-ld:AirQualityObserved:1", json=replaced,
+                      headers=w).status_code == 204
+    body = client.get(f"{BASE}/entities/urn:ngsi-ld:AirQualityObserved:1", headers=r).json()
+    assert body["NO2"]["value"] == 12.0 and "location" not in body
+    assert client.delete(f"{BASE}/entities/urn:ngsi-ld:AirQualityObserved:1", headers=w).status_code == 204
+    assert client.get(f"{BASE}/entities/urn:ngsi-ld:AirQualityObserved:1", headers=r).status_code == 404
+
+
+@pytest.mark.parametrize("entity, words", [
+    ({"id": "not a uri", "type": "T"}, "URI"),
+    ({"type": "T"}, "URI"),
+    ({"id": "urn:x:1"}, "type"),
+    ({"id": "urn:x:1", "type": "T", "a": 5}, "JSON object"),
+    ({"id": "urn:x:1", "type": "T", "a": {"type": "Thing", "value": 1}}, "type among"),
+    ({"id": "urn:x:1", "type": "T", "a": {"type": "Property"}}, "needs a value"),
+    ({"id": "urn:x:1", "type": "T", "a": {"type": "Relationship", "object": "nope"}}, "URI"),
+    ({"id": "urn:x:1", "type": "T", "a": {"type": "Property", "value": 1, "observedAt": "yesterday"}},
+     "ISO 8601"),
+    ({"id": "urn:x:1", "type": "T", "a": {"type": "Property", "value": 1,
+                                          "observedAt": "3000-01-01T00:00:00Z"}}, "future"),
+    ({"id": "urn:x:1", "type": "T", "location": {"type": "GeoProperty",
+                                                 "value": {"type": "Point", "coordinates": [200, 10]}}},
+     "out of range"),
+    ({"id": "urn:x:1", "type": "T", "location": {"type": "GeoProperty", "value": {
+        "type": "Polygon", "coordinates": [[[0, 0], [1, 1], [1, 0], [0, 1], [0, 0]]]}}}, "not a valid"),
+    ({"id": "urn:x:1", "type": "T", "location": {"type": "GeoProperty", "value": {"type": "Point"}}},
+     "location"),
+    ({"id": "urn:x:1", "type": "T", "location": {"type": "Property", "value": 1}}, "GeoProperty"),
+])
+def test_invalid_entities_are_bad_request_data(client, w, entity, words):
+    response = client.post(f"{BASE}/entities", json=entity, headers=w)
+    assert response.status_code == 400, response.text
+    assert response.json()["type"] == ERR + "BadRequestData"
+    assert words in response.json()["detail"]
+
+
+@pytest.mark.parametrize("raw", [b"{", b"[1,", b'{"id": NaN}', b"\xff\xfe", b""])
+def test_malformed_bodies_are_invalid_request_never_500(client, w, raw):
+    response = client.post(f"{BASE}/entities", content=raw,
+                           headers={**w, "Content-Type": "application/json"})
+    assert response.status_code == 400
+    assert response.json()["type"] == ERR + "InvalidRequest"
+
+
+def test_nan_value_is_refused(client, w):
+    raw = b'{"id": "urn:x:1", "type": "T", "a": {"type": "Property", "value": Infinity}}'
+    response = client.post(f"{BASE}/entities", content=raw, headers={**w, "Content-Type": "application/json"})
+    assert response.status_code == 400
+
+
+def test_an_id_in_the_path_must_be_a_uri(client, r):
+    response = client.get(f"{BASE}/entities/nope", headers=r)
+    assert response.status_code == 400 and response.json()["type"] == ERR + "BadRequestData"
+
+
+def test_body_too_large(client, w, settings):
+    blob = {"id": "urn:x:1", "type": "T", "a": {"type": "Property", "value": "x" * 2_100_000}}
+    assert client.post(f"{BASE}/entities", json=blob, headers=w).status_code == 413
+
+
+def test_core_context_is_used_without_link(client, keys):
+    headers = {"X-Api-Key": keys["write"]}
+    create(client, headers, {"id": "urn:x:1", "type": "Thing",
+                             "speed": {"type": "Property", "value": 3}})
+    got = client.get(f"{BASE}/entities/urn:x:1", headers=headers)
+    assert got.headers["link"] == link(CORE)
+    assert got.json()["type"] == "Thing" and got.json()["speed"]["value"] == 3
+
+
+def _nested(depth: int) -> object:
+    value: object = 1
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize("value", [2**63, -(2**63) - 1, 2**64, 10**30, [1, {"a": 2**70}],
+                                   _nested(33), {"a": _nested(40)}])
+def test_values_that_cannot_be_served_back_are_refused(client, w, r, value):
+    entity = {"id": "urn:ngsi-ld:Device:big", "type": "Device", "v": {"type": "Property", "value": value}}
+    response = client.post(f"{BASE}/entities", json=entity, headers=w)
+    assert response.status_code == 400, response.text
+    assert response.json()["type"] == ERR + "BadRequestData"
+    create(client, w, {**entity, "v": {"type": "Property", "value": 1}})
+    patched = client.patch(f"{BASE}/entities/urn:ngsi-ld:Device:big/attrs/v", json={"value": value}, headers=w)
+    assert patched.status_code == 400 and patched.json()["type"] == ERR + "BadRequestData"
+    assert client.get(f"{BASE}/entities/urn:ngsi-ld:Device:big", headers=r).json()["v"]["value"] == 1
+    page = client.get(f"{BASE}/entities?type=Device", headers=r)
+    assert page.status_code == 200 and len(page.json()) == 1
+
+
+def test_the_largest_values_are_served_back(client, w, r):
+    value = [2**63 - 1, -(2**63), 12345678901234567890.5, "123456789012345678901234567890", _nested(31)]  # 32 deep
+    create(client, w, {"id": "urn:ngsi-ld:Device:1234567890123456789012345", "type": "Device",
+                       "v": {"type": "Property", "value": value}})
+    got = client.get(f"{BASE}/entities/urn:ngsi-ld:Device:1234567890123456789012345", headers=r)
+    assert got.status_code == 200 and got.json()["v"]["value"] == value
+
+
+@pytest.mark.parametrize("raw", [b"[" * 100_000, b'{"id": "urn:x:1", "type": "T", "a": ' + b"[" * 5000,
+                                 b"[" * 3000 + b"]" * 3000])
+def test_deeply_nested_bodies_are_bad_request_data(client, w, raw):
+    response = client.post(f"{BASE}/entities", content=raw, headers={**w, "Content-Type": "application/json"})
+    assert response.status_code == 400, response.text
+    assert response.json()["type"] == ERR + "BadRequestData"
+    batch = client.post(f"{BASE}/entityOperations/upsert", content=raw,
+                        headers={**w, "Content-Type": "application/json"})
+    assert batch.status_code == 400 and batch.json()["type"] == ERR + "BadRequestData"

@@ -1,0 +1,179 @@
+"""Querying entities: type, ids, idPattern, q, attrs, paging, count and geo-queries."""
+
+from __future__ import annotations
+
+import json
+import time
+from urllib.parse import quote
+
+import pytest
+
+from conftest import BASE, air, create
+
+ERR = "https://uri.etsi.org/ngsi-ld/errors/"
+# Three stations in Phnom Penh-ish coordinates: 0 and 1 are ~1.1 km apart, 2 is ~11 km away.
+STATIONS = [(104.90, 11.55, 20.0), (104.91, 11.55, 45.0), (105.00, 11.55, 80.0)]
+
+
+@pytest.fixture
+def stations(client, w):
+    for n, (lon, lat, no2) in enumerate(STATIONS):
+        create(client, w, air(n, lon, lat, no2, name={"type": "Property", "value": f"Station {n}"}))
+    create(client, w, {"id": "urn:ngsi-ld:ParkingSpot:p1", "type": "ParkingSpot",
+                       "status": {"type": "Property", "value": "free"}})
+
+
+def ids(response) -> list[str]:
+    assert response.status_code == 200, response.text
+    return [e["id"].rsplit(":", 1)[1] for e in response.json()]
+
+
+def test_type_id_and_pattern(client, r, stations):
+    assert ids(client.get(f"{BASE}/entities?type=AirQualityObserved", headers=r)) == ["0", "1", "2"]
+    assert ids(client.get(f"{BASE}/entities?type=AirQualityObserved,ParkingSpot", headers=r)) == [
+        "0", "1", "2", "p1"]
+    both = "urn:ngsi-ld:AirQualityObserved:0,urn:ngsi-ld:AirQualityObserved:2"
+    assert ids(client.get(f"{BASE}/entities?id={both}", headers=r)) == ["0", "2"]
+    assert ids(client.get(f"{BASE}/entities?idPattern=.*:[12]$", headers=r)) == ["1", "2"]
+    bad = client.get(f"{BASE}/entities?idPattern=(", headers=r)
+    assert bad.status_code == 400 and bad.json()["type"] == ERR + "BadRequestData"
+    assert client.get(f"{BASE}/entities?idPattern={'a' * 300}", headers=r).status_code == 400
+
+
+def test_id_pattern_searches_anywhere_in_the_id(client, r, stations):
+    # Orion-LD, Stellio and Scorpio search the pattern (unanchored): ^ and $ anchor it.
+    assert ids(client.get(f"{BASE}/entities?idPattern=:[12]$", headers=r)) == ["1", "2"]
+    assert ids(client.get(f"{BASE}/entities?idPattern=Parking", headers=r)) == ["p1"]
+    assert ids(client.get(f"{BASE}/entities?idPattern=^Parking", headers=r)) == []
+
+
+@pytest.mark.parametrize("pattern", ["(?=urn)", "(a)\\1", "(", "a{1001}"])
+def test_patterns_re2_cannot_compile_are_bad_request_data(client, r, pattern):
+    for url in (f"{BASE}/entities?idPattern={quote(pattern)}",
+                f"{BASE}/entities?type=AirQualityObserved&q={quote(f'name~={json.dumps(pattern)}')}"):
+        response = client.get(url, headers=r)
+        assert response.status_code == 400, response.text
+        assert response.json()["type"] == ERR + "BadRequestData"
+
+
+@pytest.mark.parametrize("pattern", ["urn:((a+))+$", "urn:(a|aa)*$", "urn:((a*)*)*b"])
+def test_nested_quantifiers_run_in_linear_time(client, w, r, pattern):
+    # With backtracking these take 2^n steps on "urn:aaa...a!": RE2 matches in linear time.
+    victim = "urn:" + "a" * 30 + "!"
+    create(client, w, {"id": victim, "type": "ParkingSpot", "name": {"type": "Property", "value": victim}})
+    anonymous = {"Link": r["Link"]}  # ParkingSpot is a public type: no key needed
+    started = time.monotonic()
+    by_id = client.get(f"{BASE}/entities?type=ParkingSpot&idPattern={quote(pattern)}", headers=anonymous)
+    by_q = client.get(f"{BASE}/entities?type=ParkingSpot&q={quote(f'name~={json.dumps(pattern)}')}",
+                      headers=r)
+    assert time.monotonic() - started < 2
+    assert by_id.status_code == 200 and by_id.json() == [], by_id.text
+    assert by_q.status_code == 200 and by_q.json() == [], by_q.text
+
+
+@pytest.mark.parametrize("q, expected", [
+    ("NO2>40", ["1", "2"]),
+    ("NO2>=45", ["1", "2"]),
+    ("NO2<45", ["0"]),
+    ("NO2<=45", ["0", "1"]),
+    ("NO2==80", ["2"]),
+    ("NO2!=80", ["0", "1"]),
+    ("NO2==20,80", ["0", "2"]),
+    ("NO2==30..50", ["1"]),
+    ('name=="Station 1"', ["1"]),
+    ("NO2>30;NO2<50", ["1"]),
+    ("NO2<30|NO2>50", ["0", "2"]),
+    ("(NO2<30|NO2>50);name==\"Station 2\"", ["2"]),
+    ("name", ["0", "1", "2"]),
+    ('name~="Station [02]"', ["0", "2"]),
+])
+def test_q(client, r, stations, q, expected):
+    assert ids(client.get(f"{BASE}/entities?type=AirQualityObserved&q={quote(q)}", headers=r)) == expected
+
+
+@pytest.mark.parametrize("q", ["NO2>", "(NO2>1", "NO2>1)", ">1", "NO2>1;;", "NO2==\"x",
+                               "(" * 600 + "NO2>1" + ")" * 600])
+def test_malformed_q_is_invalid_request(client, r, q):
+    response = client.get(f"{BASE}/entities?type=AirQualityObserved&q={quote(q)}", headers=r)
+    assert response.status_code == 400 and response.json()["type"] == ERR + "InvalidRequest"
+
+
+def test_attrs_limit_offset_count(client, r, stations):
+    page = client.get(f"{BASE}/entities?type=AirQualityObserved&limit=2&offset=1&count=true", headers=r)
+    assert ids(page) == ["1", "2"] and page.headers["NGSILD-Results-Count"] == "3"
+    filtered = client.get(f"{BASE}/entities?q=NO2>10&limit=1&count=true", headers=r)
+    assert ids(filtered) == ["0"] and filtered.headers["NGSILD-Results-Count"] == "3"
+    assert client.get(f"{BASE}/entities?type=AirQualityObserved&limit=1001", headers=r).status_code == 400
+    assert client.get(f"{BASE}/entities?type=AirQualityObserved&limit=-1", headers=r).status_code == 400
+    picked = client.get(f"{BASE}/entities?attrs=status", headers=r).json()
+    assert [e["id"] for e in picked] == ["urn:ngsi-ld:ParkingSpot:p1"] and "status" in picked[0]
+    empty = client.get(f"{BASE}/entities?type=AirQualityObserved&limit=0&count=true", headers=r)
+    assert empty.json() == [] and empty.headers["NGSILD-Results-Count"] == "3"
+
+
+def geo(client, r, georel: str, geometry: str, coordinates) -> list[str]:
+    url = (f"{BASE}/entities?type=AirQualityObserved&georel={quote(georel)}&geometry={geometry}"
+           f"&coordinates={quote(json.dumps(coordinates))}")
+    return ids(client.get(url, headers=r))
+
+
+def test_near(client, r, stations):
+    assert geo(client, r, "near;maxDistance==500", "Point", [104.90, 11.55]) == ["0"]
+    assert geo(client, r, "near;maxDistance==1200", "Point", [104.90, 11.55]) == ["0", "1"]
+    assert geo(client, r, "near;maxDistance==12000", "Point", [104.90, 11.55]) == ["0", "1", "2"]
+    assert geo(client, r, "near;minDistance==2000", "Point", [104.90, 11.55]) == ["2"]
+
+
+def test_within_and_intersects(client, r, stations):
+    box = [[[104.895, 11.54], [104.915, 11.54], [104.915, 11.56], [104.895, 11.56], [104.895, 11.54]]]
+    assert geo(client, r, "within", "Polygon", box) == ["0", "1"]
+    assert geo(client, r, "intersects", "Polygon", box) == ["0", "1"]
+    triangle = [[[104.895, 11.54], [104.909, 11.54], [104.895, 11.56], [104.895, 11.54]]]
+    assert geo(client, r, "within", "Polygon", triangle) == ["0"]
+    assert geo(client, r, "intersects", "Point", [105.00, 11.55]) == ["2"]
+
+
+@pytest.mark.parametrize("georel, geometry, coordinates", [
+    ("near", "Point", "[104.9, 11.55]"),
+    ("near;maxDistance==-3", "Point", "[104.9, 11.55]"),
+    ("around", "Point", "[104.9, 11.55]"),
+    ("within", "Polygon", "[[[0,0],[1,1]]]"),
+    ("within", "Point", "not json"),
+    ("within", "Circle", "[1, 2]"),
+    ("near;maxDistance==10", "Point", "[500, 2]"),
+])
+def test_bad_geo_queries(client, r, georel, geometry, coordinates):
+    url = (f"{BASE}/entities?type=AirQualityObserved&georel={quote(georel)}&geometry={geometry}"
+           f"&coordinates={quote(coordinates)}")
+    response = client.get(url, headers=r)
+    assert response.status_code == 400, response.text
+    assert response.json()["type"] == ERR + "BadRequestData"
+
+
+@pytest.mark.parametrize("param", ["limit=²", "offset=²", "limit=١", f"offset={'9' * 30}",
+                                   f"limit={'9' * 5000}", "offset=10000001", "limit=0", "limit=0&count=false"])
+def test_bad_limit_and_offset_are_bad_request_data(client, r, stations, param):
+    response = client.get(f"{BASE}/entities?type=AirQualityObserved&{param}", headers=r)
+    assert response.status_code == 400, response.text
+    assert response.json()["type"] == ERR + "BadRequestData"
+
+
+def test_the_largest_offset_is_fine(client, r, stations):
+    assert ids(client.get(f"{BASE}/entities?type=AirQualityObserved&offset=10000000", headers=r)) == []
+    assert ids(client.get(f"{BASE}/entities?q=NO2>1&offset=10000000", headers=r)) == []
+
+
+@pytest.mark.parametrize("params", ["", "?limit=5", "?count=true", "?options=keyValues"])
+def test_a_query_needs_a_filter(client, r, stations, params):
+    response = client.get(f"{BASE}/entities{params}", headers=r)
+    assert response.status_code == 400, response.text
+    assert response.json()["type"] == ERR + "BadRequestData"
+
+
+def test_deeply_nested_coordinates_are_bad_request_data(client, r):
+    for coordinates in ("[" * 5000, "[" * 5000 + "]" * 5000, "[" * 500 + "1" + "]" * 500, "[NaN, 1]"):
+        url = (f"{BASE}/entities?type=AirQualityObserved&georel=within&geometry=Polygon"
+               f"&coordinates={quote(coordinates)}")
+        response = client.get(url, headers=r)
+        assert response.status_code == 400, response.text
+        assert response.json()["type"] == ERR + "BadRequestData"

@@ -1,0 +1,125 @@
+"""The demo city's simulated sensors: a day looks like a day in a Vietnamese city."""
+
+from __future__ import annotations
+
+import statistics
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from parvis.modules.sensors.simulate import (
+    ATTRIBUTES,
+    TIME_KEY,
+    Simulator,
+    demo_devices,
+    messages,
+    parking_target,
+    timeline,
+    traffic_demand,
+)
+
+ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
+ANCHORS = [("CIT", 107.585, 16.463), ("VY", 107.57, 16.45), ("AN", 107.60, 16.47)]
+MONDAY = datetime(2026, 11, 23, 0, 0, tzinfo=ZONE)
+SATURDAY = datetime(2026, 11, 28, 0, 0, tzinfo=ZONE)
+
+
+def _day(start: datetime, step_minutes: int = 5) -> dict[str, list[tuple[datetime, dict]]]:
+    sim = Simulator(demo_devices(ANCHORS), seed=3)
+    series: dict[str, list[tuple[datetime, dict]]] = {}
+    for at in timeline(start, start + timedelta(days=1), timedelta(minutes=step_minutes)):
+        for device, measures in sim.readings(at):
+            series.setdefault(device.device_id, []).append((at, measures))
+    return series
+
+
+def _mean(points: list[tuple[datetime, dict]], key: str, hours: tuple[float, float]) -> float:
+    return statistics.fmean(m[key] for at, m in points if hours[0] <= at.hour + at.minute / 60 < hours[1])
+
+
+def test_weekday_traffic_has_two_rush_hours_and_quiet_nights():
+    assert traffic_demand(7.5, weekend=False) > 4 * traffic_demand(3.0, weekend=False)
+    assert traffic_demand(17.5, weekend=False) > 4 * traffic_demand(3.0, weekend=False)
+    assert traffic_demand(7.5, weekend=False) > traffic_demand(10.0, weekend=False)
+    assert traffic_demand(7.5, weekend=True) < traffic_demand(7.5, weekend=False)  # no commute
+    series = _day(MONDAY)
+    detector = series["traffic-cit-1"]
+    morning, night = _mean(detector, "f", (7, 8)), _mean(detector, "f", (2, 4))
+    assert morning > 4 * night
+    # the segment slows down as it fills: rush-hour speed under the night's, congestion index up
+    assert _mean(detector, "s", (7, 8)) < _mean(detector, "s", (2, 4))
+    assert _mean(detector, "ci", (7, 8)) > _mean(detector, "ci", (2, 4)) >= 1.0
+
+
+def test_motorcycles_are_most_of_the_traffic_and_classes_add_up():
+    for points in (p for d, p in _day(MONDAY, 15).items() if d.startswith("traffic-")):
+        for _at, m in points:
+            assert m["mc"] + m["car"] + m["hv"] == m["f"]
+            assert 0 <= m["o"] <= 1
+        total = sum(m["f"] for _at, m in points)
+        assert 0.7 < sum(m["mc"] for _at, m in points) / total < 0.9
+
+
+def test_car_parks_fill_in_the_day_and_never_overflow():
+    assert parking_target(10.5, weekend=False) > 2 * parking_target(3.0, weekend=False)
+    sim = Simulator(demo_devices(ANCHORS), seed=5)
+    capacity = {d.device_id: d.capacity for d in sim.devices}
+    series = _day(MONDAY)
+    for device_id, points in series.items():
+        if not device_id.startswith("parking-"):
+            continue
+        for _at, m in points:
+            assert m["free"] + m["occ"] == capacity[device_id]
+            assert 0 <= m["free"] <= capacity[device_id]
+        assert _mean(points, "occ", (10, 12)) > 2 * _mean(points, "occ", (3, 5))
+
+
+def test_air_quality_follows_traffic_and_ozone_the_afternoon_sun():
+    station = _day(MONDAY)["air-cit-1"]
+    assert _mean(station, "no2", (7, 8)) > 1.5 * _mean(station, "no2", (2, 4))
+    assert _mean(station, "o3", (13, 15)) > 2 * _mean(station, "o3", (2, 4))
+    assert all(m["pm10"] > m["pm25"] > 0 for _at, m in station)
+
+
+def test_bins_fill_through_the_day_and_the_morning_round_empties_the_full_ones():
+    sim = Simulator(demo_devices(ANCHORS), seed=9)
+    bins = [d.device_id for d in sim.devices if d.kind == "waste"]
+    last: dict[str, float] = {}
+    emptied = 0
+    for at in timeline(MONDAY, MONDAY + timedelta(days=4), timedelta(minutes=10)):
+        for device, m in sim.readings(at):
+            if device.kind != "waste":
+                continue
+            assert 0 <= m["fill"] <= 1
+            previous = last.get(device.device_id)
+            if previous is not None and m["fill"] < previous:
+                emptied += 1
+                assert previous > 0.75 and 5 <= at.hour < 7  # only the morning round empties
+            last[device.device_id] = m["fill"]
+    assert emptied >= 1 and len(bins) == 9
+
+
+def test_readings_carry_their_local_time_and_only_known_object_ids():
+    sim = Simulator(demo_devices(ANCHORS), seed=1)
+    at = datetime(2026, 11, 23, 1, 30, tzinfo=ZoneInfo("UTC"))
+    for device, m in sim.readings(at):
+        assert datetime.fromisoformat(m[TIME_KEY]) == at
+        assert m[TIME_KEY].endswith("+07:00")
+        assert set(m) - {TIME_KEY} == set(ATTRIBUTES[device.kind])
+
+
+def test_topics_follow_the_iot_agent_convention_and_runs_repeat_with_a_seed():
+    first = list(messages(Simulator(demo_devices(ANCHORS), seed=4), "k3y",
+                          timeline(SATURDAY, SATURDAY + timedelta(minutes=3), timedelta(minutes=1))))
+    again = list(messages(Simulator(demo_devices(ANCHORS), seed=4), "k3y",
+                          timeline(SATURDAY, SATURDAY + timedelta(minutes=3), timedelta(minutes=1))))
+    assert first == again
+    assert len(first) == 3 * len(demo_devices(ANCHORS))
+    assert {t for t, _m in first} >= {"/k3y/traffic-cit-1/attrs", "/k3y/waste-an-3/attrs"}
+
+
+@pytest.mark.parametrize("kind", ["traffic", "parking", "air", "waste"])
+def test_entity_ids_are_ngsi_ld_urns(kind):
+    device = next(d for d in demo_devices(ANCHORS) if d.kind == kind)
+    assert device.entity_id.startswith(f"urn:ngsi-ld:{device.entity_type}:")
