@@ -158,7 +158,8 @@ def main() -> None:
     finally:
         listener.terminate()
         out = listener.communicate(timeout=60)[0].decode().strip().splitlines()
-        print("   listener: " + (out[-1] if out else "(no output)"))
+        (Path(tmp) / "listener.log").write_text("\n".join(out))
+        print("   listener: " + (out[-1] if out else "(no output)") + f" (log: {tmp}/listener.log)")
         broker.terminate()
         db.dispose()
 

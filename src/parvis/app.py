@@ -25,7 +25,7 @@ from parvis.kernel.files import LocalFileStore
 from parvis.kernel.jobs import JobRegistry
 from parvis.kernel.metrics import Metrics
 from parvis.kernel.web import RequestContext, install_error_handlers, templates_env
-from parvis.modules import accounts, alerts, reports
+from parvis.modules import accounts, alerts, reports, sensors
 from parvis.modules.accounts import api as accounts_api
 from parvis.modules.accounts import pages as accounts_pages
 from parvis.modules.accounts import queries as accounts_queries
@@ -39,6 +39,7 @@ from parvis.modules.reports import open311_api
 from parvis.modules.reports import pages as reports_pages
 from parvis.modules.sensors import api as sensors_api
 from parvis.modules.sensors import iot_api as sensors_iot_api
+from parvis.modules.sensors import temporal_api as sensors_temporal_api
 from parvis.settings import Settings, get_settings
 
 
@@ -55,6 +56,7 @@ def build_registry(settings: Settings, db: Database) -> JobRegistry:
     notify_setup.register_jobs(registry, settings)
     reports.register(registry, db.bus, db, settings)
     alerts.register(registry, db.bus, db, settings)
+    sensors.register(registry, db.bus, db, settings)
     return registry
 
 
@@ -62,7 +64,7 @@ def routers() -> list[APIRouter]:
     """Every router of Parvis, JSON first, then pages (also walked by the access-table test)."""
     return [accounts_api.router, city_api.router, reports_api.router, open311_api.router,
             alerts_api.router, alerts_cap_api.router, sensors_api.router, sensors_api.keys_router,
-            sensors_iot_api.router,
+            sensors_iot_api.router, sensors_temporal_api.router,
             notify_setup.router(), accounts_pages.router, city_pages.router,
             *reports_pages.routers(), *alerts_pages.routers()]
 

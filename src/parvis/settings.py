@@ -228,6 +228,10 @@ class Settings(BaseSettings):
         5.0, ge=0, description="How long the listener waits for room in a full queue before it drops "
         "a message (counted as dropped)."
     )
+    sensors_dead_letter_days: int = Field(
+        30, ge=1, description="Days the sensor hub keeps a message it could not store (a dead letter) "
+        "before the worker deletes it."
+    )
     sensors_http_concurrency: int = Field(
         4, ge=1, description="Readings `POST /iot/json` stores at once per web process; more are "
         "answered 429 with Retry-After (counted as throttled)."

@@ -116,3 +116,31 @@ def test_location_stays_a_geoproperty_with_a_geometry(client, w, r, patch):
     typed = {"type": "GeoProperty", "value": {"type": "Point", "coordinates": [104.5, 11.5]}}
     assert client.patch(f"{BASE}/entities/{E1}/attrs/location", json=typed, headers=w).status_code == 204
     assert get(client, r)["location"]["value"]["coordinates"] == [104.5, 11.5]
+
+
+def test_concurrent_upserts_of_one_new_id_all_succeed(db):
+    import threading
+
+    from parvis.modules.sensors import actions
+    from parvis.modules.sensors.standards.ngsi_ld import EntityIn
+
+    env = "https://smartdatamodels.org/dataModel.Environment/"
+    barrier = threading.Barrier(6)
+    created: list[bool] = []
+    failures: list[BaseException] = []
+
+    def upsert(n: int) -> None:
+        entity = EntityIn(id="urn:ngsi-ld:AirQualityObserved:race", type=f"{env}AirQualityObserved",
+                          attrs={f"{env}NO2": {"type": "Property", "value": n}})
+        barrier.wait()
+        try:
+            created.append(actions.upsert_entity(db, entity, replace=False))
+        except BaseException as exc:  # the test reports whatever escaped
+            failures.append(exc)
+
+    threads = [threading.Thread(target=upsert, args=(n,)) for n in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert failures == [] and sorted(created) == [False] * 5 + [True]

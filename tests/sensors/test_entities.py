@@ -154,3 +154,22 @@ def test_deeply_nested_bodies_are_bad_request_data(client, w, raw):
     batch = client.post(f"{BASE}/entityOperations/upsert", content=raw,
                         headers={**w, "Content-Type": "application/json"})
     assert batch.status_code == 400 and batch.json()["type"] == ERR + "BadRequestData"
+
+
+def test_an_http_uri_id_with_slashes_is_addressable_through_its_location(client, w, r):
+    entity = {"id": "https://city.example/sensors/air/7", "type": "AirQualityObserved",
+              "NO2": {"type": "Property", "value": 22}}
+    created = client.post(f"{BASE}/entities", json=entity, headers=w)
+    assert created.status_code == 201
+    location = created.headers["location"]
+    assert location == f"{BASE}/entities/https:%2F%2Fcity.example%2Fsensors%2Fair%2F7"
+    assert client.get(location, headers=r).json()["NO2"]["value"] == 22
+    patched = client.patch(f"{location}/attrs/NO2", json={"value": 30}, headers=w)
+    assert patched.status_code == 204, patched.text
+    assert client.post(f"{location}/attrs", json={"PM10": {"type": "Property", "value": 9}},
+                       headers=w).status_code == 204
+    assert client.delete(f"{location}/attrs/PM10", headers=w).status_code == 204
+    body = client.get(location, headers=r).json()
+    assert body["NO2"]["value"] == 30 and "PM10" not in body
+    assert client.delete(location, headers=w).status_code == 204
+    assert client.get(location, headers=r).status_code == 404

@@ -183,3 +183,13 @@ def test_nothing_of_an_unknown_sender_is_kept_but_the_reason(db, settings, detec
     with db.read() as session:
         letter = session.scalars(select(DeadLetter)).one()
     assert (letter.reason, letter.payload, letter.device_id) == ("unknown_device", "", "det-\ufffd")
+
+
+def test_the_worker_forgets_dead_letters_after_the_citys_retention(db, settings, detector):
+    from parvis.modules.sensors.jobs import purge_dead_letters
+
+    old = NOW - timedelta(days=31)
+    ingest.ingest(db, settings, [_msg(b"old", at=old), _msg(b"recent", at=NOW - timedelta(days=2))])
+    assert purge_dead_letters(db, days=30) == 1
+    with db.read() as session:
+        assert [d.payload for d in session.scalars(select(DeadLetter))] == ["recent"]

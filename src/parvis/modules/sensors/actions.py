@@ -14,12 +14,13 @@ from typing import Any
 from shapely.geometry import shape
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from parvis.kernel import audit
 from parvis.kernel.auth import Principal, new_token, token_digest
 from parvis.kernel.db import Database, utcnow
 from parvis.kernel.errors import N_, Conflict, NotFound, ValidationFailed
+from parvis.modules.sensors import observations
 from parvis.modules.sensors.models import ApiKey, Device, Entity
 from parvis.modules.sensors.standards import context as ldctx
 from parvis.modules.sensors.standards.ngsi_ld import LOCATION, EntityIn, NgsiError, check_uri, geometry
@@ -82,6 +83,23 @@ def _save(row: Entity, attrs: Attrs) -> None:
     row.attrs = attrs  # a new dict: the JSON column sees the change
     row.modified_at = utcnow()
     _place(row, attrs)
+    session = object_session(row)
+    if session is not None:
+        _record(session, row.id, attrs)
+
+
+def _record(session: Session, entity_id: str, attrs: Attrs) -> None:
+    """Properties written with ``observedAt`` join the temporal store (what the temporal API
+    shows), as device readings do; one already there is skipped."""
+    rows = []
+    for iri, attr in attrs.items():
+        if attr.get("type") == "Property" and "observedAt" in attr and "value" in attr:
+            value = attr["value"]
+            number = float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+            rows.append({"entity_id": entity_id, "attribute": iri, "observed_at": _parse(attr["observedAt"]),
+                         "number": number, "value": value})
+    if rows:
+        observations.store(session, rows)
 
 
 def create_entity(db: Database, entity: EntityIn) -> None:
@@ -90,6 +108,8 @@ def create_entity(db: Database, entity: EntityIn) -> None:
             if session.get(Entity, entity.id) is not None:
                 raise EntityExists(f"An entity with the id {entity.id} already exists.")
             session.add(_new_row(entity))
+            session.flush()
+            _record(session, entity.id, entity.attrs)
     except IntegrityError:  # created by a concurrent request between our check and commit
         raise EntityExists(f"An entity with the id {entity.id} already exists.") from None
 
@@ -159,11 +179,21 @@ def delete_attribute(db: Database, entity_id: str, iri: str) -> None:
 
 
 def upsert_entity(db: Database, entity: EntityIn, *, replace: bool = True) -> bool:
-    """Create the entity, or replace (``replace``) or update its attributes. True if created."""
+    """Create the entity, or replace (``replace``) or update its attributes. True if created.
+    Two clients upserting the same new id at once: the second finds it created and updates it."""
+    try:
+        return _upsert(db, entity, replace=replace)
+    except IntegrityError:  # created by a concurrent upsert between our read and our insert
+        return _upsert(db, entity, replace=replace)
+
+
+def _upsert(db: Database, entity: EntityIn, *, replace: bool) -> bool:
     with db.transaction() as session:
         row = session.get(Entity, entity.id, with_for_update=True)
         if row is None:
             session.add(_new_row(entity))
+            session.flush()
+            _record(session, entity.id, entity.attrs)
             return True
         if replace:
             stamp = _stamp(utcnow())

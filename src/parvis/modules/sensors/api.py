@@ -13,6 +13,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from functools import cache
 from typing import Annotated, Any
+from urllib.parse import quote
 
 import httpx
 import orjson
@@ -294,7 +295,8 @@ async def create_entity(request: Request) -> Response:
     ctx = body_context(request, kind, body)
     entity = ngsi.parse_entity(body, ctx)
     await _run(request, actions.create_entity, request.app.state.db, entity)
-    return Response(status_code=201, headers={"Location": f"/ngsi-ld/v1/entities/{entity.id}"})
+    location = f"/ngsi-ld/v1/entities/{quote(entity.id, safe=':')}"  # an http id's "/" as %2F
+    return Response(status_code=201, headers={"Location": location})
 
 
 @router.get("/entities", summary="NGSI-LD: query entities")
@@ -346,7 +348,7 @@ def _int(value: str | None, default: int, name: str, most: int) -> int:
     return int(value)
 
 
-@router.get("/entities/{entity_id}", summary="NGSI-LD: retrieve an entity")
+@router.get("/entities/{entity_id:path}", summary="NGSI-LD: retrieve an entity")
 def retrieve_entity(request: Request, entity_id: str) -> Response:
     access = access_of(request)
     neg.accepted(request.headers.get("accept"))
@@ -365,14 +367,7 @@ def retrieve_entity(request: Request, entity_id: str) -> Response:
     return answer(request, payload, ctx)
 
 
-@router.delete("/entities/{entity_id}", summary="NGSI-LD: delete an entity", status_code=204)
-async def delete_entity(request: Request, entity_id: str) -> Response:
-    require_write(request)
-    await _run(request, actions.delete_entity, request.app.state.db, _entity_id(entity_id))
-    return Response(status_code=204)
-
-
-@router.put("/entities/{entity_id}", summary="NGSI-LD: replace an entity", status_code=204)
+@router.put("/entities/{entity_id:path}", summary="NGSI-LD: replace an entity", status_code=204)
 async def replace_entity(request: Request, entity_id: str) -> Response:
     require_write(request)
     entity_id = _entity_id(entity_id)
@@ -396,7 +391,7 @@ async def _run(request: Request, fn: Callable[..., Any], *args: Any, **kwargs: A
 
 # ----------------------------------------------------------------------------- attributes
 
-@router.post("/entities/{entity_id}/attrs", summary="NGSI-LD: append attributes", status_code=204)
+@router.post("/entities/{entity_id:path}/attrs", summary="NGSI-LD: append attributes", status_code=204)
 async def append_attributes(request: Request, entity_id: str) -> Response:
     require_write(request)
     entity_id = _entity_id(entity_id)
@@ -410,7 +405,7 @@ async def append_attributes(request: Request, entity_id: str) -> Response:
     return _partial(skipped, ctx, updated, "The attribute exists and options=noOverwrite was given.")
 
 
-@router.patch("/entities/{entity_id}/attrs", summary="NGSI-LD: update attributes", status_code=204)
+@router.patch("/entities/{entity_id:path}/attrs", summary="NGSI-LD: update attributes", status_code=204)
 async def update_attributes(request: Request, entity_id: str) -> Response:
     require_write(request)
     entity_id = _entity_id(entity_id)
@@ -422,7 +417,7 @@ async def update_attributes(request: Request, entity_id: str) -> Response:
     return _partial(skipped, ctx, updated, "The entity has no such attribute.")
 
 
-@router.patch("/entities/{entity_id}/attrs/{attr_id}", summary="NGSI-LD: partial attribute update",
+@router.patch("/entities/{entity_id:path}/attrs/{attr_id}", summary="NGSI-LD: partial attribute update",
               status_code=204)
 async def patch_attribute(request: Request, entity_id: str, attr_id: str) -> Response:
     require_write(request)
@@ -436,13 +431,22 @@ async def patch_attribute(request: Request, entity_id: str, attr_id: str) -> Res
     return Response(status_code=204)
 
 
-@router.delete("/entities/{entity_id}/attrs/{attr_id}", summary="NGSI-LD: delete an attribute",
+@router.delete("/entities/{entity_id:path}/attrs/{attr_id}", summary="NGSI-LD: delete an attribute",
                status_code=204)
 async def delete_attribute(request: Request, entity_id: str, attr_id: str) -> Response:
     require_write(request)
     entity_id = _entity_id(entity_id)
     ctx = read_context(request)
     await _run(request, actions.delete_attribute, request.app.state.db, entity_id, ctx.expand(attr_id))
+    return Response(status_code=204)
+
+
+# Declared after the attribute routes: an id may hold "/" (an http URI, sent as %2F), so the
+# entity's own path would otherwise also match ".../attrs/<name>".
+@router.delete("/entities/{entity_id:path}", summary="NGSI-LD: delete an entity", status_code=204)
+async def delete_entity(request: Request, entity_id: str) -> Response:
+    require_write(request)
+    await _run(request, actions.delete_entity, request.app.state.db, _entity_id(entity_id))
     return Response(status_code=204)
 
 

@@ -26,12 +26,11 @@ from typing import Any
 
 import orjson
 from sqlalchemy import func, select, tuple_
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from parvis.kernel.db import Database, utcnow
-from parvis.modules.sensors import actions
-from parvis.modules.sensors.models import DeadLetter, Device, Observation
+from parvis.modules.sensors import actions, observations
+from parvis.modules.sensors.models import DeadLetter, Device
 from parvis.settings import Settings
 
 MAX_BODY = 16_384  # bytes: a device's reading is a few hundred
@@ -141,13 +140,6 @@ def measures(mapping: dict[str, str], body: bytes, received_at: datetime, *,
     return observed, values
 
 
-def _insert(session: Session):
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    table = Observation.__table__  # Core, not the ORM's bulk path: a batch is thousands of rows
-    return dialect.insert(table).on_conflict_do_nothing(
-        index_elements=["entity_id", "attribute", "observed_at"])
-
-
 def _text(value: str, limit: int) -> str:
     """Text as every database takes it (PostgreSQL refuses NUL in text)."""
     return value[:limit].replace("\x00", "\ufffd")
@@ -202,20 +194,17 @@ def ingest(db: Database, settings: Settings, batch: Sequence[Message]) -> Outcom
                              "value": value})
         if rows:
             unique = {(r["entity_id"], r["attribute"], r["observed_at"]): r for r in rows}
-            columns = Observation.__table__.c
-            fresh = session.execute(
-                _insert(session).returning(columns.entity_id, columns.attribute, columns.observed_at),
-                [{k: v for k, v in r.items() if k != "entity_type"} for r in unique.values()]).all()
-            outcome.stored = len(fresh)
-            outcome.repeated = len(rows) - len(fresh)
-            stored = {(e, a, _utc(at)) for e, a, at in fresh}
+            # a repeat is skipped by the unique index, and counted
+            outcome.stored = observations.store(session, list(unique.values()))
+            outcome.repeated = len(rows) - outcome.stored
+            # the newest reading of each attribute in the batch; ``apply_observations`` keeps an
+            # entity's value when it is as new or newer (a repeat changes nothing there either)
             current: dict[tuple[str, str], dict[str, tuple[datetime, Any]]] = {}
             for r in unique.values():
-                if (r["entity_id"], r["attribute"], _utc(r["observed_at"])) in stored:
-                    latest = current.setdefault((r["entity_id"], r["entity_type"]), {})
-                    seen = latest.get(r["attribute"])
-                    if seen is None or seen[0] < r["observed_at"]:
-                        latest[r["attribute"]] = (r["observed_at"], r["value"])
+                latest = current.setdefault((r["entity_id"], r["entity_type"]), {})
+                seen = latest.get(r["attribute"])
+                if seen is None or seen[0] < r["observed_at"]:
+                    latest[r["attribute"]] = (r["observed_at"], r["value"])
             places = {d.entity_id: (d.lon, d.lat) for d in devices.values()
                       if d.lon is not None and d.lat is not None}
             actions.apply_observations(session, current, places)

@@ -1,0 +1,200 @@
+"""The NGSI-LD temporal API (ETSI GS CIM 009 v1.6+, temporal evolution of entities) at
+``/ngsi-ld/v1/temporal/entities``: retrieve one entity's history, or query entities (the entity
+query of ``/entities``) with theirs.
+
+Parameters: ``timerel``/``timeAt``/``endTimeAt``, ``timeproperty`` (only ``observedAt``),
+``attrs``, ``lastN``, ``options``/``format`` (normalized, ``temporalValues``,
+``aggregatedValues`` with ``aggrMethods`` and ``aggrPeriodDuration``). Reads are in
+``temporal.py``; access is that of entity reads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+
+from parvis.kernel.errors import NotAuthenticated
+from parvis.modules.sensors import api, queries, temporal
+from parvis.modules.sensors.models import Entity
+from parvis.modules.sensors.standards import context as ldctx
+from parvis.modules.sensors.standards import negotiation as neg
+from parvis.modules.sensors.standards import ngsi_ld as ngsi
+from parvis.modules.sensors.standards import query as ngsiq
+
+router = APIRouter(prefix="/ngsi-ld/v1", tags=["ngsi-ld"], route_class=api.NgsiRoute)
+
+NORMALIZED, TEMPORAL_VALUES, AGGREGATED = "normalized", "temporalValues", "aggregatedValues"
+_FORMATS = {"normalized": NORMALIZED, "temporalValues": TEMPORAL_VALUES, "simplified": TEMPORAL_VALUES,
+            "keyValues": TEMPORAL_VALUES, "aggregatedValues": AGGREGATED}
+
+
+@dataclass(frozen=True)
+class TemporalAsk:
+    """What a temporal request asks for, beyond which entities."""
+
+    window: temporal.Window
+    representation: str
+    last_n: int | None = None
+    methods: tuple[str, ...] = ()
+    period: timedelta | None = None
+
+
+def _bad(exc: temporal.TemporalError) -> ngsi.NgsiError:
+    return ngsi.bad(str(exc))
+
+
+def _representation(request: Request) -> str:
+    params = request.query_params
+    options = {o.strip() for o in params.get("options", "").split(",") if o.strip()}
+    chosen = {_FORMATS[o] for o in options if o in _FORMATS and o != "normalized"}
+    fmt = params.get("format")
+    if fmt:
+        if fmt not in _FORMATS:
+            raise ngsi.bad(f"format must be normalized, temporalValues or aggregatedValues, not "
+                           f"{fmt[:40]!r}.")
+        if _FORMATS[fmt] != NORMALIZED:
+            chosen.add(_FORMATS[fmt])
+    if len(chosen) > 1:
+        raise ngsi.bad("temporalValues and aggregatedValues cannot be asked together.")
+    return chosen.pop() if chosen else NORMALIZED
+
+
+def parse_ask(request: Request) -> TemporalAsk:
+    params = request.query_params
+    timeproperty = params.get("timeproperty")
+    if timeproperty not in (None, "", "observedAt"):
+        raise ngsi.bad(f"timeproperty {timeproperty[:40]!r} is not supported: only observedAt.")
+    try:
+        win = temporal.window(params.get("timerel"), params.get("timeAt"), params.get("endTimeAt"))
+        representation = _representation(request)
+        last_n = None
+        if params.get("lastN"):
+            last_n = api._int(params["lastN"], 0, "lastN", temporal.MAX_LAST_N)
+            if last_n == 0:
+                raise ngsi.bad("lastN must be at least 1.")
+        if representation != AGGREGATED:
+            return TemporalAsk(win, representation, last_n)
+        methods = temporal.aggr_methods(params.get("aggrMethods"))
+        period = temporal.duration(params.get("aggrPeriodDuration"))
+    except temporal.TemporalError as exc:
+        raise _bad(exc) from None
+    return TemporalAsk(win, representation, last_n, tuple(methods), period)
+
+
+def _attribute_names(row: Entity, only: set[str] | None) -> list[str]:
+    return sorted(iri for iri in row.attrs if only is None or iri in only)
+
+
+def _kind(row: Entity, iri: str) -> str:
+    current = row.attrs.get(iri)
+    return current.get("type", "Property") if isinstance(current, dict) else "Property"
+
+
+def temporal_entity(session: Any, row: Entity, ctx: ldctx.Context, ask: TemporalAsk,
+                    only: set[str] | None) -> dict[str, Any]:
+    """One entity with the temporal evolution of its attributes, in the representation asked."""
+    out: dict[str, Any] = {"id": row.id, "type": ctx.compact(row.type)}
+    names = _attribute_names(row, only)
+    aggregated = ask.representation == AGGREGATED
+    if aggregated and temporal.sql_aggregable(ask.methods, ask.window, ask.period, ask.last_n):
+        for iri, values in temporal.aggregate_in_sql(session, row.id, names, ask.window, ask.methods,
+                                                     ask.period).items():
+            out[ctx.compact(iri)] = {"type": _kind(row, iri), **values}
+        return out
+    try:
+        found = temporal.instances(
+            session, row.id, names, ask.window, last_n=ask.last_n,
+            limit=temporal.MAX_AGGREGATED if aggregated else temporal.MAX_INSTANCES,
+            with_values=not aggregated or temporal.needs_values(ask.methods))
+    except temporal.TemporalError as exc:
+        raise _bad(exc) from None
+    for iri in names:
+        items = found.get(iri)
+        if not items:
+            continue
+        current = row.attrs.get(iri) or {}
+        kind = _kind(row, iri)
+        name = ctx.compact(iri)
+        if aggregated:
+            out[name] = {"type": kind, **temporal.aggregate(items, ask.methods, ask.window, ask.period)}
+        elif ask.representation == TEMPORAL_VALUES:
+            out[name] = {"type": kind, "values": [[i.value, temporal.stamp(i.at)] for i in items]}
+        else:
+            unit = current.get("unitCode") if isinstance(current, dict) else None
+            extra = {"unitCode": unit} if unit else {}
+            out[name] = [{"type": kind, "value": i.value, "observedAt": temporal.stamp(i.at), **extra}
+                         for i in items]
+    return out
+
+
+@router.get("/temporal/entities/{entity_id}", summary="NGSI-LD: retrieve the temporal evolution "
+            "of an entity")
+def retrieve_temporal(request: Request, entity_id: str) -> Response:
+    access = api.access_of(request)
+    neg.accepted(request.headers.get("accept"))
+    ctx = api.read_context(request)
+    entity_id = ngsi.check_uri(entity_id)
+    ask = parse_ask(request)
+    only = api._attrs_param(request, ctx)
+    with request.app.state.db.read() as session:
+        row = queries.entity(session, entity_id)
+        missing = ngsi.NgsiError("ResourceNotFound", f"No entity has the id {entity_id}.")
+        if row is None:
+            raise missing
+        if not access.has_key and row.type not in access.public_types:
+            raise missing  # without a key, a private entity is as good as absent, as in /entities
+        access.check_read(row.type)
+        payload = temporal_entity(session, row, ctx, ask, only)
+    return api.answer(request, payload, ctx)
+
+
+def entity_query(request: Request, ctx: ldctx.Context, access: api.Access) -> queries.EntityQuery:
+    """The entity query of ``GET /entities``, read from the same parameters."""
+    params = request.query_params
+    if not any(params.get(name) for name in api.ENTITY_FILTERS):
+        raise ngsi.bad("A temporal query needs at least one of type, id, idPattern, attrs, q or a "
+                       "geo-query.")
+    query = queries.EntityQuery(
+        limit=api._int(params.get("limit"), api.DEFAULT_LIMIT, "limit", api.MAX_LIMIT),
+        offset=api._int(params.get("offset"), 0, "offset", api.MAX_OFFSET),
+        count=params.get("count") == "true")
+    if query.limit == 0 and not query.count:
+        raise ngsi.bad("limit=0 is only allowed with count=true.")
+    if params.get("type"):
+        terms = [t.strip() for t in params["type"].replace("|", ",").split(",") if t.strip()]
+        query.types = [ngsi.expand_type(t, ctx) for t in terms]
+    if params.get("id"):
+        query.ids = [ngsi.check_uri(i.strip()) for i in params["id"].split(",") if i.strip()]
+    if params.get("idPattern"):
+        query.id_pattern = ngsiq.id_pattern(params["idPattern"])
+    if params.get("q"):
+        query.q = ngsiq.parse_q(params["q"], ctx)
+    query.geo = ngsiq.parse_geo(params.get("georel"), params.get("geometry"),
+                                params.get("coordinates"), params.get("geoproperty"))
+    query.attrs = api._attrs_param(request, ctx)
+    if not access.can_read:
+        query.readable_types = set(access.public_types)
+        if query.types is not None and not access.public_types.intersection(query.types):
+            raise NotAuthenticated("These entity types are not public: send an API key with read "
+                                   "access.")
+    return query
+
+
+@router.get("/temporal/entities", summary="NGSI-LD: query the temporal evolution of entities")
+def query_temporal(request: Request) -> Response:
+    access = api.access_of(request)
+    neg.accepted(request.headers.get("accept"))
+    ctx = api.read_context(request)
+    query = entity_query(request, ctx, access)
+    ask = parse_ask(request)
+    with request.app.state.db.read() as session:
+        rows, total = queries.entities(session, query)
+        payload = [temporal_entity(session, row, ctx, ask, query.attrs) for row in rows]
+    headers = {"NGSILD-Results-Count": str(total)} if total is not None else None
+    return api.answer(request, payload, ctx, headers=headers)
+
+
+__all__ = ["router"]

@@ -1,0 +1,289 @@
+"""The NGSI-LD temporal API: instances over time, lastN, representations, aggregation, errors and
+access, on measures ingested from devices."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+import pytest
+
+from conftest import BASE, SDM, air, create, link
+from parvis.modules import sensors
+from parvis.modules.sensors import ingest
+from parvis.modules.sensors.ingest import Message
+from parvis.modules.sensors.standards.ngsi_ld import ERRORS
+
+AIR = "urn:ngsi-ld:AirQualityObserved:t-1"
+BIN = "urn:ngsi-ld:WasteContainer:t-1"
+T0 = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
+SDM_LINK = {"Link": link(SDM)}
+
+
+def _z(at: datetime) -> str:
+    return at.isoformat().replace("+00:00", "Z")
+
+
+def _feed(db, settings, device: str, readings: list[tuple[datetime, dict[str, Any]]]) -> None:
+    batch = [Message(api_key="k3y", device_id=device, received_at=at,
+                     body=orjson.dumps({**values, "t": _z(at)})) for at, values in readings]
+    outcome = ingest.ingest(db, settings, batch)
+    assert outcome.dead == 0
+
+
+@pytest.fixture
+def station(db, settings) -> str:
+    """An air-quality station (a public type): NO2 = 1..120 one a minute from T0, and a text
+    level changing every 30 minutes."""
+    sensors.provision_device(db, api_key="k3y", device_id="aq-1", entity_id=AIR,
+                             entity_type="AirQualityObserved",
+                             attributes={"no2": "NO2", "lvl": "airQualityLevel"}, lon=104.9, lat=11.5)
+    _feed(db, settings, "aq-1", [(T0 + timedelta(minutes=i), {"no2": i + 1,
+                                                              "lvl": "good" if i // 30 % 2 else "moderate"})
+                                 for i in range(120)])
+    return AIR
+
+
+@pytest.fixture
+def waste_bin(db, settings) -> str:
+    """A waste container: not a public type."""
+    sensors.provision_device(db, api_key="k3y", device_id="bin-1", entity_id=BIN,
+                             entity_type="WasteContainer", attributes={"f": "fillingLevel"})
+    _feed(db, settings, "bin-1", [(T0 + timedelta(minutes=i), {"f": i / 100}) for i in range(5)])
+    return BIN
+
+
+def _get(client, path: str, headers: dict[str, str] | None = None, **params: Any):
+    return client.get(f"{BASE}/temporal/entities{path}", params=params,
+                      headers=SDM_LINK if headers is None else headers)
+
+
+def _between(minutes_from: int, minutes_to: int) -> dict[str, str]:
+    return {"timerel": "between", "timeAt": _z(T0 + timedelta(minutes=minutes_from)),
+            "endTimeAt": _z(T0 + timedelta(minutes=minutes_to))}
+
+
+def _problem(response, status: int, kind: str = "BadRequestData") -> str:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert body["type"] == ERRORS + kind
+    return body["detail"]
+
+
+# ------------------------------------------------------------------------------ instances
+
+def test_retrieve_normalized_gives_every_instance_in_time_order(client, station):
+    response = _get(client, f"/{AIR}", attrs="NO2")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["id"] == AIR and body["type"] == "AirQualityObserved"
+    assert set(body) == {"id", "type", "NO2"}
+    instances = body["NO2"]
+    assert len(instances) == 120
+    assert instances[0] == {"type": "Property", "value": 1, "observedAt": "2026-11-28T10:00:00Z"}
+    assert instances[-1]["observedAt"] == "2026-11-28T11:59:00Z"
+    assert [i["value"] for i in instances] == list(range(1, 121))
+    assert "rel=\"http://www.w3.org/ns/json-ld#context\"" in response.headers["link"]
+
+
+def test_timerel_before_after_between(client, station):
+    before = _get(client, f"/{AIR}", attrs="NO2", timerel="before", timeAt=_z(T0 + timedelta(minutes=3)))
+    assert [i["value"] for i in before.json()["NO2"]] == [1, 2, 3]
+    after = _get(client, f"/{AIR}", attrs="NO2", timerel="after", timeAt=_z(T0 + timedelta(minutes=117)))
+    assert [i["value"] for i in after.json()["NO2"]] == [118, 119, 120]
+    between = _get(client, f"/{AIR}", attrs="NO2", **_between(10, 13))
+    assert [i["value"] for i in between.json()["NO2"]] == [11, 12, 13]
+    zoned = _get(client, f"/{AIR}", attrs="NO2", timerel="before", timeAt="2026-11-28T17:02:00+07:00")
+    assert [i["value"] for i in zoned.json()["NO2"]] == [1, 2]
+    unencoded = client.get(f"{BASE}/temporal/entities/{AIR}?attrs=NO2&timerel=before"
+                           "&timeAt=2026-11-28T17:02:00+07:00", headers=SDM_LINK)
+    assert [i["value"] for i in unencoded.json()["NO2"]] == [1, 2]
+
+
+def test_an_interval_without_instances_leaves_the_attribute_out(client, station):
+    body = _get(client, f"/{AIR}", timerel="before", timeAt=_z(T0)).json()
+    assert body == {"id": AIR, "type": "AirQualityObserved"}
+
+
+def test_ngsi_ld_writes_with_observed_at_join_the_history(client, w):
+    create(client, w, air(7, unit={"type": "Property", "value": "µg/m3"}))  # NO2 observed at 08:00Z
+    entity = f"{BASE}/entities/urn:ngsi-ld:AirQualityObserved:7"
+    later = {"NO2": {"type": "Property", "value": 45, "observedAt": "2026-11-29T09:00:00Z"}}
+    assert client.patch(f"{entity}/attrs", json=later, headers=w).status_code == 204
+    assert client.patch(f"{entity}/attrs", json=later, headers=w).status_code == 204  # again: once
+    body = _get(client, "/urn:ngsi-ld:AirQualityObserved:7", lastN="5").json()
+    assert [(i["value"], i["observedAt"]) for i in body["NO2"]] == [
+        (40.0, "2026-11-29T08:00:00Z"), (45, "2026-11-29T09:00:00Z")]
+    assert "unit" not in body  # a property without observedAt has no history
+
+
+def test_last_n_gives_the_last_instances_in_time_order(client, station):
+    body = _get(client, f"/{AIR}", attrs="NO2", lastN="3").json()
+    assert [i["value"] for i in body["NO2"]] == [118, 119, 120]
+    within = _get(client, f"/{AIR}", attrs="NO2,airQualityLevel", lastN="2", **_between(0, 60)).json()
+    assert [i["value"] for i in within["NO2"]] == [59, 60]
+    assert [i["observedAt"] for i in within["airQualityLevel"]] == ["2026-11-28T10:58:00Z",
+                                                                    "2026-11-28T10:59:00Z"]
+
+
+def test_temporal_values_representation(client, station):
+    for params in ({"options": "temporalValues"}, {"format": "temporalValues"}):
+        body = _get(client, f"/{AIR}", lastN="2", **params).json()
+        assert body["NO2"] == {"type": "Property", "values": [[119, "2026-11-28T11:58:00Z"],
+                                                              [120, "2026-11-28T11:59:00Z"]]}
+        assert body["airQualityLevel"]["values"][-1] == ["good", "2026-11-28T11:59:00Z"]
+
+
+def test_attribute_names_are_compacted_with_the_request_context(client, station):
+    core = _get(client, f"/{AIR}", headers={}, lastN="1").json()
+    assert not any(key == "NO2" for key in core)
+    full = next(key for key in core if key.endswith("NO2"))
+    assert full.startswith("https://")
+    assert core["type"].startswith("https://")
+    assert _get(client, f"/{AIR}", lastN="1", attrs=full, headers={}).json()[full][0]["value"] == 120
+    ld = _get(client, f"/{AIR}", headers={**SDM_LINK, "Accept": "application/ld+json"}, lastN="1")
+    assert ld.headers["content-type"].startswith("application/ld+json")
+    assert ld.json()["@context"] and "NO2" in ld.json()
+
+
+# ------------------------------------------------------------------------------ aggregation
+
+def test_aggregation_over_the_requested_interval(client, station):
+    body = _get(client, f"/{AIR}", attrs="NO2", options="aggregatedValues",
+                aggrMethods="avg,min,max,sum,totalCount,sumsq", **_between(0, 60)).json()
+    span = ["2026-11-28T10:00:00Z", "2026-11-28T11:00:00Z"]
+    assert body["NO2"] == {"type": "Property", "avg": [[30.5, *span]], "min": [[1, *span]],
+                           "max": [[60, *span]], "sum": [[1830, *span]], "totalCount": [[60, *span]],
+                           "sumsq": [[sum(n * n for n in range(1, 61)), *span]]}
+
+
+def test_aggregation_by_period_gives_buckets_aligned_on_time_at(client, station):
+    body = _get(client, f"/{AIR}", attrs="NO2", format="aggregatedValues", aggrMethods="avg,max",
+                aggrPeriodDuration="PT1H", **_between(0, 120)).json()
+    assert body["NO2"]["avg"] == [[30.5, "2026-11-28T10:00:00Z", "2026-11-28T11:00:00Z"],
+                                  [90.5, "2026-11-28T11:00:00Z", "2026-11-28T12:00:00Z"]]
+    assert [b[0] for b in body["NO2"]["max"]] == [60, 120]
+    shifted = _get(client, f"/{AIR}", attrs="NO2", options="aggregatedValues", aggrMethods="totalCount",
+                   aggrPeriodDuration="PT45M", **_between(30, 120)).json()
+    assert shifted["NO2"]["totalCount"] == [[45, "2026-11-28T10:30:00Z", "2026-11-28T11:15:00Z"],
+                                            [45, "2026-11-28T11:15:00Z", "2026-11-28T12:00:00Z"]]
+
+
+def test_aggregation_without_time_at_aligns_on_the_first_instance(client, station):
+    body = _get(client, f"/{AIR}", attrs="NO2", options="aggregatedValues", aggrMethods="min",
+                aggrPeriodDuration="P1D").json()
+    assert body["NO2"]["min"] == [[1, "2026-11-28T10:00:00Z", "2026-11-29T10:00:00Z"]]
+
+
+def test_text_values_count_but_do_not_add_up(client, station):
+    body = _get(client, f"/{AIR}", attrs="airQualityLevel", options="aggregatedValues",
+                aggrMethods="totalCount,distinctCount,avg", **_between(0, 120)).json()
+    level = body["airQualityLevel"]
+    assert level["totalCount"][0][0] == 120
+    assert level["distinctCount"][0][0] == 2
+    assert level["avg"][0][0] is None
+
+
+@pytest.mark.parametrize("params", [
+    {**_between(30, 120), "aggrPeriodDuration": "PT45M"},
+    {**_between(7, 100), "aggrPeriodDuration": "PT7M"},
+    {**_between(0, 1440), "aggrPeriodDuration": "P1D"},
+    {"timerel": "after", "timeAt": _z(T0 + timedelta(minutes=50))},
+    {"timerel": "after", "timeAt": _z(T0 + timedelta(minutes=50)), "aggrPeriodDuration": "PT1H"},
+])
+def test_the_database_and_python_aggregate_alike(client, station, monkeypatch, params):
+    from parvis.modules.sensors import temporal
+
+    query = {"options": "aggregatedValues", "aggrMethods": "totalCount,sum,sumsq,min,max,avg", **params}
+    assert temporal.sql_aggregable(query["aggrMethods"].split(","),
+                                   temporal.window(params["timerel"], params["timeAt"],
+                                                   params.get("endTimeAt")), None, None)
+    in_sql = _get(client, f"/{AIR}", **query).json()
+    monkeypatch.setattr(temporal, "sql_aggregable", lambda *_args: False)
+    in_python = _get(client, f"/{AIR}", **query).json()
+    assert in_sql == in_python
+    assert in_sql["NO2"]["totalCount"] and in_sql["airQualityLevel"]["avg"][0][0] is None
+
+
+def test_stddev(client, station):
+    body = _get(client, f"/{AIR}", attrs="NO2", options="aggregatedValues", aggrMethods="stddev",
+                **_between(0, 3)).json()
+    assert body["NO2"]["stddev"][0][0] == pytest.approx((2 / 3) ** 0.5)
+
+
+# ------------------------------------------------------------------------------------ query
+
+def test_query_selects_entities_then_gives_their_evolution(client, station, waste_bin, r):
+    response = _get(client, "", headers=r, type="AirQualityObserved,WasteContainer", lastN="1",
+                    options="temporalValues")
+    assert response.status_code == 200, response.text
+    by_id = {e["id"]: e for e in response.json()}
+    assert by_id[AIR]["NO2"]["values"] == [[120, "2026-11-28T11:59:00Z"]]
+    assert by_id[BIN]["type"] == "WasteContainer"
+    assert by_id[BIN]["fillingLevel"]["values"] == [[0.04, "2026-11-28T10:04:00Z"]]
+    counted = _get(client, "", headers=r, q="NO2>100", count="true", attrs="NO2", **_between(0, 2))
+    assert counted.headers["NGSILD-Results-Count"] == "1"
+    assert [[i["value"] for i in e["NO2"]] for e in counted.json()] == [[1, 2]]
+    assert _get(client, "", headers=r, q="NO2>1000", timerel="before", timeAt=_z(T0)).json() == []
+
+
+def test_query_needs_a_filter(client, station):
+    _problem(_get(client, "", lastN="1"), 400)
+
+
+# ----------------------------------------------------------------------------------- errors
+
+@pytest.mark.parametrize(("params", "words"), [
+    ({"timerel": "around", "timeAt": "2026-11-28T10:00:00Z"}, "timerel"),
+    ({"timerel": "before"}, "timeAt"),
+    ({"timerel": "between", "timeAt": "2026-11-28T10:00:00Z"}, "endTimeAt"),
+    ({"timerel": "between", "timeAt": "2026-11-28T10:00:00Z", "endTimeAt": "2026-11-28T09:00:00Z"},
+     "later"),
+    ({"timerel": "after", "timeAt": "yesterday"}, "ISO 8601"),
+    ({"timerel": "after", "timeAt": "2026-11-28T10:00:00"}, "zone"),
+    ({"options": "aggregatedValues", "aggrMethods": "avg", "aggrPeriodDuration": "1 hour"}, "duration"),
+    ({"options": "aggregatedValues", "aggrMethods": "avg", "aggrPeriodDuration": "P1M"}, "months"),
+    ({"options": "aggregatedValues", "aggrMethods": "avg,median"}, "median"),
+    ({"options": "aggregatedValues"}, "aggrMethods"),
+    ({"options": "temporalValues,aggregatedValues", "aggrMethods": "avg"}, "together"),
+    ({"format": "table"}, "format"),
+    ({"lastN": "-1"}, "lastN"),
+    ({"lastN": "0"}, "lastN"),
+    ({"timeproperty": "modifiedAt"}, "observedAt"),
+])
+def test_bad_parameters_are_bad_request_data(client, station, params, words):
+    assert words in _problem(_get(client, f"/{AIR}", **params), 400)
+
+
+def test_an_unknown_entity_is_resource_not_found(client, station):
+    _problem(_get(client, "/urn:ngsi-ld:AirQualityObserved:nope"), 404, "ResourceNotFound")
+    _problem(_get(client, "/not a uri"), 400)
+
+
+def test_too_many_instances_asks_for_last_n(client, station, monkeypatch):
+    from parvis.modules.sensors import temporal
+
+    monkeypatch.setattr(temporal, "MAX_INSTANCES", 100)
+    assert "lastN" in _problem(_get(client, f"/{AIR}", attrs="NO2"), 400)
+    assert len(_get(client, f"/{AIR}", attrs="NO2", lastN="100").json()["NO2"]) == 100
+    assert len(_get(client, f"/{AIR}", attrs="NO2", **_between(0, 100)).json()["NO2"]) == 100
+    aggregated = _get(client, f"/{AIR}", attrs="NO2", options="aggregatedValues", aggrMethods="totalCount")
+    assert aggregated.json()["NO2"]["totalCount"][0][0] == 120
+
+
+# ----------------------------------------------------------------------------------- access
+
+def test_a_public_type_is_readable_anonymously(client, station):
+    assert _get(client, f"/{AIR}", lastN="1").status_code == 200
+    assert _get(client, "", type="AirQualityObserved", lastN="1").status_code == 200
+
+
+def test_a_private_entity_needs_a_key(client, waste_bin, r):
+    _problem(_get(client, f"/{BIN}"), 404, "ResourceNotFound")
+    listed = _get(client, "", type="WasteContainer")
+    assert listed.status_code == 401
+    anonymous = _get(client, "", idPattern=".*", lastN="1")
+    assert anonymous.status_code == 200 and anonymous.json() == []
+    assert _get(client, f"/{BIN}", headers=r, lastN="1").json()["fillingLevel"][0]["value"] == 0.04
+    assert _get(client, f"/{BIN}", headers={"X-Api-Key": "wrong"}).status_code == 401
