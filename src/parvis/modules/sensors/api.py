@@ -261,7 +261,7 @@ def _options(request: Request) -> set[str]:
     return options
 
 
-def _attrs_param(request: Request, ctx: ldctx.Context) -> set[str] | None:
+def attrs_param(request: Request, ctx: ldctx.Context) -> set[str] | None:
     raw = request.query_params.get("attrs") or request.query_params.get("pick")
     if not raw:
         return None
@@ -304,13 +304,24 @@ def query_entities(request: Request) -> Response:
     access = access_of(request)
     neg.accepted(request.headers.get("accept"))
     ctx = read_context(request)
-    params = request.query_params
     options = _options(request)
+    query = entity_query(request, ctx, access)
+    only = query.attrs
+    with request.app.state.db.read() as session:
+        rows, total = queries.entities(session, query)
+        payload = [render(row, ctx, options, only) for row in rows]
+    headers = {"NGSILD-Results-Count": str(total)} if total is not None else None
+    return answer(request, payload, ctx, headers=headers)
+
+
+def entity_query(request: Request, ctx: ldctx.Context, access: Access) -> queries.EntityQuery:
+    """The entity query the parameters of ``GET /entities`` (and of the temporal query) ask for."""
+    params = request.query_params
     if not any(params.get(name) for name in ENTITY_FILTERS):
         raise ngsi.bad("A query needs at least one of type, id, idPattern, attrs, q or a "
                        "geo-query.")
-    query = queries.EntityQuery(limit=_int(params.get("limit"), DEFAULT_LIMIT, "limit", MAX_LIMIT),
-                                offset=_int(params.get("offset"), 0, "offset", MAX_OFFSET),
+    query = queries.EntityQuery(limit=whole(params.get("limit"), DEFAULT_LIMIT, "limit", MAX_LIMIT),
+                                offset=whole(params.get("offset"), 0, "offset", MAX_OFFSET),
                                 count=params.get("count") == "true")
     if query.limit == 0 and not query.count:
         raise ngsi.bad("limit=0 is only allowed with count=true.")
@@ -325,20 +336,15 @@ def query_entities(request: Request) -> Response:
         query.q = ngsiq.parse_q(params["q"], ctx)
     query.geo = ngsiq.parse_geo(params.get("georel"), params.get("geometry"), params.get("coordinates"),
                                 params.get("geoproperty"))
-    only = _attrs_param(request, ctx)
-    query.attrs = only
+    query.attrs = attrs_param(request, ctx)
     if not access.can_read:
         query.readable_types = access.public_types
         if query.types is not None and not access.public_types.intersection(query.types):
             raise NotAuthenticated("These entity types are not public: send an API key with read access.")
-    with request.app.state.db.read() as session:
-        rows, total = queries.entities(session, query)
-        payload = [render(row, ctx, options, only) for row in rows]
-    headers = {"NGSILD-Results-Count": str(total)} if total is not None else None
-    return answer(request, payload, ctx, headers=headers)
+    return query
 
 
-def _int(value: str | None, default: int, name: str, most: int) -> int:
+def whole(value: str | None, default: int, name: str, most: int) -> int:
     if value is None or value == "":
         return default
     if not (value.isascii() and value.isdigit()):  # isdigit alone takes '²' and other digits
@@ -363,7 +369,7 @@ def retrieve_entity(request: Request, entity_id: str) -> Response:
         if not access.has_key and row.type not in access.public_types:
             raise missing  # without a key, a private entity is as good as absent: no 401 oracle
         access.check_read(row.type)
-        payload = render(row, ctx, options, _attrs_param(request, ctx))
+        payload = render(row, ctx, options, attrs_param(request, ctx))
     return answer(request, payload, ctx)
 
 

@@ -16,13 +16,11 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
-from parvis.kernel.errors import NotAuthenticated
 from parvis.modules.sensors import api, queries, temporal
 from parvis.modules.sensors.models import Entity
 from parvis.modules.sensors.standards import context as ldctx
 from parvis.modules.sensors.standards import negotiation as neg
 from parvis.modules.sensors.standards import ngsi_ld as ngsi
-from parvis.modules.sensors.standards import query as ngsiq
 
 router = APIRouter(prefix="/ngsi-ld/v1", tags=["ngsi-ld"], route_class=api.NgsiRoute)
 
@@ -72,7 +70,7 @@ def parse_ask(request: Request) -> TemporalAsk:
         representation = _representation(request)
         last_n = None
         if params.get("lastN"):
-            last_n = api._int(params["lastN"], 0, "lastN", temporal.MAX_LAST_N)
+            last_n = api.whole(params["lastN"], 0, "lastN", temporal.MAX_LAST_N)
             if last_n == 0:
                 raise ngsi.bad("lastN must be at least 1.")
         if representation != AGGREGATED:
@@ -138,7 +136,7 @@ def retrieve_temporal(request: Request, entity_id: str) -> Response:
     ctx = api.read_context(request)
     entity_id = ngsi.check_uri(entity_id)
     ask = parse_ask(request)
-    only = api._attrs_param(request, ctx)
+    only = api.attrs_param(request, ctx)
     with request.app.state.db.read() as session:
         row = queries.entity(session, entity_id)
         missing = ngsi.NgsiError("ResourceNotFound", f"No entity has the id {entity_id}.")
@@ -151,44 +149,12 @@ def retrieve_temporal(request: Request, entity_id: str) -> Response:
     return api.answer(request, payload, ctx)
 
 
-def entity_query(request: Request, ctx: ldctx.Context, access: api.Access) -> queries.EntityQuery:
-    """The entity query of ``GET /entities``, read from the same parameters."""
-    params = request.query_params
-    if not any(params.get(name) for name in api.ENTITY_FILTERS):
-        raise ngsi.bad("A temporal query needs at least one of type, id, idPattern, attrs, q or a "
-                       "geo-query.")
-    query = queries.EntityQuery(
-        limit=api._int(params.get("limit"), api.DEFAULT_LIMIT, "limit", api.MAX_LIMIT),
-        offset=api._int(params.get("offset"), 0, "offset", api.MAX_OFFSET),
-        count=params.get("count") == "true")
-    if query.limit == 0 and not query.count:
-        raise ngsi.bad("limit=0 is only allowed with count=true.")
-    if params.get("type"):
-        terms = [t.strip() for t in params["type"].replace("|", ",").split(",") if t.strip()]
-        query.types = [ngsi.expand_type(t, ctx) for t in terms]
-    if params.get("id"):
-        query.ids = [ngsi.check_uri(i.strip()) for i in params["id"].split(",") if i.strip()]
-    if params.get("idPattern"):
-        query.id_pattern = ngsiq.id_pattern(params["idPattern"])
-    if params.get("q"):
-        query.q = ngsiq.parse_q(params["q"], ctx)
-    query.geo = ngsiq.parse_geo(params.get("georel"), params.get("geometry"),
-                                params.get("coordinates"), params.get("geoproperty"))
-    query.attrs = api._attrs_param(request, ctx)
-    if not access.can_read:
-        query.readable_types = set(access.public_types)
-        if query.types is not None and not access.public_types.intersection(query.types):
-            raise NotAuthenticated("These entity types are not public: send an API key with read "
-                                   "access.")
-    return query
-
-
 @router.get("/temporal/entities", summary="NGSI-LD: query the temporal evolution of entities")
 def query_temporal(request: Request) -> Response:
     access = api.access_of(request)
     neg.accepted(request.headers.get("accept"))
     ctx = api.read_context(request)
-    query = entity_query(request, ctx, access)
+    query = api.entity_query(request, ctx, access)
     ask = parse_ask(request)
     with request.app.state.db.read() as session:
         rows, total = queries.entities(session, query)
