@@ -186,7 +186,7 @@ def test_nothing_of_an_unknown_sender_is_kept_but_the_reason(db, settings, detec
 
 
 def test_the_worker_forgets_dead_letters_after_the_citys_retention(db, settings, detector):
-    from parvis.modules.sensors.jobs import purge_dead_letters
+    from parvis.modules.sensors.actions import purge_dead_letters
 
     old = NOW - timedelta(days=31)
     ingest.ingest(db, settings, [_msg(b"old", at=old), _msg(b"recent", at=NOW - timedelta(days=2))])

@@ -8,7 +8,7 @@ gives them the spec's problem types.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from shapely.geometry import shape
@@ -21,7 +21,7 @@ from parvis.kernel.auth import Principal, new_token, token_digest
 from parvis.kernel.db import Database, utcnow
 from parvis.kernel.errors import N_, Conflict, NotFound, ValidationFailed
 from parvis.modules.sensors import observations
-from parvis.modules.sensors.models import ApiKey, Device, Entity
+from parvis.modules.sensors.models import ApiKey, DeadLetter, Device, Entity
 from parvis.modules.sensors.standards import context as ldctx
 from parvis.modules.sensors.standards.ngsi_ld import LOCATION, EntityIn, NgsiError, check_uri, geometry
 
@@ -295,6 +295,13 @@ def _provision(session: Session, spec: DeviceSpec) -> None:
             old = current.get(iri)
             current[iri] = _stamped(attr, stamp, old.get("createdAt") if old else None)
         _save(entity, current)
+
+
+def purge_dead_letters(db: Database, days: int) -> int:
+    """Delete the dead letters older than ``days``; how many went."""
+    with db.transaction() as session:
+        return session.execute(delete(DeadLetter).where(
+            DeadLetter.received_at < utcnow() - timedelta(days=days))).rowcount or 0
 
 
 def remove_device(db: Database, device_id: str) -> None:

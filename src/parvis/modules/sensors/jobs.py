@@ -4,24 +4,14 @@ days, then forgotten (anyone may post to ``/iot/json``: the table must not grow 
 from __future__ import annotations
 
 import time
-from datetime import timedelta
 
-from sqlalchemy import delete
-
-from parvis.kernel.db import Database, utcnow
+from parvis.kernel.db import Database
 from parvis.kernel.events import EventBus
 from parvis.kernel.jobs import JobRegistry, Tick
-from parvis.modules.sensors.models import DeadLetter
+from parvis.modules.sensors import actions
 from parvis.settings import Settings
 
 PURGE_EVERY_SECONDS = 3600
-
-
-def purge_dead_letters(db: Database, days: int) -> int:
-    """Delete the dead letters older than ``days``; how many went."""
-    with db.transaction() as session:
-        return session.execute(delete(DeadLetter).where(
-            DeadLetter.received_at < utcnow() - timedelta(days=days))).rowcount or 0
 
 
 def purge_tick(settings: Settings) -> Tick:
@@ -31,7 +21,7 @@ def purge_tick(settings: Settings) -> Tick:
         if time.monotonic() - last["at"] < PURGE_EVERY_SECONDS:
             return 0
         last["at"] = time.monotonic()
-        purge_dead_letters(db, settings.sensors_dead_letter_days)
+        actions.purge_dead_letters(db, settings.sensors_dead_letter_days)
         return 0  # housekeeping, not work: the worker keeps its idle pace
 
     return sensors_purge
