@@ -127,19 +127,30 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 @pytest.fixture(scope="module")
 def kannel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kannel]:
     tmp: Path = tmp_path_factory.mktemp("kannel")
-    ports = {name: free_port() for name in ("admin", "smsbox", "smsc", "sendsms")}
     web = LiveServer(build_app(None, make_settings()))
     web.__enter__()
     conf = tmp / "kannel.conf"
     inbound_url = f"{web.url}/api/v1/notify/sms/inbound?token={SMS_TOKEN}{INBOUND_QUERY}"
-    conf.write_text(KANNEL_CONF.format(**ports, log_dir=tmp, inbound_url=inbound_url,
-                                       password="parvis"))
     procs: list[subprocess.Popen[bytes]] = []
     try:
-        procs.append(subprocess.Popen([BEARERBOX, str(conf)], cwd=tmp,
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        wait_port(ports["smsc"])
-        wait_port(ports["smsbox"])
+        # A port found free can be taken by another process before bearerbox binds it (the
+        # suite runs in parallel): bearerbox then exits. Start again on other ports.
+        for attempt in range(3):
+            ports = {name: free_port() for name in ("admin", "smsbox", "smsc", "sendsms")}
+            conf.write_text(KANNEL_CONF.format(**ports, log_dir=tmp, inbound_url=inbound_url,
+                                               password="parvis"))
+            bearerbox = subprocess.Popen([BEARERBOX, str(conf)], cwd=tmp,
+                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            try:
+                wait_port(ports["smsc"], timeout=20)
+                wait_port(ports["smsbox"], timeout=20)
+            except AssertionError:
+                _stop(bearerbox)
+                if attempt == 2:
+                    raise
+                continue
+            procs.append(bearerbox)
+            break
         fakesmsc = subprocess.Popen(
             [FAKESMSC, "-H", "127.0.0.1", "-r", str(ports["smsc"]), "-m", "-1"],
             cwd=tmp, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
