@@ -19,6 +19,7 @@ import httpx
 import orjson
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.routing import APIRoute
+from sqlalchemy.orm import Session
 
 from parvis.kernel.auth import Principal, require, token_digest
 from parvis.kernel.errors import Conflict, Forbidden, NotAuthenticated, NotFound, ParvisError
@@ -362,15 +363,20 @@ def retrieve_entity(request: Request, entity_id: str) -> Response:
     entity_id = _entity_id(entity_id)
     options = _options(request)
     with request.app.state.db.read() as session:
-        row = queries.entity(session, entity_id)
-        missing = ngsi.NgsiError("ResourceNotFound", f"No entity has the id {entity_id}.")
-        if row is None:
-            raise missing
-        if not access.has_key and row.type not in access.public_types:
-            raise missing  # without a key, a private entity is as good as absent: no 401 oracle
-        access.check_read(row.type)
+        row = readable_entity(session, access, entity_id)
         payload = render(row, ctx, options, attrs_param(request, ctx))
     return answer(request, payload, ctx)
+
+
+def readable_entity(session: Session, access: Access, entity_id: str) -> Entity:
+    """The entity, if this client may read it; without a key a private entity is as good as
+    absent (ResourceNotFound, no 401 telling that it exists)."""
+    row = queries.entity(session, entity_id)
+    missing = ngsi.NgsiError("ResourceNotFound", f"No entity has the id {entity_id}.")
+    if row is None or (not access.has_key and row.type not in access.public_types):
+        raise missing
+    access.check_read(row.type)
+    return row
 
 
 @router.put("/entities/{entity_id:path}", summary="NGSI-LD: replace an entity", status_code=204)

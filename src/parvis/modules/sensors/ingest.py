@@ -28,7 +28,7 @@ import orjson
 from sqlalchemy import func, select, tuple_
 from sqlalchemy.orm import Session
 
-from parvis.kernel.db import Database, utcnow
+from parvis.kernel.db import Database
 from parvis.modules.sensors import actions, observations
 from parvis.modules.sensors.models import DeadLetter, Device
 from parvis.settings import Settings
@@ -209,10 +209,6 @@ def ingest(db: Database, settings: Settings, batch: Sequence[Message]) -> Outcom
                       if d.lon is not None and d.lat is not None}
             actions.apply_observations(session, current, places)
     return outcome
-
-
-def _utc(at: datetime) -> datetime:
-    return at.astimezone(utcnow().tzinfo)
 
 
 def dead_letters_by_device(session: Session) -> list[tuple[str, str, int]]:

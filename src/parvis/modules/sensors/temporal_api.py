@@ -128,7 +128,7 @@ def temporal_entity(session: Any, row: Entity, ctx: ldctx.Context, ask: Temporal
     return out
 
 
-@router.get("/temporal/entities/{entity_id}", summary="NGSI-LD: retrieve the temporal evolution "
+@router.get("/temporal/entities/{entity_id:path}", summary="NGSI-LD: retrieve the temporal evolution "
             "of an entity")
 def retrieve_temporal(request: Request, entity_id: str) -> Response:
     access = api.access_of(request)
@@ -138,13 +138,7 @@ def retrieve_temporal(request: Request, entity_id: str) -> Response:
     ask = parse_ask(request)
     only = api.attrs_param(request, ctx)
     with request.app.state.db.read() as session:
-        row = queries.entity(session, entity_id)
-        missing = ngsi.NgsiError("ResourceNotFound", f"No entity has the id {entity_id}.")
-        if row is None:
-            raise missing
-        if not access.has_key and row.type not in access.public_types:
-            raise missing  # without a key, a private entity is as good as absent, as in /entities
-        access.check_read(row.type)
+        row = api.readable_entity(session, access, entity_id)
         payload = temporal_entity(session, row, ctx, ask, only)
     return api.answer(request, payload, ctx)
 
