@@ -9,7 +9,7 @@ from typing import Any
 from parvis.kernel.db import Database
 from parvis.kernel.events import Event, EventBus
 from parvis.kernel.jobs import JobRegistry, enqueue
-from parvis.modules.reports import actions, pending, sms
+from parvis.modules.reports import actions, pending, sms, sms_intake
 from parvis.settings import Settings
 
 SMS_JOB = "reports.sms_intake"
@@ -19,8 +19,8 @@ def register(registry: JobRegistry, bus: EventBus, db: Database, settings: Setti
     """Wire the module into the worker and the event bus (called by the app factory and worker)."""
 
     @registry.handler(SMS_JOB)
-    def sms_intake(database: Database, payload: dict[str, Any]) -> None:
-        actions.report_by_sms(database, settings, payload["sender"], payload["text"])
+    def report_from_sms(database: Database, payload: dict[str, Any]) -> None:
+        sms_intake.report_by_sms(database, settings, payload["sender"], payload["text"])
 
     def on_sms(event: Event) -> None:
         if sms.for_alerts(event.payload["text"], settings):  # an alerts subscription command, not a report
