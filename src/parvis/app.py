@@ -38,8 +38,12 @@ from parvis.modules.reports import api as reports_api
 from parvis.modules.reports import open311_api
 from parvis.modules.reports import pages as reports_pages
 from parvis.modules.sensors import api as sensors_api
+from parvis.modules.sensors import events_api as sensors_events_api
 from parvis.modules.sensors import iot_api as sensors_iot_api
+from parvis.modules.sensors import pages as sensors_pages
+from parvis.modules.sensors import subscriptions_api as sensors_subscriptions_api
 from parvis.modules.sensors import temporal_api as sensors_temporal_api
+from parvis.modules.sensors import views_api as sensors_views_api
 from parvis.settings import Settings, get_settings
 
 
@@ -64,9 +68,10 @@ def routers() -> list[APIRouter]:
     """Every router of Parvis, JSON first, then pages (also walked by the access-table test)."""
     return [accounts_api.router, city_api.router, reports_api.router, open311_api.router,
             alerts_api.router, alerts_cap_api.router, sensors_api.router, sensors_api.keys_router,
-            sensors_iot_api.router, sensors_temporal_api.router,
+            sensors_iot_api.router, sensors_temporal_api.router, sensors_subscriptions_api.router,
+            sensors_events_api.router, sensors_views_api.router,
             notify_setup.router(), accounts_pages.router, city_pages.router,
-            *reports_pages.routers(), *alerts_pages.routers()]
+            *reports_pages.routers(), *alerts_pages.routers(), *sensors_pages.routers()]
 
 
 def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:

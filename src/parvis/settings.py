@@ -239,6 +239,10 @@ class Settings(BaseSettings):
     ngsi_batch_max_entities: int = Field(
         1000, ge=1, description="Entities accepted at most in one NGSI-LD batch operation."
     )
+    # --- sensors: subscriptions (their settings go here) ---
+    # --- sensors: events, traffic, aggregates and retention (their settings go here) ---
+    # --- sensors: parking, air quality and waste (their settings go here) ---
+    # --- sensors: operations room (its settings go here) ---
     # Crisis alerts
     alerts_sender: str = Field(
         "", description="CAP sender of the city's alerts (no spaces or commas); empty: alerts@ and the "

@@ -20,7 +20,7 @@ from parvis.kernel import audit
 from parvis.kernel.auth import Principal, new_token, token_digest
 from parvis.kernel.db import Database, utcnow
 from parvis.kernel.errors import N_, Conflict, NotFound, ValidationFailed
-from parvis.modules.sensors import observations
+from parvis.modules.sensors import changes, observations
 from parvis.modules.sensors.models import ApiKey, DeadLetter, Device, Entity
 from parvis.modules.sensors.standards import context as ldctx
 from parvis.modules.sensors.standards.ngsi_ld import LOCATION, EntityIn, NgsiError, check_uri, geometry
@@ -79,13 +79,27 @@ def _get(session: Session, entity_id: str) -> Entity:
     return row
 
 
-def _save(row: Entity, attrs: Attrs) -> None:
+def _save(row: Entity, attrs: Attrs, type_iri: str | None = None) -> None:
+    before = row.attrs or {}
+    written = {iri for iri, a in attrs.items() if before.get(iri) != a} | (before.keys() - attrs.keys())
     row.attrs = attrs  # a new dict: the JSON column sees the change
     row.modified_at = utcnow()
+    if type_iri is not None:
+        row.type = type_iri
     _place(row, attrs)
     session = object_session(row)
     if session is not None:
         _record(session, row.id, attrs)
+        changes.note(session, row.id, row.type, attrs, written)
+
+
+def _add(session: Session, entity: EntityIn) -> Entity:
+    """Insert a new entity (flushed: a concurrent twin fails here) and note its creation."""
+    row = _new_row(entity)
+    session.add(row)
+    session.flush()
+    changes.note(session, row.id, row.type, row.attrs, row.attrs.keys(), created=True)
+    return row
 
 
 def _record(session: Session, entity_id: str, attrs: Attrs) -> None:
@@ -107,8 +121,7 @@ def create_entity(db: Database, entity: EntityIn) -> None:
         with db.transaction() as session:
             if session.get(Entity, entity.id) is not None:
                 raise EntityExists(f"An entity with the id {entity.id} already exists.")
-            session.add(_new_row(entity))
-            session.flush()
+            _add(session, entity)
             _record(session, entity.id, entity.attrs)
     except IntegrityError:  # created by a concurrent request between our check and commit
         raise EntityExists(f"An entity with the id {entity.id} already exists.") from None
@@ -118,14 +131,16 @@ def replace_entity(db: Database, entity: EntityIn) -> None:
     with db.transaction() as session:
         row = _get(session, entity.id)
         stamp = _stamp(utcnow())
-        _save(row, {iri: _stamped(a, stamp) for iri, a in entity.attrs.items()})
-        row.type = entity.type
+        _save(row, {iri: _stamped(a, stamp) for iri, a in entity.attrs.items()}, entity.type)
 
 
 def delete_entity(db: Database, entity_id: str) -> None:
     with db.transaction() as session:
-        if not session.execute(delete(Entity).where(Entity.id == entity_id)).rowcount:
+        gone = session.execute(delete(Entity).where(Entity.id == entity_id)
+                               .returning(Entity.type, Entity.attrs)).first()
+        if gone is None:
             raise EntityNotFound(f"No entity has the id {entity_id}.")
+        changes.note(session, entity_id, gone.type, None, (gone.attrs or {}).keys(), deleted=True)
 
 
 def _merge(row: Entity, attrs: Attrs, *, overwrite: bool, existing_only: bool) -> list[str]:
@@ -191,14 +206,12 @@ def _upsert(db: Database, entity: EntityIn, *, replace: bool) -> bool:
     with db.transaction() as session:
         row = session.get(Entity, entity.id, with_for_update=True)
         if row is None:
-            session.add(_new_row(entity))
-            session.flush()
+            _add(session, entity)
             _record(session, entity.id, entity.attrs)
             return True
         if replace:
             stamp = _stamp(utcnow())
-            _save(row, {iri: _stamped(a, stamp) for iri, a in entity.attrs.items()})
-            row.type = entity.type
+            _save(row, {iri: _stamped(a, stamp) for iri, a in entity.attrs.items()}, entity.type)
         else:
             _merge(row, entity.attrs, overwrite=True, existing_only=False)
         return False
@@ -287,8 +300,7 @@ def _provision(session: Session, spec: DeviceSpec) -> None:
     if spec.lon is not None and spec.lat is not None:
         attrs[LOCATION] = _point(spec.lon, spec.lat)
     if entity is None:
-        session.add(_new_row(EntityIn(id=spec.entity_id, type=kind, attrs=attrs)))
-        session.flush()
+        _add(session, EntityIn(id=spec.entity_id, type=kind, attrs=attrs))
     elif attrs:
         current = dict(entity.attrs)
         for iri, attr in attrs.items():
@@ -331,11 +343,10 @@ def apply_observations(session: Session, updates: dict[tuple[str, str], dict[str
             attrs: Attrs = {}
             if entity_id in places:
                 attrs[LOCATION] = _point(*places[entity_id])
-            session.add(_new_row(EntityIn(id=entity_id, type=entity_type, attrs=attrs)))
-            session.flush()
-            current_of[entity_id] = dict(attrs)
+            row = _add(session, EntityIn(id=entity_id, type=entity_type, attrs=attrs))
+            current_of[entity_id] = dict(row.attrs)
         current = dict(current_of[entity_id])
-        dirty = False
+        written: set[str] = set()
         for iri, (observed, value) in values.items():
             old = current.get(iri)
             if old is not None and "observedAt" in old and _parse(old["observedAt"]) >= observed:
@@ -343,9 +354,10 @@ def apply_observations(session: Session, updates: dict[tuple[str, str], dict[str
             current[iri] = {"type": "Property", "value": value,
                             "observedAt": _stamp(observed.astimezone(UTC)),
                             "createdAt": old.get("createdAt", stamp) if old else stamp, "modifiedAt": stamp}
-            dirty = True
-        if dirty:
+            written.add(iri)
+        if written:
             changed.append({"id": entity_id, "attrs": current, "modified_at": now})
+            changes.note(session, entity_id, entity_type, current, written)
     if changed:
         session.execute(update(Entity), changed)
 

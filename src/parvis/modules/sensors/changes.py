@@ -1,0 +1,82 @@
+"""What changed in the sensor hub's entities, handed to whoever reacts to it, in the same transaction.
+
+Every write of an entity (NGSI-LD requests, batch operations, device readings) notes a
+``Change`` on its session; just before the transaction commits, the changes are merged per
+entity and given to the hub's reactions: subscriptions (an outbox row per notification to send)
+and rules (congestion and air-quality events). They write in the same transaction, so a change
+that commits has its notifications and events committed with it, and one that rolls back has none.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from parvis.kernel.db import utcnow
+
+KEY = "sensors_changes"
+
+
+@dataclass
+class Change:
+    """One entity's change in a transaction. ``attrs`` are the entity's attributes after the write
+    (normalised: keys are full IRIs), ``None`` once deleted; ``changed`` the IRIs written or removed
+    (every attribute for a creation or a deletion)."""
+    entity_id: str
+    type: str  # full IRI
+    attrs: dict[str, Any] | None
+    changed: set[str] = field(default_factory=set)
+    created: bool = False
+    deleted: bool = False
+    at: datetime = field(default_factory=utcnow)
+
+
+Reaction = Callable[[Session, list[Change]], None]
+
+
+def note(session: Session, entity_id: str, type_iri: str, attrs: dict[str, Any] | None,
+         changed: set[str] | frozenset[str] | list[str] | Any, *, created: bool = False,
+         deleted: bool = False) -> None:
+    """Record that an entity changed in this session's transaction."""
+    session.info.setdefault(KEY, []).append(
+        Change(entity_id, type_iri, attrs, set(changed), created=created, deleted=deleted))
+
+
+def merged(changes: list[Change]) -> list[Change]:
+    """One change per entity, in the order entities were first written: the last state, the union
+    of what changed; created and then deleted in one transaction leaves nothing to say."""
+    out: dict[str, Change] = {}
+    for c in changes:
+        seen = out.get(c.entity_id)
+        if seen is None:
+            out[c.entity_id] = Change(c.entity_id, c.type, c.attrs, set(c.changed), c.created,
+                                      c.deleted, c.at)
+            continue
+        seen.type, seen.attrs, seen.at = c.type, c.attrs, c.at
+        seen.changed |= c.changed
+        if c.created and seen.deleted:  # deleted, then created again: a replacement
+            seen.deleted = False
+        else:
+            seen.deleted = c.deleted
+    return [c for c in out.values() if not (c.created and c.deleted)]
+
+
+def reactions() -> list[Reaction]:
+    """The hub's reactions to changes (imported here, late, so that they may use actions)."""
+    from parvis.modules.sensors import rules, subscriptions
+    return [subscriptions.on_changes, rules.on_changes]
+
+
+@event.listens_for(Session, "before_commit")
+def _settle(session: Session) -> None:
+    pending = session.info.pop(KEY, None)
+    if not pending:
+        return
+    changes = merged(pending)
+    for react in reactions():
+        react(session, changes)
