@@ -7,6 +7,7 @@ from parvis.modules.accounts import models as accounts_models  # noqa: F401
 from parvis.modules.alerts import models as alerts_models  # noqa: F401
 from parvis.modules.city import models as city_models  # noqa: F401
 from parvis.modules.reports import models as reports_models  # noqa: F401
+from parvis.modules.sensors import aggregate_models as sensors_aggregate_models  # noqa: F401
 from parvis.modules.sensors import event_models as sensors_event_models  # noqa: F401
 from parvis.modules.sensors import models as sensors_models  # noqa: F401
 from parvis.modules.sensors import subscription_models as sensors_subscription_models  # noqa: F401

@@ -240,8 +240,8 @@ class Settings(BaseSettings):
         1000, ge=1, description="Entities accepted at most in one NGSI-LD batch operation."
     )
     # --- sensors: subscriptions (their settings go here) ---
-    # --- sensors: events, traffic, aggregates and retention (their settings go here) ---
-    # --- sensors: parking, air quality and waste (their settings go here) ---
+    # --- sensors: events and traffic (their settings go here) ---
+    # --- sensors: parking, air quality, waste, aggregates and retention (their settings go here) ---
     # --- sensors: operations room (its settings go here) ---
     # Crisis alerts
     alerts_sender: str = Field(

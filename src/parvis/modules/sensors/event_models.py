@@ -1,4 +1,4 @@
-"""Events the hub raises from its sensors (congestion, air quality) and the hourly and daily
-aggregates kept after raw observations expire."""
+"""Events the hub raises from its sensors (congestion on a road segment, a pollutant over its
+threshold) for the city's departments."""
 
 from __future__ import annotations

@@ -1,13 +1,13 @@
-"""sensors: sensor events (congestion, air quality) and hourly/daily aggregates
+"""sensors: hourly and daily aggregates of observations, kept after raw data expires
 
-Revision ID: 0011
-Revises: 0010
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-11-30 00:30:00
 """
 from collections.abc import Sequence
 
-revision: str = '0011'
-down_revision: str | None = '0010'
+revision: str = '0012'
+down_revision: str | None = '0011'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

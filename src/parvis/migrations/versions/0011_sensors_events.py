@@ -1,13 +1,13 @@
-"""sensors: parking and waste views
+"""sensors: events raised from sensor values (congestion, air quality)
 
-Revision ID: 0012
-Revises: 0011
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-11-30 00:30:00
 """
 from collections.abc import Sequence
 
-revision: str = '0012'
-down_revision: str | None = '0011'
+revision: str = '0011'
+down_revision: str | None = '0010'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,3 @@
+"""Hourly and daily aggregates of observations, kept after the raw observations expire."""
+
+from __future__ import annotations
