@@ -8,7 +8,7 @@ import time
 from parvis.kernel.db import Database
 from parvis.kernel.events import EventBus
 from parvis.kernel.jobs import JobRegistry, Tick
-from parvis.modules.sensors import actions
+from parvis.modules.sensors import actions, aggregates, notifier, rules
 from parvis.settings import Settings
 
 PURGE_EVERY_SECONDS = 3600
@@ -27,5 +27,8 @@ def purge_tick(settings: Settings) -> Tick:
     return sensors_purge
 
 
-def register(registry: JobRegistry, _bus: EventBus, _db: Database, settings: Settings) -> None:
+def register(registry: JobRegistry, bus: EventBus, db: Database, settings: Settings) -> None:
     registry.add_tick(purge_tick(settings))
+    notifier.register(registry, bus, db, settings)
+    rules.register(registry, bus, db, settings)
+    aggregates.register(registry, bus, db, settings)
