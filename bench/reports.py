@@ -15,12 +15,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import multiprocessing
-import os
 import random
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from datetime import timedelta
@@ -38,13 +34,10 @@ from parvis.modules.city import queries as city_queries
 from parvis.modules.reports import queries
 from parvis.modules.reports.models import Report
 from parvis.settings import Settings
+from serving import cpu_seconds, p95, serve
 
 CONCURRENCY = 16
 REQUESTS_PER_CONNECTION = 20
-
-
-def p95(samples: list[float]) -> float:
-    return statistics.quantiles(samples, n=20)[-1] * 1000 if len(samples) >= 20 else max(samples) * 1000
 
 
 def bulk_reports(db: Database, count: int, first: int = 0) -> None:
@@ -82,12 +75,6 @@ def bulk_reports(db: Database, count: int, first: int = 0) -> None:
     print()
     with db.engine.begin() as conn:
         conn.exec_driver_sql("ANALYZE")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 async def create_load(base: str, tokens: list[str], seconds: float) -> tuple[int, list[float], float]:
@@ -129,27 +116,6 @@ async def create_load(base: str, tokens: list[str], seconds: float) -> tuple[int
     return errors, latencies, time.perf_counter() - started
 
 
-def wait_for_workers(log: Path, workers: int, timeout: float = 60.0) -> None:
-    """Until every web process has started: /healthz answers as soon as the first one has, and
-    load connections opened before the others start would all stay on it (keep-alive)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if log.read_text(errors="replace").count("Application startup complete") >= workers:
-            return
-        time.sleep(0.2)
-    raise RuntimeError(f"the {workers} web processes did not all start; see {log}")
-
-
-def cpu_seconds(parent: int) -> dict[int, float]:
-    """CPU time (user + system) of each child process of ``parent``, from /proc."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    out = {}
-    for child in Path(f"/proc/{parent}/task/{parent}/children").read_text().split():
-        fields = Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()
-        out[int(child)] = (int(fields[11]) + int(fields[12])) / ticks
-    return out
-
-
 def run_create_load(base: str, tokens: list[str], seconds: float) -> tuple[int, list[float], float]:
     return asyncio.run(create_load(base, tokens, seconds))
 
@@ -186,23 +152,10 @@ def main() -> None:
         existing = session.scalar(select(Report.id).order_by(Report.id.desc()).limit(1)) or 0
     if existing < args.reports:
         bulk_reports(db, args.reports - existing, first=existing)
-    port = free_port()
-    env = {**os.environ, "PARVIS_DATABASE_URL": url, "PARVIS_DATA_DIR": tmp,
+    env = {"PARVIS_DATABASE_URL": url, "PARVIS_DATA_DIR": tmp,
            "PARVIS_REPORTS_ANONYMOUS_PER_HOUR": str(10**9)}
-    command = [sys.executable, "-m", "parvis.cli", "serve", "--port", str(port), "--no-migrate",
-               "--workers", str(args.workers)]
-    server_log = Path(tmp) / "serve.log"
-    with server_log.open("wb") as log_file:
-        server = subprocess.Popen(command, env=env, stdout=log_file, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
+    server, base = serve(env, Path(tmp), args.workers)
     try:
-        for _ in range(100):
-            try:
-                if httpx.get(base + "/healthz").status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        wait_for_workers(server_log, args.workers)
         tokens = []
         for n in range(1, 17):
             response = httpx.post(base + "/api/v1/auth/token",

@@ -39,15 +39,10 @@ from parvis.kernel.db import Database
 from parvis.migrations import upgrade
 from parvis.modules.sensors import actions
 from parvis.modules.sensors.models import IngestCount, Observation
+from serving import free_port
 
 MAPPING = {"f": "intensity", "s": "averageVehicleSpeed", "o": "occupancy", "mc": "motorcycleIntensity"}
 PUBLISHERS = 2
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start_broker(folder: Path) -> tuple[subprocess.Popen, int]:

@@ -1,0 +1,224 @@
+"""NGSI-LD API at city scale: builds 100,000 entities (4 types over a 16 km x 16 km city), then
+measures and prints
+
+1. query by type + ``q`` + ``georel=near;maxDistance==1000`` (the issue's figure, target p95 < 50 ms);
+2. query by type only, 100 entities a page (the anchor's "typed query");
+3. query by type + ``q`` over the whole city with ``count=true`` (every entity of the type tested);
+4. single-entity partial updates (``PATCH /entities/{id}/attrs``) over HTTP, 16 clients
+   (target >= 2,000/s);
+5. batch upserts (``POST /entityOperations/upsert?options=update``, 1,000 entities a request,
+   4 clients): entity updates/s (target >= 50,000/s).
+
+Queries 1-3 go through the ASGI app in this process; 4-5 through a real ``parvis serve`` with
+``--workers`` web processes (default 2) on a loopback port.
+
+Run: `.venv/bin/python bench/ngsi.py [--entities 100000] [--database-url URL] [--seconds 10]`
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing
+import random
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import aiohttp
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from parvis.app import create_app
+from parvis.kernel.db import Database
+from parvis.migrations import upgrade
+from parvis.modules.sensors import actions
+from parvis.modules.sensors.models import Entity
+from parvis.settings import Settings
+from serving import p95, serve
+
+KEY = "bench-ngsi-key"
+LINK = ('<https://smartdatamodels.org/context.jsonld>; rel="http://www.w3.org/ns/json-ld#context"; '
+        'type="application/ld+json"')
+HEADERS = {"X-Api-Key": KEY, "Link": LINK}
+WEST, SOUTH, EAST, NORTH = 104.85, 11.48, 105.00, 11.63  # about 16 km x 16 km
+TYPES = {"AirQualityObserved": ("pm25", "no2"),
+         "OffStreetParking": ("availableSpotNumber", "totalSpotNumber"),
+         "WasteContainer": ("fillingLevel", "temperature"),
+         "TrafficFlowObserved": ("intensity", "averageVehicleSpeed")}
+CLIENTS = 16
+BATCH = 1000
+
+
+def build(db: Database, count: int) -> None:
+    """``count`` entities, a quarter of each type, at random places, inserted in bulk."""
+    rng = random.Random(5)
+    stamp = datetime(2026, 11, 30, tzinfo=UTC).isoformat().replace("+00:00", "Z")
+    iris = {name: actions.attribute_iri(name) for attrs in TYPES.values() for name in attrs}
+    table = Entity.__table__
+    rows = []
+    for n in range(count):
+        kind = list(TYPES)[n % len(TYPES)]
+        lon, lat = rng.uniform(WEST, EAST), rng.uniform(SOUTH, NORTH)
+        point = {"type": "Point", "coordinates": [lon, lat]}
+        attrs = {iris[name]: {"type": "Property", "value": round(rng.uniform(0, 100), 1),
+                              "createdAt": stamp, "modifiedAt": stamp} for name in TYPES[kind]}
+        attrs[actions.attribute_iri("location")] = {"type": "GeoProperty", "value": point,
+                                                    "createdAt": stamp, "modifiedAt": stamp}
+        rows.append({"id": f"urn:ngsi-ld:{kind}:bench-{n}", "type": actions.type_iri(kind),
+                     "created_at": datetime.now(UTC), "modified_at": datetime.now(UTC),
+                     "lon_min": lon, "lat_min": lat, "lon_max": lon, "lat_max": lat,
+                     "location": point, "attrs": attrs})
+        if len(rows) == 5000:
+            with db.transaction() as session:
+                session.execute(table.insert(), rows)
+            rows = []
+    if rows:
+        with db.transaction() as session:
+            session.execute(table.insert(), rows)
+
+
+def timed(client: TestClient, params_of: list[dict[str, str]]) -> tuple[float, float, int]:
+    """p50 and p95 (ms) of GET /entities over the parameter sets, and the median result size."""
+    for params in params_of[:10]:
+        assert client.get("/ngsi-ld/v1/entities", params=params, headers=HEADERS).status_code == 200
+    times, sizes = [], []
+    for params in params_of:
+        t0 = time.perf_counter()
+        response = client.get("/ngsi-ld/v1/entities", params=params, headers=HEADERS)
+        times.append(time.perf_counter() - t0)
+        assert response.status_code == 200, response.text
+        sizes.append(len(response.json()))
+    times.sort()
+    sizes.sort()
+    return times[len(times) // 2] * 1000, p95(times), sizes[len(sizes) // 2]
+
+
+async def patch_load(base: str, count: int, seconds: float) -> tuple[int, list[float], float]:
+    latencies: list[float] = []
+    errors = 0
+    stop = time.perf_counter() + seconds
+
+    async def client(seed: int) -> None:
+        nonlocal errors
+        rng = random.Random(seed)
+        async with aiohttp.ClientSession(base, headers=HEADERS) as http:
+            while time.perf_counter() < stop:
+                n = rng.randrange(0, count, 4)  # an AirQualityObserved
+                body = {"pm25": {"type": "Property", "value": round(rng.uniform(0, 100), 1)}}
+                t0 = time.perf_counter()
+                async with http.patch(f"/ngsi-ld/v1/entities/urn:ngsi-ld:AirQualityObserved:bench-{n}/attrs",
+                                      json=body) as response:
+                    await response.read()
+                    latencies.append(time.perf_counter() - t0)
+                    if response.status != 204:
+                        errors += 1
+
+    started = time.perf_counter()
+    await asyncio.gather(*(client(i) for i in range(CLIENTS)))
+    return errors, latencies, time.perf_counter() - started
+
+
+async def upsert_load(base: str, count: int, seconds: float) -> tuple[int, int, list[float], float]:
+    latencies: list[float] = []
+    errors = updated = 0
+    stop = time.perf_counter() + seconds
+
+    async def client(seed: int) -> None:
+        nonlocal errors, updated
+        rng = random.Random(seed)
+        async with aiohttp.ClientSession(base, headers=HEADERS) as http:
+            while time.perf_counter() < stop:
+                first = rng.randrange(0, count - 4 * BATCH, 4)
+                body = [{"id": f"urn:ngsi-ld:AirQualityObserved:bench-{first + 4 * i}",
+                         "type": "AirQualityObserved",
+                         "pm25": {"type": "Property", "value": round(rng.uniform(0, 100), 1)}}
+                        for i in range(BATCH)]
+                t0 = time.perf_counter()
+                async with http.post("/ngsi-ld/v1/entityOperations/upsert?options=update",
+                                     json=body) as response:
+                    await response.read()
+                    latencies.append(time.perf_counter() - t0)
+                    if response.status == 204:
+                        updated += BATCH
+                    else:
+                        errors += 1
+
+    started = time.perf_counter()
+    await asyncio.gather(*(client(i) for i in range(4)))
+    return errors, updated, latencies, time.perf_counter() - started
+
+
+def run_patch_load(base: str, count: int, seconds: float) -> tuple[int, list[float], float]:
+    return asyncio.run(patch_load(base, count, seconds))
+
+
+def run_upsert_load(base: str, count: int, seconds: float) -> tuple[int, int, list[float], float]:
+    return asyncio.run(upsert_load(base, count, seconds))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--entities", type=int, default=100_000)
+    parser.add_argument("--database-url", default="")
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--requests", type=int, default=200)
+    args = parser.parse_args()
+    folder = Path(tempfile.mkdtemp(prefix="parvis-bench-ngsi-"))
+    url = args.database_url or f"sqlite:///{folder / 'parvis.db'}"
+    upgrade(url)
+    settings = Settings(_env_file=None, database_url=url, secret_key="bench-secret",  # type: ignore[call-arg]
+                        data_dir=folder)
+    db = Database(url)
+    with db.read() as session:
+        have = session.scalar(select(func.count()).select_from(Entity)
+                              .where(Entity.id.like("%:bench-%"))) or 0
+    started = time.perf_counter()
+    if have != args.entities:
+        if have:
+            raise SystemExit(f"the database holds {have} bench entities, not {args.entities}: "
+                             "use an empty one")
+        build(db, args.entities)
+    actions.issue_api_key(db, "bench", KEY, read=True, write=True) if not have else None
+    print(f"engine: {db.dialect}; {args.entities:,} entities ready in {time.perf_counter() - started:.1f} s")
+    rng = random.Random(9)
+
+    def near() -> dict[str, str]:
+        lon, lat = rng.uniform(WEST, EAST), rng.uniform(SOUTH, NORTH)
+        return {"type": "AirQualityObserved", "q": "pm25>35", "georel": "near;maxDistance==1000",
+                "geometry": "Point", "coordinates": f"[{lon:.5f},{lat:.5f}]"}
+
+    app = create_app(settings, database=db)
+    with TestClient(app) as client:
+        cases = [("1. type + q + near (1 km)", [near() for _ in range(args.requests)]),
+                 ("2. type only, 100 a page",
+                  [{"type": kind, "limit": "100", "offset": str(rng.randrange(0, args.entities // 4 - 100))}
+                   for kind in list(TYPES) * (args.requests // 4)]),
+                 ("3. type + q, whole city, count=true",
+                  [{"type": "AirQualityObserved", "q": f"pm25>{rng.randrange(50, 99)}", "count": "true"}
+                   for _ in range(max(20, args.requests // 10))])]
+        for label, params in cases:
+            p50, p95_ms, size = timed(client, params)
+            print(f"{label}: p50 {p50:.1f} ms, p95 {p95_ms:.1f} ms (median {size} entities returned, "
+                  f"{len(params)} requests)")
+    server, base = serve({"PARVIS_DATABASE_URL": url, "PARVIS_DATA_DIR": str(folder)}, folder, args.workers)
+    try:
+        context = multiprocessing.get_context("spawn")
+        with context.Pool(1) as pool:
+            errors, lat, elapsed = pool.apply(run_patch_load, (base, args.entities, args.seconds))
+        print(f"4. partial updates over HTTP, {CLIENTS} clients, {args.workers} web processes: "
+              f"{len(lat) / elapsed:,.0f}/s, p95 {p95(lat):.0f} ms, {errors} errors")
+        with context.Pool(1) as pool:
+            errors, updated, lat, elapsed = pool.apply(run_upsert_load, (base, args.entities, args.seconds))
+        print(f"5. batch upsert ({BATCH} entities a request, 4 clients): {updated / elapsed:,.0f} entity "
+              f"updates/s, p95 {p95(lat):.0f} ms a request, {errors} errors")
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+        db.dispose()
+
+
+if __name__ == "__main__":
+    main()
