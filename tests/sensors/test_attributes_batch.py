@@ -144,3 +144,17 @@ def test_concurrent_upserts_of_one_new_id_all_succeed(db):
     for t in threads:
         t.join(30)
     assert failures == [] and sorted(created) == [False] * 5 + [True]
+
+
+def test_a_batch_is_written_at_once_and_answers_in_item_order(client, w, r):
+    create(client, w, air(1))
+    items = [air(2), air(1), {"id": "not a uri", "type": "T"}, air(2, no2=7), air(3)]
+    created = client.post(f"{BASE}/entityOperations/create", json=items, headers=w)
+    assert created.status_code == 207
+    body = created.json()
+    assert body["success"] == ["urn:ngsi-ld:AirQualityObserved:2", "urn:ngsi-ld:AirQualityObserved:3"]
+    assert [e["entityId"] for e in body["errors"]] == [E1, "not a uri", "urn:ngsi-ld:AirQualityObserved:2"]
+    # the same new id twice in an upsert: created by the first, replaced by the second
+    twice = client.post(f"{BASE}/entityOperations/upsert", json=[air(4, no2=1), air(4, no2=2)], headers=w)
+    assert twice.status_code == 201 and twice.json() == ["urn:ngsi-ld:AirQualityObserved:4"]
+    assert get(client, r, "urn:ngsi-ld:AirQualityObserved:4")["NO2"]["value"] == 2

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from shapely.geometry import shape
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, object_session
 
@@ -51,16 +51,19 @@ def _stamped(attr: dict[str, Any], now: str, created: str | None = None) -> dict
     return out
 
 
-def _place(row: Entity, attrs: Attrs) -> None:
-    """Keep the location columns in step with the ``location`` attribute."""
+def _placed(attrs: Attrs) -> dict[str, Any]:
+    """The location columns for these attributes (the ``location`` attribute's geometry and box)."""
     loc = attrs.get(LOCATION)
     if loc and "value" in loc:
         minx, miny, maxx, maxy = shape(loc["value"]).bounds
-        row.lon_min, row.lat_min, row.lon_max, row.lat_max = minx, miny, maxx, maxy
-        row.location = loc["value"]
-    else:
-        row.lon_min = row.lat_min = row.lon_max = row.lat_max = None
-        row.location = None
+        return {"lon_min": minx, "lat_min": miny, "lon_max": maxx, "lat_max": maxy, "location": loc["value"]}
+    return {"lon_min": None, "lat_min": None, "lon_max": None, "lat_max": None, "location": None}
+
+
+def _place(row: Entity, attrs: Attrs) -> None:
+    """Keep the location columns in step with the ``location`` attribute."""
+    for column, value in _placed(attrs).items():
+        setattr(row, column, value)
 
 
 def _new_row(entity: EntityIn) -> Entity:
@@ -143,19 +146,26 @@ def delete_entity(db: Database, entity_id: str) -> None:
         changes.note(session, entity_id, gone.type, None, (gone.attrs or {}).keys(), deleted=True)
 
 
-def _merge(row: Entity, attrs: Attrs, *, overwrite: bool, existing_only: bool) -> list[str]:
-    """Merge ``attrs`` into the row; the IRIs that were not written."""
-    current = dict(row.attrs)
+def _merged(current: Attrs, attrs: Attrs, *, overwrite: bool, existing_only: bool
+            ) -> tuple[Attrs, list[str]]:
+    """``attrs`` merged into a copy of ``current``, and the IRIs that were not written."""
+    out = dict(current)
     stamp = _stamp(utcnow())
     skipped = []
     for iri, attr in attrs.items():
-        old = current.get(iri)
+        old = out.get(iri)
         if (old is not None and not overwrite) or (old is None and existing_only):
             skipped.append(iri)
             continue
-        current[iri] = _stamped(attr, stamp, old.get("createdAt") if old else None)
+        out[iri] = _stamped(attr, stamp, old.get("createdAt") if old else None)
+    return out, skipped
+
+
+def _merge(row: Entity, attrs: Attrs, *, overwrite: bool, existing_only: bool) -> list[str]:
+    """Merge ``attrs`` into the row; the IRIs that were not written."""
+    merged, skipped = _merged(row.attrs, attrs, overwrite=overwrite, existing_only=existing_only)
     if len(skipped) < len(attrs):
-        _save(row, current)
+        _save(row, merged)
     return skipped
 
 
@@ -215,6 +225,103 @@ def _upsert(db: Database, entity: EntityIn, *, replace: bool) -> bool:
         else:
             _merge(row, entity.attrs, overwrite=True, existing_only=False)
         return False
+
+
+# ------------------------------------------------------------------------ batch operations
+
+@dataclass
+class BatchOutcome:
+    """What a batch did, in the order of its items: ids written, ids created, and the errors of
+    the others as (position in the batch, error)."""
+    success: list[str]
+    created: list[str]
+    errors: list[tuple[int, Exception]]
+
+
+def run_batch(db: Database, operation: str, items: list[tuple[int, EntityIn | str]], *,
+              replace: bool = True, overwrite: bool = True) -> BatchOutcome:
+    """A batch operation (``create``, ``upsert``, ``update`` or ``delete``) in one transaction:
+    the entities are read at once, each item succeeds or fails on its own (an existing id for a
+    create, a missing one for an update or a delete), and what succeeded is written together.
+    ``items`` are (position, entity) or, for ``delete``, (position, id). Another writer creating
+    one of the new ids meanwhile: the batch is done again, reading it."""
+    try:
+        return _batch(db, operation, items, replace=replace, overwrite=overwrite)
+    except IntegrityError:
+        return _batch(db, operation, items, replace=replace, overwrite=overwrite)
+
+
+def _batch(db: Database, operation: str, items: list[tuple[int, EntityIn | str]], *, replace: bool,
+           overwrite: bool) -> BatchOutcome:
+    out = BatchOutcome([], [], [])
+    ids = list(dict.fromkeys(item if isinstance(item, str) else item.id for _n, item in items))
+    now = utcnow()
+    stamp = _stamp(now)
+    with db.transaction() as session:
+        query = select(Entity.id, Entity.type, Entity.attrs).where(Entity.id.in_(ids))
+        if session.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update()
+        # id -> [type, attrs, how it is written: "" as read, "new", "set" or "gone"]
+        state: dict[str, list[Any]] = {i: [t, a, ""] for i, t, a in session.execute(query)}
+        observed: list[tuple[str, Attrs]] = []
+        for n, item in items:
+            if isinstance(item, str):  # delete
+                seen = state.get(item)
+                if seen is None or seen[2] == "gone":
+                    out.errors.append((n, EntityNotFound(f"No entity has the id {item}.")))
+                    continue
+                changes.note(session, item, seen[0], None, (seen[1] or {}).keys(), deleted=True)
+                seen[2] = "gone" if seen[2] != "new" else "dropped"
+                out.success.append(item)
+                continue
+            seen = state.get(item.id)
+            if seen is None or seen[2] in ("gone", "dropped"):
+                if operation == "update":
+                    out.errors.append((n, EntityNotFound(f"No entity has the id {item.id}.")))
+                    continue
+                attrs = {iri: _stamped(a, stamp) for iri, a in item.attrs.items()}
+                was_gone = seen is not None and seen[2] == "gone"
+                state[item.id] = [item.type, attrs, "set" if was_gone else "new"]
+                changes.note(session, item.id, item.type, attrs, attrs.keys(), created=True)
+                out.created.append(item.id)
+            elif operation == "create":
+                out.errors.append((n, EntityExists(f"An entity with the id {item.id} already exists.")))
+                continue
+            else:
+                if operation == "upsert" and replace:
+                    attrs = {iri: _stamped(a, stamp) for iri, a in item.attrs.items()}
+                    seen[0] = item.type
+                else:
+                    attrs, skipped = _merged(seen[1], item.attrs, overwrite=overwrite, existing_only=False)
+                    if len(skipped) == len(item.attrs):
+                        out.success.append(item.id)
+                        continue
+                before = seen[1] or {}
+                written = {i for i, a in attrs.items() if before.get(i) != a} | (before.keys() - attrs.keys())
+                seen[1] = attrs
+                seen[2] = seen[2] or "set"
+                changes.note(session, item.id, seen[0], attrs, written)
+            observed.append((item.id, item.attrs))
+            out.success.append(item.id)
+        _write_batch(session, state, now)
+        for entity_id, attrs in observed:
+            _record(session, entity_id, attrs)
+    return out
+
+
+def _write_batch(session: Session, state: dict[str, list[Any]], now: datetime) -> None:
+    """Write a batch's outcome with one statement per kind of write."""
+    gone = [i for i, (_t, _a, how) in state.items() if how == "gone"]
+    if gone:
+        session.execute(delete(Entity).where(Entity.id.in_(gone)))
+    rows = [{"id": i, "type": t, "attrs": a, "modified_at": now, **_placed(a)}
+            for i, (t, a, how) in state.items() if how == "set"]
+    if rows:
+        session.execute(update(Entity), rows)
+    new = [{"id": i, "type": t, "attrs": a, "created_at": now, "modified_at": now, **_placed(a)}
+           for i, (t, a, how) in state.items() if how == "new"]
+    if new:
+        session.execute(insert(Entity), new)
 
 
 # --------------------------------------------------------------------------------- API keys

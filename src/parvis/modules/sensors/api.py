@@ -497,34 +497,25 @@ async def batch(request: Request, operation: str) -> Response:
     require_write(request)
     items, kind = await _batch_items(request)
     options = _options(request)
-    db = request.app.state.db
-    success: list[str] = []
-    created: list[str] = []
-    errors: list[dict[str, Any]] = []
-    for item in items:
+    errors: list[tuple[int, dict[str, Any]]] = []
+    parsed: list[tuple[int, ngsi.EntityIn | str]] = []
+    for n, item in enumerate(items):
         try:
             if operation == "delete":
-                entity_id = ngsi.check_uri(item)
-                await _run(request, actions.delete_entity, db, entity_id)
-                success.append(entity_id)
-                continue
-            ctx = body_context(request, kind, item)
-            entity = ngsi.parse_entity(item, ctx)
-            if operation == "create":
-                await _run(request, actions.create_entity, db, entity)
-                created.append(entity.id)
-            elif operation == "upsert":
-                if await _run(request, actions.upsert_entity, db, entity, replace="update" not in options):
-                    created.append(entity.id)
+                parsed.append((n, ngsi.check_uri(item)))
             else:
-                await _run(request, actions.append_attributes, db, entity.id, entity.attrs,
-                           overwrite="noOverwrite" not in options)
-            success.append(entity.id)
+                parsed.append((n, ngsi.parse_entity(item, body_context(request, kind, item))))
         except Exception as exc:
-            errors.append(_error_of(item, exc))
-    if operation == "upsert" and not errors:
-        return _batch_answer(created, errors, created=bool(created))
-    return _batch_answer(success, errors, created=operation == "create")
+            errors.append((n, _error_of(item, exc)))
+    outcome = await _run(request, actions.run_batch, request.app.state.db, operation, parsed,
+                         replace="update" not in options, overwrite="noOverwrite" not in options)
+    errors += [(n, _error_of(items[n], exc)) for n, exc in outcome.errors]
+    problems = [problem for _n, problem in sorted(errors, key=lambda e: e[0])]
+    if operation == "upsert" and not problems:
+        return _batch_answer(outcome.created, problems, created=bool(outcome.created))
+    if operation == "create":
+        return _batch_answer(outcome.created, problems, created=True)
+    return _batch_answer(outcome.success, problems, created=False)
 
 
 
