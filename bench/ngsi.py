@@ -106,7 +106,7 @@ async def patch_load(base: str, count: int, seconds: float) -> tuple[int, list[f
         async with aiohttp.ClientSession(base, headers=HEADERS) as http:
             while time.perf_counter() < stop:
                 n = rng.randrange(0, count, 4)  # an AirQualityObserved
-                body = {"pm25": {"type": "Property", "value": round(rng.uniform(0, 100), 1)}}
+                body = {"pm25": {"type": "Property", "value": round(rng.uniform(5, 20), 1)}}
                 t0 = time.perf_counter()
                 async with http.patch(f"/ngsi-ld/v1/entities/urn:ngsi-ld:AirQualityObserved:bench-{n}/attrs",
                                       json=body) as response:
@@ -133,7 +133,7 @@ async def upsert_load(base: str, count: int, seconds: float) -> tuple[int, int, 
                 first = rng.randrange(0, count - 4 * BATCH, 4)
                 body = [{"id": f"urn:ngsi-ld:AirQualityObserved:bench-{first + 4 * i}",
                          "type": "AirQualityObserved",
-                         "pm25": {"type": "Property", "value": round(rng.uniform(0, 100), 1)}}
+                         "pm25": {"type": "Property", "value": round(rng.uniform(5, 20), 1)}}
                         for i in range(BATCH)]
                 t0 = time.perf_counter()
                 async with http.post("/ngsi-ld/v1/entityOperations/upsert?options=update",

@@ -177,3 +177,30 @@ def test_deeply_nested_coordinates_are_bad_request_data(client, r):
         response = client.get(url, headers=r)
         assert response.status_code == 400, response.text
         assert response.json()["type"] == ERR + "BadRequestData"
+
+
+@pytest.mark.parametrize("q, expected", [
+    ("NO2>35", ["array", "big", "float"]),
+    ("NO2<10", ["array", "small"]),
+    ("NO2==50", ["array", "big"]),
+    ("NO2==49..51", ["array", "big"]),
+    ("NO2==1,50", ["array", "big"]),
+    ("NO2>35|NO2==\"60\"", ["array", "big", "float", "text"]),
+    ("NO2>35;NO2<100", ["array", "big", "float"]),
+])
+def test_numeric_q_tested_by_the_database_gives_what_python_gives(client, w, r, q, expected):
+    """Numeric comparisons are tested in SQL first: values that are not numbers (a text, an
+    array a comparison takes item by item, a missing attribute) must come out as without SQL."""
+    values = {"small": 5, "big": 50, "float": 35.5, "text": "60", "array": [5, 50], "none": None,
+              "bool": True}
+    for name, value in values.items():
+        entity = air(0, id=f"urn:ngsi-ld:AirQualityObserved:{name}")
+        if value is None:
+            del entity["NO2"]
+        else:
+            entity["NO2"] = {"type": "Property", "value": value}
+        create(client, w, entity)
+    response = client.get(f"{BASE}/entities", params={"type": "AirQualityObserved", "q": q, "limit": 100},
+                          headers=r)
+    assert response.status_code == 200, response.text
+    assert sorted(e["id"].rsplit(":", 1)[1] for e in response.json()) == expected

@@ -33,6 +33,7 @@ class Entity(Base):
     __table_args__ = (
         Index("ix_sensors_entities_type_box", "type", "lon_min", "lat_min"),
         Index("ix_sensors_entities_box", "lon_min", "lat_min", "lon_max", "lat_max"),
+        Index("ix_sensors_entities_modified_at", "modified_at", "id"),
     )
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from shapely.geometry import shape
-from sqlalchemy import Select, func, select
+from sqlalchemy import ColumnElement, Float, Select, and_, case, cast, false, func, literal, or_, select
 from sqlalchemy.orm import Session
 
 from parvis.kernel.auth import token_digest
@@ -43,7 +43,49 @@ def entity(session: Session, entity_id: str) -> Entity | None:
     return session.get(Entity, entity_id)
 
 
-def _base(query: EntityQuery) -> Select[tuple[Entity]]:
+_OPS: dict[str, Callable[[Any, Any], Any]] = {
+    ">": lambda a, b: a > b, ">=": lambda a, b: a >= b, "<": lambda a, b: a < b,
+    "<=": lambda a, b: a <= b, "==": lambda a, b: a == b}
+
+
+def _number_test(iri: str, dialect: str, test: Callable[[Any], Any]) -> ColumnElement[bool] | None:
+    """SQL keeping the entities whose ``iri`` value is a number passing ``test``, or an array
+    (which ``q`` tests item by item, in Python). None where the IRI cannot be put in a path."""
+    if dialect == "postgresql":
+        value = Entity.attrs.op("->")(literal(iri)).op("->")(literal("value"))
+        kind = func.json_typeof(value)
+        number = cast(Entity.attrs.op("->")(literal(iri)).op("->>")(literal("value")), Float)
+        return case((kind == "number", test(number)), else_=kind == "array")
+    if '"' in iri or "\\" in iri:
+        return None
+    path = f'$."{iri}".value'
+    kind = func.json_type(Entity.attrs, path)
+    number = func.json_extract(Entity.attrs, path)
+    return or_(kind == "array", and_(kind.in_(("integer", "real")), test(number)))
+
+
+def _prefilter(pre: Any, dialect: str) -> ColumnElement[bool] | None:
+    """The SQL form of a ``q`` prefilter (``standards/query.py``): a superset of the matches."""
+    if pre is None:
+        return None
+    kind = pre[0]
+    if kind in ("and", "or"):
+        parts = [_prefilter(p, dialect) for p in pre[1]]
+        if kind == "and":
+            kept = [p for p in parts if p is not None]
+            return and_(*kept) if kept else None
+        return None if any(p is None for p in parts) else or_(*parts)  # type: ignore[arg-type]
+    if kind == "cmp":
+        op, right = pre[2], pre[3]
+        return _number_test(pre[1], dialect, lambda v: _OPS[op](v, right))
+    if kind == "between":
+        return _number_test(pre[1], dialect, lambda v: and_(v >= pre[2], v <= pre[3]))
+    if kind == "in":
+        return _number_test(pre[1], dialect, lambda v: or_(false(), *(v == x for x in pre[2])))
+    return None
+
+
+def _base(query: EntityQuery, dialect: str = "") -> Select[tuple[Entity]]:
     stmt = select(Entity)
     if query.types is not None:
         stmt = stmt.where(Entity.type.in_(query.types))
@@ -62,6 +104,10 @@ def _base(query: EntityQuery) -> Select[tuple[Entity]]:
                                   Entity.lat_min >= miny, Entity.lat_max <= maxy)
         else:
             stmt = stmt.where(Entity.lon_min.is_not(None))
+    if dialect and query.q is not None:
+        narrowed = _prefilter(getattr(query.q, "prefilter", None), dialect)
+        if narrowed is not None:
+            stmt = stmt.where(narrowed)
     return stmt
 
 
@@ -76,10 +122,12 @@ def _matches(row: Entity, query: EntityQuery) -> bool:
 
 
 def _scan(session: Session, query: EntityQuery) -> Iterator[Entity]:
-    """Rows that pass every filter, in id order, fetched by chunks (keyset on id)."""
+    """Rows that pass every filter, in id order, fetched by chunks (keyset on id); numeric
+    comparisons of ``q`` are tested by SQL first."""
     last: str | None = None
+    dialect = session.get_bind().dialect.name
     while True:
-        stmt = _base(query).order_by(Entity.id).limit(SCAN_CHUNK)
+        stmt = _base(query, dialect).order_by(Entity.id).limit(SCAN_CHUNK)
         if last is not None:
             stmt = stmt.where(Entity.id > last)
         rows = list(session.scalars(stmt))

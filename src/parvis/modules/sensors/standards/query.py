@@ -117,6 +117,50 @@ def _attribute_value(attrs: dict[str, dict[str, Any]], path: list[str]) -> Any:
     return None
 
 
+# What SQL may test before Python does (a superset of the matches, never fewer): numeric
+# comparisons of an attribute's value, combined with AND/OR; None where SQL cannot help.
+Prefilter = tuple[Any, ...] | None
+_NUMERIC_OPS = (">", ">=", "<", "<=", "==")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _all(parts: list[Prefilter]) -> Prefilter:
+    kept = [p for p in parts if p is not None]
+    return None if not kept else kept[0] if len(kept) == 1 else ("and", kept)
+
+
+def _any(parts: list[Prefilter]) -> Prefilter:
+    return None if any(p is None for p in parts) else ("or", parts)
+
+
+def _numeric(path: list[str], op: str, right: Any) -> Prefilter:
+    """The SQL-testable form of ``attr op right``, when it is a numeric test of a top attribute."""
+    if len(path) != 1 or op not in _NUMERIC_OPS:
+        return None
+    if isinstance(right, tuple) and right[0] == "range" and op == "==":
+        if _is_number(right[1]) and _is_number(right[2]):
+            return ("between", path[0], right[1], right[2])
+        return None
+    if isinstance(right, tuple) and right[0] == "list" and op == "==":
+        if right[1] and all(_is_number(v) for v in right[1]):
+            return ("in", path[0], list(right[1]))
+        return None
+    return ("cmp", path[0], op, right) if _is_number(right) else None
+
+
+@dataclass(frozen=True)
+class Q:
+    """A parsed ``q``: call it on an entity's attributes; ``prefilter`` is what SQL may test first."""
+    test: Predicate
+    prefilter: Prefilter
+
+    def __call__(self, attrs: dict[str, Any]) -> bool:
+        return self.test(attrs)
+
+
 class _Parser:
     def __init__(self, tokens: list[tuple[str, str]], ctx: Context) -> None:
         self.tokens, self.pos, self.ctx, self.depth = tokens, 0, ctx, 0
@@ -131,21 +175,27 @@ class _Parser:
         self.pos += 1
         return token
 
-    def expr(self) -> Predicate:
+    def expr(self) -> Q:
         parts = [self.conjunction()]
         while self.peek() == ("punct", "|"):
             self.take()
             parts.append(self.conjunction())
-        return parts[0] if len(parts) == 1 else (lambda a: any(p(a) for p in parts))
+        if len(parts) == 1:
+            return parts[0]
+        tests = [p.test for p in parts]
+        return Q(lambda a: any(t(a) for t in tests), _any([p.prefilter for p in parts]))
 
-    def conjunction(self) -> Predicate:
+    def conjunction(self) -> Q:
         parts = [self.factor()]
         while self.peek() == ("punct", ";"):
             self.take()
             parts.append(self.factor())
-        return parts[0] if len(parts) == 1 else (lambda a: all(p(a) for p in parts))
+        if len(parts) == 1:
+            return parts[0]
+        tests = [p.test for p in parts]
+        return Q(lambda a: all(t(a) for t in tests), _all([p.prefilter for p in parts]))
 
-    def factor(self) -> Predicate:
+    def factor(self) -> Q:
         kind, text = self.take()
         if (kind, text) == ("punct", "("):
             self.depth += 1
@@ -161,7 +211,7 @@ class _Parser:
         path = self._path(text)
         nxt = self.peek()
         if nxt is None or nxt[0] != "op":
-            return lambda a: _attribute_value(a, path) is not None
+            return Q(lambda a: _attribute_value(a, path) is not None, None)
         op = self.take()[1]
         vkind, vtext = self.take()
         if vkind not in ("atom", "string"):
@@ -170,9 +220,10 @@ class _Parser:
             pattern = _pattern(_value(vkind, vtext), "q")
             hit: Predicate = lambda a: isinstance(v := _attribute_value(a, path), str) and bool(  # noqa: E731
                 pattern.search(v))
-            return hit if op == "~=" else (lambda a: not hit(a))
+            return Q(hit, None) if op == "~=" else Q(lambda a: not hit(a), None)
         right = _values(vkind, vtext)
-        return lambda a: (v := _attribute_value(a, path)) is not None and _compare(op, v, right)
+        return Q(lambda a: (v := _attribute_value(a, path)) is not None and _compare(op, v, right),
+                 _numeric(path, op, right))
 
     def _path(self, text: str) -> list[str]:
         head, *rest = text.split(".") if "://" not in text else [text]
@@ -181,14 +232,14 @@ class _Parser:
         return [self.ctx.expand(head)] + [self.ctx.expand(p) for p in rest]
 
 
-def parse_q(text: str, ctx: Context) -> Predicate:
+def parse_q(text: str, ctx: Context) -> Q:
     if len(text) > MAX_Q:
         raise invalid(f"q is longer than {MAX_Q} characters.")
     parser = _Parser(_tokens(text), ctx)
-    predicate = parser.expr()
+    q = parser.expr()
     if parser.peek() is not None:
         raise invalid(f"q: unexpected {parser.peek()[1]!r}.")  # type: ignore[index]
-    return predicate
+    return q
 
 
 def _re2_options() -> Any:
