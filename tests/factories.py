@@ -18,8 +18,8 @@ def square(lon: float, lat: float, size: float = 0.01) -> dict:
         [lon, lat], [lon + size, lat], [lon + size, lat + size], [lon, lat + size], [lon, lat]]]}
 
 
-def department(db: Database, code: str = "roads", name: str = "Voirie") -> int:
-    return city.create_department(db, None, DepartmentCreate(code=code, name=name, kind="roads")).id
+def department(db: Database, code: str = "roads", name: str = "Voirie", kind: str = "roads") -> int:
+    return city.create_department(db, None, DepartmentCreate(code=code, name=name, kind=kind)).id
 
 
 def district(db: Database, code: str = "D1", lon: float = 107.0, lat: float = 16.0,

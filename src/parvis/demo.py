@@ -162,6 +162,7 @@ def create_demo_city(db: Database, settings: Settings,
     # The NGSI-LD client's key (read and write) given in the README: issuing it again is a no-op.
     sensors.issue_api_key(db, "Demo NGSI-LD client", settings.demo_ngsi_key, read=True, write=True)
     devices = sensors.provision_demo(db, settings, history_hours=settings.demo_sensor_hours)
+    devices += sensors.provision_demo_parking(db, settings, history_hours=settings.demo_sensor_hours)
     return {"sensor_devices": devices, "districts_created": created, "districts_updated": updated,
             "departments": len(dep_ids), "staff_created": new_staff, "citizens_created": citizens,
             **reports, **create_demo_alerts(db, settings)}

@@ -240,9 +240,118 @@ class Settings(BaseSettings):
         1000, ge=1, description="Entities accepted at most in one NGSI-LD batch operation."
     )
     # --- sensors: subscriptions (their settings go here) ---
+    sensors_subscriptions_refresh_seconds: float = Field(
+        1.0, gt=0, le=60, description="How often a process writing sensor data checks for subscriptions "
+        "created, changed or deleted by another process (the longest delay before one is matched)."
+    )
+    sensors_notify_timeout_seconds: float = Field(
+        5.0, gt=0, le=60, description="Seconds a subscription's endpoint has to answer a notification."
+    )
+    sensors_notify_max_attempts: int = Field(
+        5, ge=1, le=20, description="Attempts to deliver a notification before it is given up (the "
+        "subscription's notification status becomes failed)."
+    )
+    sensors_notify_retry_seconds: float = Field(
+        2.0, ge=0, description="Wait before retrying a failed notification, doubled at each attempt "
+        "(at most an hour)."
+    )
+    sensors_notify_concurrency: int = Field(
+        8, ge=1, le=64, description="Notifications a worker sends at once (to different subscriptions)."
+    )
+    sensors_notify_poll_seconds: float = Field(
+        0.05, gt=0, le=5, description="How often the notification sender looks for pending notifications "
+        "on SQLite (PostgreSQL wakes it with LISTEN/NOTIFY)."
+    )
     # --- sensors: events and traffic (their settings go here) ---
+    sensors_congestion_raise_level: Literal["B", "C", "D", "E", "F"] = Field(
+        "E", description="Level of service (A-F) at which a road segment raises a congestion event "
+        "to the mobility department."
+    )
+    sensors_congestion_clear_level: Literal["A", "B", "C", "D", "E"] = Field(
+        "C", description="Level of service at or under which an open congestion event clears (after "
+        "`sensors_event_clear_readings` readings): lower than the raise level, so it does not flap."
+    )
+    sensors_air_thresholds: dict[str, float] = Field(
+        {"pm25": 50.0, "pm10": 100.0, "no2": 200.0, "o3": 200.0, "so2": 350.0, "co": 30000.0},
+        description="Pollutant (pm25, pm10, no2, o3, so2, co) -> µg/m³ over which an air-quality "
+        "station raises an event to the environment department (defaults: Vietnam QCVN 05:2023/BTNMT, "
+        "1-hour limits; 24-hour limits for PM2.5 and PM10, which have no 1-hour limit)."
+    )
+    sensors_air_clear_ratio: float = Field(
+        0.8, gt=0, le=1, description="An air-quality event clears once the pollutant stays under this "
+        "share of its threshold (after `sensors_event_clear_readings` readings)."
+    )
+    sensors_event_clear_readings: int = Field(
+        3, ge=1, description="Readings in a row under the clearing level before an event clears."
+    )
+    sensors_event_clear_minutes: float = Field(
+        0.0, ge=0, description="Minutes under the clearing level, as well as the readings, before an "
+        "event clears (0: the readings alone)."
+    )
+    sensors_air_alert_drafts: bool = Field(
+        True, description="Draft an alert (never sent before a person approves it) when an air-quality "
+        "event is raised."
+    )
+    sensors_air_alert_radius_km: float = Field(
+        2.0, gt=0, le=50, description="Radius of the area of an alert drafted from an air-quality "
+        "event, around the station."
+    )
+    sensors_traffic_refresh_seconds: int = Field(
+        10, ge=2, le=600, description="How often the live traffic map fetches the segments' state."
+    )
     # --- sensors: parking, air quality, waste, aggregates and retention (their settings go here) ---
+    sensors_rollup_seconds: int = Field(
+        60, ge=1, description="Seconds between two rollups of new sensor observations into the hourly "
+        "and daily aggregates (done by the worker)."
+    )
+    sensors_retention_days: dict[str, int] = Field(
+        {"TrafficFlowObserved": 14}, description="Days raw sensor observations are kept, per entity "
+        "type (a JSON object of Smart Data Models type names or full type IRIs to days); only "
+        "observations already in the aggregates are deleted. Other types: sensors_retention_default_days."
+    )
+    sensors_retention_default_days: int = Field(
+        30, ge=1, description="Days raw sensor observations of types not listed in sensors_retention_days "
+        "are kept."
+    )
+    sensors_hourly_keep_days: int = Field(
+        730, ge=1, description="Days the hourly aggregates of sensor observations are kept."
+    )
+    sensors_daily_keep_days: int = Field(
+        0, ge=0, description="Days the daily aggregates of sensor observations are kept (0: for ever)."
+    )
+    parking_detour_factor: float = Field(
+        1.3, ge=1.0, le=3.0, description="Walking distance to a car park estimated as the great-circle "
+        "distance times this factor (Parvis has no walking network)."
+    )
+    parking_stale_minutes: int = Field(
+        30, ge=1, description="A car park whose last count is older than this is shown as not up to date "
+        "(and not as free)."
+    )
+    waste_collect_threshold: float = Field(
+        0.75, gt=0, le=1, description="Fill level (0 to 1) from which a waste container is on the "
+        "\"to collect today\" list."
+    )
+    waste_round_hour: int = Field(
+        6, ge=0, le=23, description="Local hour of the next day's collection round: a container whose "
+        "fill rate will take it over the threshold before then is listed too."
+    )
     # --- sensors: operations room (its settings go here) ---
+    sensors_operations_poll_seconds: float = Field(
+        1.0, ge=0.05, le=60, description="How often an open operations room's live stream asks the "
+        "database what changed (seconds)."
+    )
+    sensors_operations_overlap_seconds: float = Field(
+        5.0, ge=0, le=300, description="How far back before its cursor the live stream looks again, "
+        "to catch writes that committed late (seconds; longer than the longest ingestion transaction)."
+    )
+    sensors_operations_heartbeat_seconds: float = Field(
+        15.0, ge=1, le=300, description="Seconds of silence after which the live stream sends a "
+        "heartbeat comment, so that proxies keep the connection open."
+    )
+    sensors_operations_stream_seconds: float = Field(
+        300.0, ge=1, le=86_400, description="Longest life of one live-stream connection (seconds); "
+        "the browser then reconnects where it left off (`Last-Event-ID`)."
+    )
     # Crisis alerts
     alerts_sender: str = Field(
         "", description="CAP sender of the city's alerts (no spaces or commas); empty: alerts@ and the "

@@ -145,6 +145,17 @@ ROUTE_PERMISSIONS = {
     ("GET", "/admin/alerts/{alert_id:int}/deliveries"): "alerts.compose",
     ("GET", "/admin/alerts/{alert_id:int}/deliveries.csv"): "alerts.compose",
     ("GET", "/admin/alerts/{alert_id:int}/cap.xml"): "alerts.compose",
+    ("GET", "/api/v1/sensors/waste/to-collect"): "backoffice.view",
+    ("GET", "/sensors/waste"): "backoffice.view",
+    ("GET", "/sensors/waste/print"): "backoffice.view",
+    ("GET", "/sensors/waste/to-collect.csv"): "backoffice.view",
+    ("GET", "/sensors/operations"): "department.view",
+    ("GET", "/sensors/operations/snapshot.geojson"): "department.view",
+    ("GET", "/sensors/operations/stream"): "department.view",
+    ("GET", "/api/v1/sensors/events"): "department.view",
+    ("GET", "/sensors/traffic"): "department.view",
+    ("GET", "/sensors/traffic/segments.geojson"): "department.view",
+    ("GET", "/sensors/traffic/{segment}"): "department.view",
 }
 
 
@@ -181,11 +192,14 @@ def test_every_protected_route_declares_the_expected_permission():
 @pytest.fixture
 def people(db, settings):
     dep = factories.department(db, "roads")
-    factories.staff(db, settings, "agent@example.org", "agent", [dep])
-    factories.staff(db, settings, "supervisor@example.org", "supervisor", [dep])
+    # also in a waste department: the waste pages let only that department's staff through
+    waste = factories.department(db, "waste", "Propreté", kind="waste")
+    factories.staff(db, settings, "agent@example.org", "agent", [dep, waste])
+    factories.staff(db, settings, "supervisor@example.org", "supervisor", [dep, waste])
     factories.staff(db, settings, "admin@example.org", "admin")
     factories.citizen(db, settings, "+84912300001")
     factories.district(db, "D1")
+    settings.sensors_operations_stream_seconds = 0.2  # the live stream ends at once here
     return {Role.CITIZEN: "+84912300001", Role.AGENT: "agent@example.org",
             Role.SUPERVISOR: "supervisor@example.org", Role.ADMIN: "admin@example.org",
             "department_id": dep}

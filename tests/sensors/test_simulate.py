@@ -13,11 +13,14 @@ from parvis.modules.sensors.simulate import (
     TIME_KEY,
     Simulator,
     demo_devices,
+    find_device,
     messages,
     parking_target,
     timeline,
     traffic_demand,
 )
+from parvis.modules.sensors.traffic import congestion_index, level_of_service
+from parvis.modules.sensors.traffic_segments import segment
 
 ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
 ANCHORS = [("CIT", 107.585, 16.463), ("VY", 107.57, 16.45), ("AN", 107.60, 16.47)]
@@ -49,7 +52,10 @@ def test_weekday_traffic_has_two_rush_hours_and_quiet_nights():
     assert morning > 4 * night
     # the segment slows down as it fills: rush-hour speed under the night's, congestion index up
     assert _mean(detector, "s", (7, 8)) < _mean(detector, "s", (2, 4))
-    assert _mean(detector, "ci", (7, 8)) > _mean(detector, "ci", (2, 4)) >= 1.0
+    free_flow = next(d.free_flow_kmh for d in demo_devices(ANCHORS) if d.device_id == "traffic-cit-1")
+    rush = [congestion_index(m["s"], free_flow) for at, m in detector if 7 <= at.hour < 8]
+    night = [congestion_index(m["s"], free_flow) for at, m in detector if 2 <= at.hour < 4]
+    assert statistics.fmean(rush) > statistics.fmean(night) >= 1.0
 
 
 def test_motorcycles_are_most_of_the_traffic_and_classes_add_up():
@@ -123,3 +129,41 @@ def test_topics_follow_the_iot_agent_convention_and_runs_repeat_with_a_seed():
 def test_entity_ids_are_ngsi_ld_urns(kind):
     device = next(d for d in demo_devices(ANCHORS) if d.kind == kind)
     assert device.entity_id.startswith(f"urn:ngsi-ld:{device.entity_type}:")
+
+
+def test_the_device_sends_no_congestion_index_the_hub_computes_it():
+    assert "ci" not in ATTRIBUTES["traffic"] and "congestionIndex" not in ATTRIBUTES["traffic"].values()
+
+
+def test_a_jam_holds_one_segment_at_level_f_for_its_minutes_then_traffic_flows_again():
+    devices = demo_devices(ANCHORS)
+    jammed = find_device(devices, "urn:ngsi-ld:TrafficFlowObserved:traffic-cit-1")
+    assert jammed is not None and find_device(devices, "cit-1") == jammed
+    assert find_device(devices, "no-such-segment") is None
+    start = MONDAY.replace(hour=3)  # a quiet night: level A without the jam
+    sim = Simulator(devices, seed=2)
+    sim.jams[jammed.device_id] = (start + timedelta(minutes=2), start + timedelta(minutes=5))
+    levels = []
+    for at in timeline(start, start + timedelta(minutes=8), timedelta(minutes=1)):
+        m = next(m for d, m in sim.readings(at) if d == jammed)
+        levels.append(level_of_service(congestion_index(m["s"], jammed.free_flow_kmh)))
+        assert m["mc"] + m["car"] + m["hv"] == m["f"]
+    assert levels[:2] == ["A", "A"] and levels[2:5] == ["F", "F", "F"] and levels[5:] == ["A", "A", "A"]
+    # the other devices' streams are those of a run without a jam
+    plain, with_jam = Simulator(devices, seed=2), Simulator(devices, seed=2)
+    with_jam.jams[jammed.device_id] = (start, start + timedelta(minutes=5))
+    for at in timeline(start, start + timedelta(minutes=3), timedelta(minutes=1)):
+        a, b = plain.readings(at), with_jam.readings(at)
+        assert [m for d, m in a if d != jammed] == [m for d, m in b if d != jammed]
+
+
+def test_each_detector_measures_a_road_segment_a_few_hundred_metres_long_through_it():
+    for device in (d for d in demo_devices(ANCHORS) if d.kind == "traffic"):
+        road = segment(device)
+        assert road == segment(device)  # the same each time
+        assert road.line["type"] == "LineString" and len(road.coordinates) >= 2
+        assert [device.lon, device.lat] in road.coordinates
+        assert 250 <= road.length_m <= 600
+        assert road.free_flow_kmh == device.free_flow_kmh < road.limit_kmh
+        static = road.static()
+        assert static["freeFlowSpeed"] == device.free_flow_kmh and static["name"]

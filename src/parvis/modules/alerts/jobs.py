@@ -10,7 +10,7 @@ from typing import Any
 from parvis.kernel.db import Database
 from parvis.kernel.events import Event, EventBus
 from parvis.kernel.jobs import JobRegistry, enqueue
-from parvis.modules.alerts import actions, followup, reconcile, sms, targeting
+from parvis.modules.alerts import actions, event_drafts, followup, reconcile, sms, targeting
 from parvis.modules.alerts.imports import feeds
 from parvis.settings import Settings
 
@@ -60,3 +60,10 @@ def register(registry: JobRegistry, bus: EventBus, db: Database, settings: Setti
     bus.subscribe("notify.sent", on_outcome)
     bus.subscribe("notify.delivered", on_outcome)
     bus.subscribe("notify.failed", on_outcome)
+
+    # an air-quality event of the sensor hub: a draft alert, for a person to check and approve
+    @registry.handler(event_drafts.DRAFT_JOB)
+    def sensor_draft(database: Database, payload: dict[str, Any]) -> None:
+        event_drafts.compose_draft(database, settings, payload)
+
+    bus.subscribe("sensors.event_raised", lambda event: event_drafts.on_event_raised(db, settings, event))

@@ -5,7 +5,9 @@ Other modules and the demo use this public surface only.
 """
 
 from parvis.modules.sensors.actions import issue_api_key, provision_device, revoke_api_key
+from parvis.modules.sensors.demo_parking import provision as provision_demo_parking
 from parvis.modules.sensors.demo_sensors import provision as provision_demo
 from parvis.modules.sensors.jobs import register
 
-__all__ = ["issue_api_key", "provision_demo", "provision_device", "register", "revoke_api_key"]
+__all__ = ["issue_api_key", "provision_demo", "provision_demo_parking", "provision_device", "register",
+           "revoke_api_key"]

@@ -37,9 +37,11 @@ def group() -> None:
 @click.option("--seconds", type=float, default=0.0, help="Stop after this many seconds (0: until stopped).")
 def listen(database_url: str | None, seconds: float) -> None:
     """Subscribe to the MQTT broker (PARVIS_SENSORS_MQTT_URL) and store devices' measures."""
+    from parvis.modules.sensors import subscriptions
     from parvis.modules.sensors.mqtt import Listener
 
     settings, db = _db(database_url)
+    subscriptions.configure(settings.sensors_subscriptions_refresh_seconds)
     listener = Listener(db, settings)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -69,9 +71,16 @@ def listen(database_url: str | None, seconds: float) -> None:
               help="Then go on publishing a reading per step, in real time, until stopped.")
 @click.option("--step", type=int, default=60, show_default=True, help="Seconds between two readings.")
 @click.option("--seed", type=int, default=1, show_default=True)
-def simulate(database_url: str | None, minutes: int, live: bool, step: int, seed: int) -> None:
+@click.option("--jam", "jam", default=None, metavar="SEGMENT",
+              help="A traffic detector (device id such as traffic-vieillecitadelle-1, or its entity id) "
+                   "whose segment jams (level of service F) when the live readings start.")
+@click.option("--jam-minutes", type=float, default=5.0, show_default=True,
+              help="How long the jam lasts; then traffic flows again.")
+def simulate(database_url: str | None, minutes: int, live: bool, step: int, seed: int, jam: str | None,
+             jam_minutes: float) -> None:
     """Publish the demo city's sensor streams (traffic, parking, air quality, bins) over MQTT,
-    as its devices would, on PARVIS_SENSORS_MQTT_URL with the demo's IoT API key."""
+    as its devices would, on PARVIS_SENSORS_MQTT_URL with the demo's IoT API key. With --jam, one
+    road segment jams for --jam-minutes from the start of the live readings (or from now)."""
     from parvis.modules.sensors import demo_sensors
     from parvis.modules.sensors import simulate as sim
     from parvis.modules.sensors.mqtt import publish
@@ -88,6 +97,13 @@ def simulate(database_url: str | None, minutes: int, live: bool, step: int, seed
         raise click.ClickException("The database has no district: run `parvis demo` first.")
     now = datetime.now().astimezone().replace(microsecond=0)
     simulator = sim.Simulator(devices, timezone=settings.timezone, seed=seed)
+    if jam is not None:
+        jammed = sim.find_device(devices, jam)
+        if jammed is None:
+            names = ", ".join(d.device_id for d in devices if d.kind == "traffic")
+            raise click.ClickException(f"No traffic detector is called {jam}; the demo's are: {names}.")
+        simulator.jams[jammed.device_id] = (now, now + timedelta(minutes=jam_minutes))
+        click.echo(f"jam on {jammed.entity_id} for {jam_minutes:g} minutes")
     times = sim.timeline(now - timedelta(minutes=minutes), now, timedelta(seconds=step))
     sent = publish(settings.sensors_mqtt_url, sim.messages(simulator, settings.demo_iot_api_key, times))
     click.echo(f"published {sent} readings from {len(devices)} devices")

@@ -1,12 +1,366 @@
-"""Delivery of NGSI-LD subscription notifications (the outbox ``subscriptions.py`` fills)."""
+"""Delivery of NGSI-LD subscription notifications (the outbox ``subscriptions.py`` fills).
+
+A sender claims subscriptions that have pending changes and may send (not within their
+``throttling`` window nor waiting for a retry), holds a lease on each, POSTs one notification per
+subscription with the latest state of each entity that changed, then deletes what it sent and
+updates the subscription's delivery state. Claims are safe with any number of workers:
+``FOR UPDATE SKIP LOCKED`` on PostgreSQL, ``BEGIN IMMEDIATE`` on SQLite; a sender that dies
+leaves a lease that runs out, and another sends again.
+
+Latency: the worker's idle loop looks for work every second, too slow for notifications; so the
+worker's tick starts a sending thread (from its second call: ``parvis worker --once`` sends in
+the tick itself) that waits for work: woken at once by commits of this process, by
+``LISTEN/NOTIFY`` on PostgreSQL, and by polling every ``PARVIS_SENSORS_NOTIFY_POLL_SECONDS`` on
+SQLite. It stops when the worker stops calling the tick or when its database is disposed.
+"""
 
 from __future__ import annotations
 
-from parvis.kernel.db import Database
+import logging
+import threading
+import time
+import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+import orjson
+from sqlalchemy import delete, exists, func, or_, select
+from sqlalchemy.orm import Session
+
+from parvis.kernel.db import Database, utcnow
 from parvis.kernel.events import EventBus
 from parvis.kernel.jobs import JobRegistry
+from parvis.modules.sensors import subscriptions
+from parvis.modules.sensors.models import ApiKey
+from parvis.modules.sensors.standards import context as ldctx
+from parvis.modules.sensors.standards import ngsi_ld as ngsi
+from parvis.modules.sensors.standards.subscription_ld import stamp, status_of
+from parvis.modules.sensors.subscription_models import PendingNotification, Subscription
 from parvis.settings import Settings
+
+log = logging.getLogger(__name__)
+MAX_ENTITIES = 1000  # pending changes read per notification (the rest go in the next one)
+HEARTBEAT_SECONDS = 60.0  # the sending thread stops when the worker's tick is this silent
+HOUSEKEEPING_SECONDS = 60.0
+MAX_BACKOFF = 3600.0
+
+
+@dataclass
+class Claimed:
+    """A subscription taken for sending, and the entities to notify (latest state of each)."""
+
+    id: str
+    endpoint: str
+    accept: str
+    receiver_info: list[dict[str, str]]
+    format: str
+    sys_attrs: bool
+    context: Any
+    throttling: float
+    last_id: int
+    entities: list[PendingNotification]
+
+
+def _due(now: datetime) -> Any:
+    pending = exists().where(PendingNotification.subscription_id == Subscription.id)
+    return (pending & or_(Subscription.next_at.is_(None), Subscription.next_at <= now)
+            & or_(Subscription.lease_until.is_(None), Subscription.lease_until < now))
+
+
+class Notifier:
+    def __init__(self, db: Database, settings: Settings, client: httpx.Client | None = None) -> None:
+        self.db, self.settings = db, settings
+        self.client = client
+        self.lease = timedelta(seconds=2 * settings.sensors_notify_timeout_seconds + 30)
+        self._contexts: dict[bytes, ldctx.Context] = {}
+        self._stop = threading.Event()
+        self._wake: threading.Event | None = None
+        self.pg_idle_seconds = 1.0  # PostgreSQL: LISTEN wakes the sender; this is a safety net
+        self._thread: threading.Thread | None = None
+        self._pool = db.engine.pool
+        self.last_tick = time.monotonic()
+        self.ticks = 0
+        self._housekept = -HOUSEKEEPING_SECONDS
+
+    # ----------------------------------------------------------------------------- claims
+
+    def has_due(self) -> bool:
+        with self.db.read() as session:
+            return session.scalar(select(Subscription.id).where(_due(utcnow())).limit(1)) is not None
+
+    def claim(self, limit: int, exclude: set[str] | frozenset[str] = frozenset()) -> list[Claimed]:
+        if limit <= 0:
+            return []
+        now = utcnow()
+        claimed: list[Claimed] = []
+        with self.db.transaction() as session:
+            query = select(Subscription).where(_due(now)).order_by(Subscription.next_at, Subscription.id)
+            if exclude:
+                query = query.where(Subscription.id.not_in(sorted(exclude)))
+            query = query.limit(limit)
+            if not self.db.is_sqlite:
+                query = query.with_for_update(skip_locked=True, of=Subscription)
+            for row in session.scalars(query).all():
+                pending = list(session.scalars(
+                    select(PendingNotification).where(PendingNotification.subscription_id == row.id)
+                    .order_by(PendingNotification.id).limit(MAX_ENTITIES)))
+                if not pending:
+                    continue
+                last_id = pending[-1].id
+                if not self._may_send(session, row, now):  # paused, expired, owner revoked: dropped
+                    self._drop(session, row.id, last_id)
+                    continue
+                latest: dict[str, PendingNotification] = {}
+                for item in pending:
+                    latest.pop(item.entity_id, None)
+                    latest[item.entity_id] = item
+                row.lease_until = now + self.lease
+                claimed.append(Claimed(row.id, row.endpoint, row.accept, list(row.receiver_info or []),
+                                       row.format, row.sys_attrs, row.context, row.throttling, last_id,
+                                       list(latest.values())))
+            for item in claimed:
+                for entity in item.entities:
+                    session.expunge(entity)
+        return claimed
+
+    @staticmethod
+    def _may_send(session: Session, row: Subscription, now: datetime) -> bool:
+        if status_of(row.is_active, row.expires_at, now) != "active":
+            return False
+        if row.owner_digest is None:
+            return True
+        key = session.scalar(select(ApiKey).where(ApiKey.digest == row.owner_digest))
+        return key is not None and key.revoked_at is None
+
+    @staticmethod
+    def _drop(session: Session, sub_id: str, last_id: int) -> None:
+        session.execute(delete(PendingNotification).where(PendingNotification.subscription_id == sub_id,
+                                                          PendingNotification.id <= last_id))
+
+    # ---------------------------------------------------------------------------- sending
+
+    def _context(self, source: Any) -> ldctx.Context:
+        if source is None:
+            return ldctx.core()
+        if isinstance(source, str) and source in ldctx.SHIPPED:
+            return ldctx.shipped(source)
+        key = orjson.dumps(source)
+        ctx = self._contexts.get(key)
+        if ctx is None:
+            from parvis.modules.sensors.api import loader_for  # the allow-listed contexts' loader
+
+            ctx = self._contexts[key] = ldctx.build(source, loader_for(self.settings))
+        return ctx
+
+    def body(self, item: Claimed, now: datetime) -> tuple[bytes, dict[str, str]]:
+        """The notification of ``item`` and the headers that go with it."""
+        ctx = self._context(item.context)
+        data = [render(entity, ctx, item.format, item.sys_attrs) for entity in item.entities]
+        document: dict[str, Any] = {"id": f"urn:ngsi-ld:Notification:{uuid.uuid4()}", "type": "Notification",
+                                    "subscriptionId": item.id, "notifiedAt": stamp(now), "data": data}
+        headers = {"Content-Type": item.accept}
+        if item.accept == "application/ld+json":
+            document["@context"] = ngsi.context_value(ctx)
+        else:
+            headers["Link"] = ngsi.link_header(ctx)
+        for pair in item.receiver_info:
+            headers[pair["key"]] = pair["value"]
+        return orjson.dumps(document), headers
+
+    def _client(self) -> httpx.Client:
+        if self.client is None:
+            self.client = httpx.Client(timeout=self.settings.sensors_notify_timeout_seconds,
+                                       follow_redirects=False, trust_env=False)
+        return self.client
+
+    def send(self, item: Claimed) -> None:
+        """POST one notification, then record the outcome."""
+        now = utcnow()
+        error: str | None = None
+        try:
+            content, headers = self.body(item, now)
+            response = self._client().post(item.endpoint, content=content, headers=headers)
+            if not 200 <= response.status_code < 300:
+                error = f"The endpoint answered HTTP {response.status_code}."
+        except ldctx.ContextError as exc:
+            error = f"The subscription's context cannot be used: {exc.detail}"
+        except httpx.HTTPError as exc:
+            error = f"{type(exc).__name__}: {exc}"[:500]
+        except Exception as exc:  # never lose the lease on an unexpected failure
+            log.exception("notification of %s failed", item.id)
+            error = f"{type(exc).__name__}"
+        self.finish(item, error)
+
+    def finish(self, item: Claimed, error: str | None) -> None:
+        now = utcnow()
+        with self.db.transaction() as session:
+            row = session.get(Subscription, item.id, with_for_update=True)
+            if row is None:
+                return
+            row.times_sent += 1
+            row.last_notification, row.lease_until = now, None
+            throttle = timedelta(seconds=row.throttling or 0)
+            if error is None:
+                self._drop(session, row.id, item.last_id)
+                row.last_success, row.delivery_status, row.attempts = now, "ok", 0
+                row.next_at = now + throttle if row.throttling else None
+                return
+            row.last_failure, row.delivery_status, row.failure_reason = now, "failed", error[:500]
+            row.attempts += 1
+            if row.attempts >= self.settings.sensors_notify_max_attempts:
+                log.warning("notification of subscription %s given up after %s attempts: %s",
+                            row.id, row.attempts, error)
+                self._drop(session, row.id, item.last_id)
+                row.attempts = 0
+                row.next_at = now + throttle if row.throttling else None
+                return
+            wait = min(MAX_BACKOFF, self.settings.sensors_notify_retry_seconds * 2 ** (row.attempts - 1))
+            row.next_at = now + max(timedelta(seconds=wait), throttle)
+
+    def deliver_due(self) -> int:
+        """Send what is due now, one subscription after the other; how many notifications."""
+        if not self.has_due():
+            return 0
+        claimed = self.claim(self.settings.sensors_notify_concurrency)
+        for item in claimed:
+            self.send(item)
+        return len(claimed)
+
+    def next_due_in(self) -> float | None:
+        """Seconds until a throttled or retrying subscription with pending changes may send."""
+        with self.db.read() as session:
+            pending = exists().where(PendingNotification.subscription_id == Subscription.id)
+            when = session.scalar(select(func.min(Subscription.next_at)).where(pending))
+        return None if when is None else max(0.0, (when - utcnow()).total_seconds())
+
+    def housekeeping(self) -> None:
+        """Forget the changes queued for subscriptions deleted meanwhile (a process that had not
+        seen the deletion yet may still queue some)."""
+        with self.db.transaction() as session:
+            known = exists().where(Subscription.id == PendingNotification.subscription_id)
+            session.execute(delete(PendingNotification).where(~known))
+
+    # ----------------------------------------------------------------------------- thread
+
+    def alive(self) -> bool:
+        """The database this notifier serves is still in use, and its worker still ticks."""
+        return (not self._stop.is_set() and self.db.engine.pool is self._pool
+                and time.monotonic() - self.last_tick < HEARTBEAT_SECONDS)
+
+    def run(self) -> None:
+        """Send notifications as they come, until stopped (``stop``) or no longer ``alive``."""
+        wake = self._wake = subscriptions.waker()
+        if not self.db.is_sqlite:
+            threading.Thread(target=self._listen, args=(wake,), name="parvis-notify-listen",
+                             daemon=True).start()
+        idle = self.settings.sensors_notify_poll_seconds if self.db.is_sqlite else self.pg_idle_seconds
+        concurrency = self.settings.sensors_notify_concurrency
+        inflight: dict[str, Future[None]] = {}
+        with ThreadPoolExecutor(concurrency, thread_name_prefix="parvis-notify") as pool:
+            while self.alive():
+                try:
+                    for sub_id in [k for k, f in inflight.items() if f.done()]:
+                        del inflight[sub_id]
+                    claimed = []
+                    if len(inflight) < concurrency and self.has_due():
+                        claimed = self.claim(concurrency - len(inflight), frozenset(inflight))
+                    for item in claimed:
+                        future = pool.submit(self.send, item)
+                        future.add_done_callback(lambda _f: wake.set())
+                        inflight[item.id] = future
+                    if claimed:
+                        continue
+                    timeout = idle
+                    if not self.db.is_sqlite:
+                        due = self.next_due_in()
+                        timeout = idle if due is None else min(idle, max(due, 0.005))
+                except Exception:
+                    log.exception("the notification sender failed; it carries on in a second")
+                    timeout = 1.0
+                wake.wait(timeout)
+                wake.clear()
+        if self.client is not None:
+            self.client.close()
+            self.client = None
+
+    def _listen(self, wake: threading.Event) -> None:
+        """PostgreSQL: wake the sender as soon as a transaction that queued notifications commits."""
+        import psycopg
+
+        engine = self.db.engine  # connect as the engine does (same host, user, socket...)
+        args, kwargs = engine.dialect.create_connect_args(engine.url)
+        while self.alive():
+            try:
+                with psycopg.connect(*args, **{**kwargs, "autocommit": True}) as conn:
+                    conn.execute(f"LISTEN {subscriptions.CHANNEL}")
+                    while self.alive():
+                        for _notice in conn.notifies(timeout=1.0):
+                            wake.set()
+            except Exception as exc:
+                if self.alive():
+                    log.warning("LISTEN for notifications failed (%s); polling meanwhile", exc)
+                self._stop.wait(1.0)
+
+    def start(self) -> None:
+        self._stop.clear()
+        self.last_tick = time.monotonic()
+        self._thread = threading.Thread(target=self.run, name="parvis-notify", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._wake is not None:
+            self._wake.set()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=10)
+
+    def tick(self, _db: Database) -> int:
+        """The worker's tick: keeps the sending thread running (from the second call), or sends
+        itself when there is none."""
+        self.last_tick = time.monotonic()
+        self.ticks += 1
+        if self.last_tick - self._housekept >= HOUSEKEEPING_SECONDS:
+            self._housekept = self.last_tick
+            self.housekeeping()
+        running = self._thread is not None and self._thread.is_alive()
+        if not running and self.ticks >= 2 and self.db.engine.pool is self._pool:
+            self.start()
+            running = True
+        return 0 if running else self.deliver_due()
+
+
+# ---------------------------------------------------------------------------------- render
+
+def render(entity: PendingNotification, ctx: ldctx.Context, fmt: str, sysattrs: bool) -> dict[str, Any]:
+    """One entity of a notification, compacted with the subscription's context."""
+    if entity.attrs is None:
+        return {"id": entity.entity_id, "type": ctx.compact(entity.entity_type),
+                "deletedAt": stamp(entity.created_at)}
+    out = ngsi.render_entity(entity.entity_id, entity.entity_type, entity.attrs, ctx,
+                             key_values=fmt == "keyValues", sysattrs=sysattrs)
+    if fmt == "concise":
+        out = {k: (v if k in ("id", "type") else concise(v)) for k, v in out.items()}
+    return out
+
+
+def concise(attr: Any) -> Any:
+    """NGSI-LD's concise representation of a normalised attribute: no ``type`` where the
+    members say it (value, object, languageMap), a bare value when nothing else is left."""
+    if not isinstance(attr, dict):
+        return attr
+    out = {k: (v if k in ngsi.META else concise(v)) for k, v in attr.items() if k != "type"}
+    if set(out) == {"value"} and not isinstance(out["value"], (dict, list)):
+        return out["value"]
+    if attr.get("type") == "GeoProperty" and set(out) == {"value"}:
+        return out["value"]
+    return out
 
 
 def register(registry: JobRegistry, bus: EventBus, db: Database, settings: Settings) -> None:
     """Add the worker's notification delivery."""
+    subscriptions.configure(settings.sensors_subscriptions_refresh_seconds)
+    registry.add_tick(Notifier(db, settings).tick)

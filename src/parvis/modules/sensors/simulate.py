@@ -5,6 +5,8 @@ What a city of central Vietnam or Cambodia looks like through its sensors:
 - **traffic detectors**, one per road segment, a reading a minute: flow with a morning and an
   evening rush hour on weekdays (flatter at weekends), motorcycles about four vehicles in five,
   speed falling as the segment fills (the BPR volume-delay curve), occupancy from flow and speed;
+  the hub computes the congestion index and level of service itself (``traffic.py``). A *jam*
+  (``Simulator.jams``) holds one segment at a crawl (level of service F) for a while;
 - **parking facilities**, arrivals and departures of a day of offices, shops and evening
   markets, never more cars than spaces;
 - **air-quality stations**: PM2.5, PM10 and NO2 follow the rush hours, ozone the afternoon sun,
@@ -36,8 +38,7 @@ ENTITY_TYPES: dict[str, str] = {"traffic": "TrafficFlowObserved", "parking": "Of
 # object id sent by the device -> Smart Data Models attribute name
 ATTRIBUTES: dict[str, dict[str, str]] = {
     "traffic": {"f": "intensity", "mc": "motorcycleIntensity", "car": "carIntensity",
-                "hv": "heavyVehicleIntensity", "s": "averageVehicleSpeed", "o": "occupancy",
-                "ci": "congestionIndex"},
+                "hv": "heavyVehicleIntensity", "s": "averageVehicleSpeed", "o": "occupancy"},
     "parking": {"free": "availableSpotNumber", "occ": "occupiedSpotNumber"},
     "air": {"pm25": "pm25", "pm10": "pm10", "no2": "no2", "o3": "o3"},
     "waste": {"fill": "fillingLevel", "temp": "temperature"},
@@ -120,6 +121,7 @@ class Simulator:
     _fill: dict[str, float] = field(init=False, default_factory=dict)
     _drift: dict[str, float] = field(init=False, default_factory=dict)
     _last: datetime | None = field(init=False, default=None)
+    jams: dict[str, tuple[datetime, datetime]] = field(default_factory=dict)  # device id -> [from, to)
 
     def __post_init__(self) -> None:
         self._rng = random.Random(self.seed)
@@ -142,6 +144,9 @@ class Simulator:
         out = []
         for d in self.devices:
             measures = getattr(self, f"_{d.kind}")(d, hour, weekend, minutes, local)
+            jam = self.jams.get(d.device_id)
+            if jam is not None and jam[0] <= at < jam[1]:
+                measures = self._jammed(d, measures, stamp)
             measures[TIME_KEY] = stamp
             out.append((d, measures))
         return out
@@ -158,8 +163,18 @@ class Simulator:
         length = (2.5 * motorcycles + 6.0 * (flow - motorcycles - heavy) + 12.0 * heavy) / max(flow, 1)
         occupancy = min(1.0, flow * length / (speed * 1000 / 60) / 2)  # two lanes of detectors
         return {"f": flow, "mc": motorcycles, "car": flow - motorcycles - heavy, "hv": heavy,
-                "s": round(speed, 1), "o": round(occupancy, 3),
-                "ci": round(d.free_flow_kmh / speed, 2)}
+                "s": round(speed, 1), "o": round(occupancy, 3)}
+
+    def _jammed(self, d: Device, measures: dict[str, Any], stamp: str) -> dict[str, Any]:
+        """A jam: vehicles crawl at a sixth of the free-flow speed, the detectors stay covered and
+        fewer vehicles pass (its own random numbers: the other devices' streams do not change)."""
+        rng = random.Random(f"{self.seed}:{d.device_id}:{stamp}")
+        flow = round(d.capacity * rng.uniform(0.25, 0.35))
+        motorcycles = round(flow * 0.8)
+        heavy = round((flow - motorcycles) * 0.1)
+        return {**measures, "f": flow, "mc": motorcycles, "car": flow - motorcycles - heavy, "hv": heavy,
+                "s": round(d.free_flow_kmh * rng.uniform(0.12, 0.2), 1),
+                "o": round(rng.uniform(0.75, 0.95), 3)}
 
     def _parking(self, d: Device, hour: float, weekend: bool, minutes: float, _local: datetime
                  ) -> dict[str, Any]:
@@ -211,6 +226,15 @@ class Simulator:
             if p <= limit:
                 return k
             k += 1
+
+
+def find_device(devices: Sequence[Device], ident: str) -> Device | None:
+    """The traffic detector named by its device id, its entity id or the end of either."""
+    for d in devices:
+        if d.kind == "traffic" and ident in (d.device_id, d.entity_id):
+            return d
+    tail = [d for d in devices if d.kind == "traffic" and d.device_id.endswith(ident)]
+    return tail[0] if len(tail) == 1 else None
 
 
 def timeline(start: datetime, end: datetime, step: timedelta) -> Iterator[datetime]:

@@ -1,12 +1,258 @@
-"""NGSI-LD subscriptions: matching entity changes against subscriptions (inside the writing
-transaction, see ``changes.py``) and queueing the notifications to send."""
+"""NGSI-LD subscriptions: matching entity changes against subscriptions, inside the writing
+transaction (``changes.py`` calls ``on_changes`` just before commit), and queueing the
+notifications to send in ``sensors_subscription_outbox``, in the same transaction: a write that
+commits has its notifications queued, one that rolls back has none.
+
+Matching must keep pace with ingestion (thousands of changes a second), so each process keeps
+the subscriptions compiled in memory (types indexed, ``q`` parsed, geometries built) and
+checks whether they changed at most every ``PARVIS_SENSORS_SUBSCRIPTIONS_REFRESH_SECONDS``
+(1 s) with one small query (their number and latest modification). A subscription written by
+this process is seen at once; one written by another process within that delay.
+
+A change matches a subscription when its entity matches one of ``entities`` (type, and id or
+idPattern when given; any entity without ``entities``), its kind is among the subscription's
+``notificationTrigger`` (by default attributes created or updated), one of ``watchedAttributes``
+was written (any attribute without them), and ``q`` and ``geoQ`` hold on the entity's new state.
+A deleted entity is notified only to subscriptions with the ``entityDeleted`` trigger (``q`` and
+``geoQ`` are not evaluated: there is no state left).
+"""
 
 from __future__ import annotations
 
+import threading
+import time
+import weakref
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from shapely.geometry import shape
+from sqlalchemy import event, func, insert, select, text
 from sqlalchemy.orm import Session
 
+from parvis.kernel.db import utcnow
 from parvis.modules.sensors.changes import Change
+from parvis.modules.sensors.standards import query as ngsiq
+from parvis.modules.sensors.standards.ngsi_ld import LOCATION
+from parvis.modules.sensors.standards.subscription_ld import geo_query, q_context
+from parvis.modules.sensors.subscription_models import PendingNotification, Subscription
+
+CHANNEL = "parvis_sensors_notify"  # PostgreSQL NOTIFY channel that wakes the notifier
+_QUEUED = "sensors_notifications_queued"
+_settings = {"refresh_seconds": 1.0}
+
+
+@dataclass
+class Compiled:
+    """A subscription ready to match, built from its row."""
+
+    id: str
+    selectors: list[tuple[str, str | None, Any]]  # (type IRI, id, compiled idPattern)
+    watched: frozenset[str] | None
+    triggers: frozenset[str]
+    q: ngsiq.Predicate | None
+    geo: ngsiq.GeoQuery | None
+    attributes: frozenset[str] | None
+    expires_at: datetime | None
+    by_type_only: bool = field(init=False, default=False)  # bare types only: the type index decides
+    on_create: bool = field(init=False, default=False)
+    on_write: bool = field(init=False, default=False)
+    on_remove: bool = field(init=False, default=False)
+    on_delete: bool = field(init=False, default=False)
+
+    def __post_init__(self) -> None:
+        self.by_type_only = bool(self.selectors) and all(
+            eid is None and pattern is None for _kind, eid, pattern in self.selectors)
+        triggers = self.triggers
+        self.on_create = bool(triggers & {"entityCreated", "attributeCreated"})
+        self.on_write = bool(triggers & {"entityUpdated", "attributeCreated", "attributeUpdated"})
+        self.on_remove = bool(triggers & {"entityUpdated", "attributeDeleted"})
+        self.on_delete = "entityDeleted" in triggers
+
+    def matches(self, change: Change, facts: Facts, now: datetime) -> bool:
+        if self.expires_at is not None and self.expires_at <= now:
+            return False
+        if self.selectors and not self.by_type_only and not any(
+                kind == change.type and (eid is None or eid == change.entity_id)
+                and (pattern is None or pattern.search(change.entity_id))
+                for kind, eid, pattern in self.selectors):
+            return False
+        if facts.deleted:
+            return self.on_delete
+        if not self._triggered(change, facts):
+            return False
+        attrs = change.attrs or {}
+        if self.q is not None and not self.q(attrs):
+            return False
+        if self.geo is not None:
+            if facts.location is None:
+                loc = attrs.get(LOCATION)
+                facts.location = shape(loc["value"]) if loc and "value" in loc else False
+            if facts.location is False or not self.geo.matches(facts.location):
+                return False
+        return True
+
+    def _triggered(self, change: Change, facts: Facts) -> bool:
+        watched = self.watched
+        if change.created:
+            if "entityCreated" in self.triggers and watched is None:
+                return True
+            return self.on_create and bool(facts.written if watched is None
+                                           else not watched.isdisjoint(facts.written))
+        if self.on_write and (facts.written if watched is None else not watched.isdisjoint(facts.written)):
+            return True
+        return self.on_remove and bool(facts.removed if watched is None
+                                       else not watched.isdisjoint(facts.removed))
+
+
+class Facts:
+    """What every subscription asks of one change, worked out once."""
+
+    __slots__ = ("deleted", "location", "removed", "written")
+
+    def __init__(self, change: Change) -> None:
+        attrs = change.attrs
+        self.deleted = change.deleted or attrs is None
+        self.written = {i for i in change.changed if i in attrs} if attrs is not None else set()
+        self.removed = change.changed - self.written
+        self.location: Any = None  # its shape, built by the first geoQ that needs it
+
+
+def compile_row(row: Subscription) -> Compiled:
+    selectors = [(s["type"], s.get("id"), ngsiq.id_pattern(s["idPattern"]) if s.get("idPattern") else None)
+                 for s in row.entities or []]
+    return Compiled(
+        id=row.id, selectors=selectors,
+        watched=frozenset(row.watched) if row.watched else None,
+        triggers=frozenset(row.triggers or ()),
+        q=ngsiq.parse_q(row.q, q_context(row.q_terms or {})) if row.q else None,
+        geo=geo_query(row.geo_q) if row.geo_q else None,
+        attributes=frozenset(row.attributes) if row.attributes else None,
+        expires_at=row.expires_at)
+
+
+class _Cache:
+    """The active subscriptions of one database, compiled and indexed: by entity id for those
+    that name their entities, by type for the other typed ones, the rest apart."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.checked = -1e9
+        self.stamp: tuple[Any, ...] | None = None
+        self.by_id: dict[str, list[Compiled]] = {}
+        self.by_type: dict[str, list[Compiled]] = {}
+        self.untyped: list[Compiled] = []
+
+    def empty(self) -> bool:
+        return not (self.by_id or self.by_type or self.untyped)
+
+    def candidates(self, type_iri: str, entity_id: str) -> list[Compiled]:
+        out = self.by_type.get(type_iri) or []
+        named = self.by_id.get(entity_id)
+        if named:
+            out = out + named
+        return out + self.untyped if self.untyped else out
+
+    def refresh(self, session: Session) -> None:
+        now = time.monotonic()
+        if now - self.checked < _settings["refresh_seconds"]:
+            return
+        with self.lock:
+            if now - self.checked < _settings["refresh_seconds"]:
+                return
+            stamp = tuple(session.execute(select(func.count(), func.max(Subscription.modified_at))).one())
+            if stamp != self.stamp:
+                self._load(session)
+                self.stamp = stamp
+            self.checked = now
+
+    def _load(self, session: Session) -> None:
+        by_id: dict[str, list[Compiled]] = {}
+        by_type: dict[str, list[Compiled]] = {}
+        untyped: list[Compiled] = []
+        rows = session.scalars(select(Subscription).where(Subscription.is_active.is_(True)))
+        for row in rows:
+            compiled = compile_row(row)
+            ids = {eid for _kind, eid, _pattern in compiled.selectors}
+            if not compiled.selectors:
+                untyped.append(compiled)
+            elif None not in ids:  # every selector names its entity
+                for eid in ids:
+                    by_id.setdefault(str(eid), []).append(compiled)
+            else:
+                for kind in {kind for kind, _id, _pattern in compiled.selectors}:
+                    by_type.setdefault(kind, []).append(compiled)
+        self.by_id, self.by_type, self.untyped = by_id, by_type, untyped
+
+
+_caches: dict[str, _Cache] = {}
+_caches_lock = threading.Lock()
+_wakers: weakref.WeakSet[threading.Event] = weakref.WeakSet()
+
+
+def configure(refresh_seconds: float) -> None:
+    _settings["refresh_seconds"] = refresh_seconds
+
+
+def invalidate() -> None:
+    """Subscriptions changed: every cache of this process reloads at its next use."""
+    for cache in list(_caches.values()):
+        cache.checked = -1e9
+
+
+def waker() -> threading.Event:
+    """An event set whenever this process commits notifications to send."""
+    wake = threading.Event()
+    _wakers.add(wake)
+    return wake
+
+
+def _cache_of(session: Session) -> _Cache:
+    db = session.info.get("db")
+    key = db.url if db is not None else str(session.get_bind().engine.url)
+    cache = _caches.get(key)
+    if cache is None:
+        with _caches_lock:
+            cache = _caches.setdefault(key, _Cache())
+    return cache
 
 
 def on_changes(session: Session, changes: list[Change]) -> None:
     """Queue a notification for every subscription an entity change matches."""
+    cache = _cache_of(session)
+    cache.refresh(session)
+    if cache.empty():
+        return
+    now = utcnow()
+    rows: list[dict[str, Any]] = []
+    for change in changes:
+        candidates = cache.candidates(change.type, change.entity_id)
+        if not candidates:
+            continue
+        facts = Facts(change)
+        for sub in candidates:
+            if not sub.matches(change, facts, now):
+                continue
+            attrs = change.attrs
+            if attrs is not None and sub.attributes is not None:
+                attrs = {k: v for k, v in attrs.items() if k in sub.attributes}
+            rows.append({"subscription_id": sub.id, "entity_id": change.entity_id,
+                         "entity_type": change.type, "attrs": attrs, "created_at": change.at})
+    if not rows:
+        return
+    session.connection().execute(insert(PendingNotification.__table__), rows)  # Core: no ORM per row
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text(f"NOTIFY {CHANNEL}"))  # delivered to listeners at commit
+    session.info[_QUEUED] = True
+
+
+@event.listens_for(Session, "after_commit")
+def _wake_notifier(session: Session) -> None:
+    if session.info.pop(_QUEUED, None):
+        for wake in list(_wakers):
+            wake.set()
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget(session: Session) -> None:
+    session.info.pop(_QUEUED, None)

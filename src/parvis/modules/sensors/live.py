@@ -1,0 +1,287 @@
+"""The operations room's live feed: the city's sensors as map features, and what changed since a cursor.
+
+Web processes keep no shared state (there can be several behind a proxy), so each open operations
+room polls the database: the entities of the map's types whose ``modified_at`` is after its cursor,
+in (modified_at, id) order (the index of migration 0013). A write stamps ``modified_at`` before it
+commits, so a transaction that commits late can land *behind* a cursor that already moved on: each
+poll also looks again at a window of ``overlap`` before the cursor and sends what it had not sent
+yet, deduplicated by (id, modified_at). Every poll is bounded (``SEND_MAX`` features, ``SCAN_MAX``
+rows of the window), so one connection's work stays small whatever the city's size.
+
+A feature is compact GeoJSON carrying the state the room shows, computed here: a road segment's
+level of service (``traffic.segment_state``), a car park's free spaces, an air station's VN_AQI
+(``air.station_aqi``), a container's fill level.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from shapely.geometry import shape
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import Session
+
+from parvis.kernel.auth import Principal
+from parvis.kernel.db import utcnow
+from parvis.modules import city
+from parvis.modules.sensors import actions, air, events, traffic
+from parvis.modules.sensors.models import Entity
+
+# map layer -> its Smart Data Models types (single parking spots are not drawn: too many)
+LAYERS: dict[str, tuple[str, ...]] = {
+    "traffic": ("TrafficFlowObserved",), "parking": ("OffStreetParking", "OnStreetParking"),
+    "air": ("AirQualityObserved",), "waste": ("WasteContainer",)}
+SEND_MAX = 300  # features sent at most by one poll (the rest follows at the next)
+SCAN_MAX = 5_000  # rows of the overlap window looked at again by one poll
+SNAPSHOT_MAX = 5_000  # features of the first load
+EVENTS_MAX = 200  # open events listed
+
+# Levels of each layer, from best to worst (the page's legend and summaries follow this order).
+TRAFFIC_LEVELS = ("A", "B", "C", "D", "E", "F")
+PARKING_LEVELS = ("free", "few", "full")
+AIR_LEVELS = tuple(c.code for c in air.CATEGORIES)  # the VN_AQI categories
+WASTE_LEVELS = ("low", "medium", "high")
+LEVELS: dict[str, tuple[str, ...]] = {"traffic": TRAFFIC_LEVELS, "parking": PARKING_LEVELS,
+                                      "air": AIR_LEVELS, "waste": WASTE_LEVELS}
+WASTE_MEDIUM, WASTE_HIGH = 0.5, 0.8  # fill shares from which a container is half full, to collect
+PARKING_FEW = 0.1  # share of free spaces under which a car park has "few" left
+
+
+@functools.cache
+def layer_of_type() -> dict[str, str]:
+    """Full type IRI -> layer."""
+    return {actions.type_iri(name): layer for layer, names in LAYERS.items() for name in names}
+
+
+@functools.cache
+def _iri(name: str) -> str:
+    return actions.attribute_iri(name)
+
+
+def _value(attrs: dict[str, Any], name: str) -> Any:
+    attr = attrs.get(_iri(name))
+    return attr.get("value") if isinstance(attr, dict) else None
+
+
+def _number(attrs: dict[str, Any], name: str) -> float | None:
+    value = _value(attrs, name)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
+def stamp(when: datetime) -> str:
+    """A cursor as text (the SSE event id): UTC, microseconds."""
+    return when.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def parse_cursor(text: str | None) -> datetime | None:
+    if not text or len(text) > 40:
+        return None
+    try:
+        when = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return when.astimezone(UTC) if when.tzinfo is not None else None
+
+
+# ----------------------------------------------------------------------------- state of a sensor
+
+def _traffic(attrs: dict[str, Any]) -> dict[str, Any]:
+    state = traffic.segment_state(attrs)
+    if state is None:
+        return {"level": None, "speed": _number(attrs, "averageVehicleSpeed")}
+    return {"level": state.level, "index": round(state.index, 2), "speed": round(state.speed_kmh, 1),
+            "free_flow": round(state.free_flow_kmh, 1)}
+
+
+def _parking(attrs: dict[str, Any]) -> dict[str, Any]:
+    free, total = _number(attrs, "availableSpotNumber"), _number(attrs, "totalSpotNumber")
+    if free is None:
+        return {"level": None, "free": None, "total": int(total) if total is not None else None}
+    level = "full" if free <= 0 else "few" if total and free < max(1.0, PARKING_FEW * total) else "free"
+    return {"level": level, "free": int(free), "total": int(total) if total is not None else None}
+
+
+def _air(attrs: dict[str, Any]) -> dict[str, Any]:
+    """The station's VN_AQI from its current values (``air.station_aqi``: the quick rating, without
+    the NowCast of the air-quality page); its PM2.5 shown as well."""
+    out: dict[str, Any] = {"level": None, "aqi": None, "pm25": _number(attrs, "pm25")}
+    rated = air.station_aqi(attrs)
+    if rated is not None:
+        out["aqi"], out["level"] = rated
+    return out
+
+
+def _waste(attrs: dict[str, Any]) -> dict[str, Any]:
+    fill = _number(attrs, "fillingLevel")
+    if fill is None:
+        return {"level": None, "fill": None}
+    level = "high" if fill >= WASTE_HIGH else "medium" if fill >= WASTE_MEDIUM else "low"
+    return {"level": level, "fill": round(fill * 100)}
+
+
+STATES = {"traffic": _traffic, "parking": _parking, "air": _air, "waste": _waste}
+
+
+def feature(row: Any) -> dict[str, Any] | None:
+    """A sensor's compact GeoJSON feature (``row``: an entity with id, type, location, attrs,
+    modified_at), None for a type the map does not show."""
+    layer = layer_of_type().get(row.type)
+    if layer is None:
+        return None
+    name = _value(row.attrs or {}, "name")
+    props: dict[str, Any] = {"layer": layer, "modified": stamp(row.modified_at),
+                             "name": name if isinstance(name, str) and name else row.id.rsplit(":", 1)[-1]}
+    props.update(STATES[layer](row.attrs or {}))
+    return {"type": "Feature", "id": row.id, "geometry": row.location, "properties": props}
+
+
+# ----------------------------------------------------------------------------- the first load
+
+def _map_types() -> list[str]:
+    return sorted(layer_of_type())
+
+
+def cursor_now(session: Session) -> datetime:
+    """Where a feed starts after a snapshot: the newest change the map's types have (the writers'
+    clock, not this process's), or now when there is none."""
+    newest = session.scalar(select(func.max(Entity.modified_at)).where(Entity.type.in_(_map_types())))
+    return newest or utcnow()
+
+
+def snapshot(session: Session) -> dict[str, Any]:
+    """Every sensor of the map as a GeoJSON FeatureCollection, with the ``cursor`` to follow
+    changes from (read first: what changes during the read is sent again by the feed)."""
+    cursor = cursor_now(session)
+    rows = session.scalars(select(Entity).where(Entity.type.in_(_map_types()))
+                           .order_by(Entity.id).limit(SNAPSHOT_MAX))
+    features = [f for f in (feature(r) for r in rows) if f is not None]
+    return {"type": "FeatureCollection", "cursor": stamp(cursor), "features": features}
+
+
+@dataclass
+class LayerSummary:
+    layer: str
+    count: int = 0
+    located: int = 0
+    levels: dict[str, int] = field(default_factory=dict)  # level -> count ("" for no data)
+    free: int = 0  # parking: free spaces
+    total: int = 0  # parking: spaces
+
+
+def summaries(features: Iterable[dict[str, Any]]) -> list[LayerSummary]:
+    """Per layer: how many sensors, how many in each state (the page's table without JavaScript)."""
+    out = {layer: LayerSummary(layer, levels={k: 0 for k in (*LEVELS[layer], "")}) for layer in LAYERS}
+    for f in features:
+        props = f["properties"]
+        summary = out[props["layer"]]
+        summary.count += 1
+        summary.located += f["geometry"] is not None
+        summary.levels[props.get("level") or ""] += 1
+        if props["layer"] == "parking":
+            summary.free += props.get("free") or 0
+            summary.total += props.get("total") or 0
+    return list(out.values())
+
+
+# ----------------------------------------------------------------------------- what changed
+
+@dataclass
+class Feed:
+    """One connection's view of the changes: its cursor ((modified_at, id) of the last feature sent
+    in order) and what it sent in the overlap window behind it."""
+    cursor: datetime
+    overlap: timedelta
+    last_id: str = ""
+    seen: dict[str, datetime] = field(default_factory=dict)  # id -> modified_at sent
+
+    def poll(self, session: Session) -> list[dict[str, Any]]:
+        """The features that changed since the last poll (at most ``SEND_MAX``), oldest first."""
+        types = _map_types()
+        out: list[Entity] = []
+        # 1. writes that committed late, behind the cursor but inside the window
+        low = self.cursor - self.overlap
+        window = session.execute(
+            select(Entity.id, Entity.modified_at)
+            .where(Entity.type.in_(types), Entity.modified_at >= low, Entity.modified_at <= self.cursor)
+            .order_by(Entity.modified_at.desc(), Entity.id.desc()).limit(SCAN_MAX)).all()
+        late = [i for i, at in window if self.seen.get(i) != at
+                and not (at == self.cursor and i > self.last_id)][:SEND_MAX]
+        if late:
+            out.extend(session.scalars(select(Entity).where(Entity.id.in_(late))))
+        # 2. what is after the cursor, in order
+        fresh = list(session.scalars(
+            select(Entity).where(Entity.type.in_(types), or_(
+                Entity.modified_at > self.cursor,
+                and_(Entity.modified_at == self.cursor, Entity.id > self.last_id)))
+            .order_by(Entity.modified_at, Entity.id).limit(SEND_MAX - len(out))))
+        if fresh:
+            self.cursor, self.last_id = fresh[-1].modified_at, fresh[-1].id
+        out.extend(fresh)
+        sent = []
+        for row in out:
+            if self.seen.get(row.id) == row.modified_at:
+                continue
+            self.seen[row.id] = row.modified_at
+            f = feature(row)
+            if f is not None:
+                sent.append(f)
+        horizon = self.cursor - self.overlap
+        self.seen = {i: at for i, at in self.seen.items() if at >= horizon}
+        return sent
+
+
+# ----------------------------------------------------------------------------- open events
+
+def department_kinds(session: Session, principal: Principal) -> set[str] | None:
+    """The kinds of department whose events this person sees (None: every kind)."""
+    scope = principal.department_scope
+    if scope is None:
+        return None
+    return {d.kind for d in city.departments(session, only_ids=scope)}
+
+
+def _place(session: Session, geometry: dict[str, Any] | None, names: dict[int, str]) -> str:
+    if not geometry:
+        return ""
+    try:
+        point = shape(geometry).representative_point()
+        district_id = city.district_id_at(session, point.x, point.y)
+    except Exception:  # an odd geometry names no place, it does not break the room
+        return ""
+    return names.get(district_id, "") if district_id is not None else ""
+
+
+@dataclass(frozen=True)
+class OpenEvent:
+    event: events.EventView
+    place: str  # the district, or ""
+    department: str  # the department's name (or its kind when the city has none of that kind)
+
+
+def visible_events(session: Session, kinds: set[str] | None) -> list[events.EventView]:
+    """The open events of these department kinds (None: all), newest first."""
+    found = [e for e in events.open_events(session) if kinds is None or e.department in kinds]
+    return found[:EVENTS_MAX]
+
+
+def describe(session: Session, found: list[events.EventView]) -> list[OpenEvent]:
+    """Events with their place (district) and their department's name."""
+    if not found:
+        return []
+    names = city.district_names(session)
+    departments: dict[str, str] = {}
+    for d in city.departments(session):
+        departments.setdefault(d.kind, d.name)
+    return [OpenEvent(e, _place(session, e.location, names), departments.get(e.department, e.department))
+            for e in found]
+
+
+def open_events(session: Session, kinds: set[str] | None) -> list[OpenEvent]:
+    """The open events of these department kinds (None: all), newest first, with their place."""
+    return describe(session, visible_events(session, kinds))

@@ -1,0 +1,331 @@
+"""NGSI-LD notifications: what a subscriber's endpoint receives after entity writes and device
+readings, filtered by watched attributes, q and geoQ, coalesced by throttling, retried on
+failure, never for paused or expired subscriptions nor for writes that roll back."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+
+import orjson
+import pytest
+from sqlalchemy import func, select
+from subscription_receiver import Receiver
+
+from conftest import BASE, SDM, air, create, link
+from parvis.kernel.jobs import Worker
+from parvis.modules import sensors
+from parvis.modules.sensors import actions, ingest, subscriptions
+from parvis.modules.sensors.ingest import Message
+from parvis.modules.sensors.notifier import Notifier
+from parvis.modules.sensors.subscription_models import PendingNotification, Subscription
+
+AIR = "urn:ngsi-ld:AirQualityObserved:1"
+
+
+@pytest.fixture
+def receiver():
+    with Receiver() as r:
+        yield r
+
+
+@pytest.fixture
+def fast(settings):
+    return settings.model_copy(update={"sensors_notify_retry_seconds": 0.0,
+                                       "sensors_notify_max_attempts": 3})
+
+
+@pytest.fixture
+def notifier(db, fast):
+    n = Notifier(db, fast)
+    yield n
+    n.stop()
+
+
+def subscribe(client, w, receiver, **extra) -> str:
+    payload = {"type": "Subscription", "entities": [{"type": "AirQualityObserved"}],
+               "notification": {"endpoint": {"uri": receiver.url}}, **extra}
+    response = client.post(f"{BASE}/subscriptions", json=payload, headers=w)
+    assert response.status_code == 201, response.text
+    return response.headers["location"].rsplit("/", 1)[-1]
+
+
+def no2(client, w, value: float, entity: str = AIR) -> None:
+    response = client.patch(f"{BASE}/entities/{entity}/attrs", headers=w,
+                            json={"NO2": {"type": "Property", "value": value}})
+    assert response.status_code == 204, response.text
+
+
+def pending(db) -> int:
+    with db.read() as session:
+        return session.scalar(select(func.count()).select_from(PendingNotification)) or 0
+
+
+def state(client, w, sub_id: str) -> dict:
+    return client.get(f"{BASE}/subscriptions/{sub_id}", headers=w).json()
+
+
+def test_an_entity_update_reaches_the_endpoint_at_once(client, w, receiver, notifier):
+    create(client, w, air(1))
+    sub_id = subscribe(client, w, receiver, watchedAttributes=["NO2"])
+    notifier.start()
+    sent = time.monotonic()
+    no2(client, w, 63.5)
+    got = receiver.wait(1, timeout=5)
+    assert len(got) == 1
+    assert got[0]["at"] - sent < 1.0  # woken by the commit itself, not by a later look for work
+    note = got[0]["body"]
+    assert note["type"] == "Notification" and note["subscriptionId"] == sub_id
+    assert note["id"].startswith("urn:ngsi-ld:Notification:") and note["notifiedAt"].endswith("Z")
+    [entity] = note["data"]
+    assert entity["id"] == AIR and entity["type"] == "AirQualityObserved"
+    assert entity["NO2"]["value"] == 63.5 and entity["NO2"]["type"] == "Property"
+    assert "location" in entity  # without notification.attributes, the whole entity
+    assert got[0]["headers"]["Content-Type"] == "application/json"
+    assert got[0]["headers"]["Link"] == link(SDM)
+    deadline = time.monotonic() + 5
+    while state(client, w, sub_id)["notification"].get("status") != "ok" and time.monotonic() < deadline:
+        time.sleep(0.02)
+    info = state(client, w, sub_id)["notification"]
+    assert info["status"] == "ok" and info["timesSent"] == 1
+    assert info["lastSuccess"] == info["lastNotification"]
+    assert pending(client.app.state.db) == 0
+
+
+def test_a_device_reading_is_notified_in_its_own_terms(client, db, settings, w, receiver, notifier):
+    sensors.provision_device(db, api_key="k3y", device_id="det-1", entity_id="urn:ngsi-ld:TrafficFlowObserved:a",
+                             entity_type="TrafficFlowObserved", attributes={"f": "intensity"}, lon=107.58,
+                             lat=16.46)
+    subscribe(client, w, receiver, entities=[{"type": "TrafficFlowObserved"}],
+              notification={"endpoint": {"uri": receiver.url}, "attributes": ["intensity"],
+                            "format": "keyValues"})
+    reading = Message(api_key="k3y", device_id="det-1", body=orjson.dumps({"f": 42}),
+                      received_at=datetime.now(UTC))
+    assert ingest.ingest(db, settings, [reading]).stored == 1
+    assert notifier.deliver_due() == 1
+    [note] = receiver.bodies()
+    assert note["data"] == [{"id": "urn:ngsi-ld:TrafficFlowObserved:a", "type": "TrafficFlowObserved",
+                             "intensity": 42}]
+
+
+def test_only_watched_attributes_trigger(client, w, receiver, notifier):
+    create(client, w, air(1, PM10={"type": "Property", "value": 20}))
+    subscribe(client, w, receiver, watchedAttributes=["NO2"])
+    client.patch(f"{BASE}/entities/{AIR}/attrs", headers=w, json={"PM10": {"type": "Property", "value": 25}})
+    assert notifier.deliver_due() == 0 and receiver.bodies() == []
+    no2(client, w, 41)
+    assert notifier.deliver_due() == 1
+    assert receiver.bodies()[0]["data"][0]["NO2"]["value"] == 41
+
+
+def test_q_and_geo_q_must_hold_on_the_new_state(client, w, receiver, notifier):
+    create(client, w, air(1, lon=104.9, lat=11.55))
+    create(client, w, air(2, lon=105.5, lat=11.9))  # some 75 km away
+    subscribe(client, w, receiver, q="NO2>50",
+              geoQ={"georel": "near;maxDistance==2000", "geometry": "Point", "coordinates": [104.91, 11.55]})
+    no2(client, w, 40)
+    no2(client, w, 80, entity="urn:ngsi-ld:AirQualityObserved:2")
+    assert notifier.deliver_due() == 0 and pending(client.app.state.db) == 0
+    no2(client, w, 60)
+    assert notifier.deliver_due() == 1
+    assert [d["id"] for d in receiver.bodies()[0]["data"]] == [AIR]
+
+
+def test_throttling_coalesces_what_comes_meanwhile(client, w, receiver, notifier):
+    create(client, w, air(1))
+    create(client, w, air(2))
+    sub_id = subscribe(client, w, receiver, throttling=0.4)
+    no2(client, w, 1)
+    assert notifier.deliver_due() == 1
+    first = time.monotonic()
+    no2(client, w, 2)
+    no2(client, w, 3)
+    no2(client, w, 9, entity="urn:ngsi-ld:AirQualityObserved:2")
+    assert notifier.deliver_due() == 0  # inside the window: nothing goes
+    while notifier.next_due_in():
+        time.sleep(0.05)
+    assert time.monotonic() - first >= 0.35
+    assert notifier.deliver_due() == 1
+    second = receiver.bodies()[1]["data"]
+    assert {d["id"]: d["NO2"]["value"] for d in second} == {AIR: 3, "urn:ngsi-ld:AirQualityObserved:2": 9}
+    assert state(client, w, sub_id)["notification"]["timesSent"] == 2
+
+
+def test_a_failing_endpoint_is_retried_then_given_up(client, w, receiver, notifier):
+    create(client, w, air(1))
+    sub_id = subscribe(client, w, receiver)
+    receiver.status = 500
+    no2(client, w, 50)
+    assert notifier.deliver_due() == 1
+    info = state(client, w, sub_id)["notification"]
+    assert info["status"] == "failed" and info["lastFailure"] and "lastSuccess" not in info
+    assert "500" in info["lastFailureReason"] and pending(client.app.state.db) == 1  # kept for a retry
+    receiver.status = 200
+    assert notifier.deliver_due() == 1  # the retry carries the same change
+    assert [b["data"][0]["NO2"]["value"] for b in receiver.bodies()] == [50, 50]
+    info = state(client, w, sub_id)["notification"]
+    assert info["status"] == "ok" and info["timesSent"] == 2 and pending(client.app.state.db) == 0
+    receiver.status = 503
+    no2(client, w, 51)
+    for _ in range(3):  # sensors_notify_max_attempts
+        assert notifier.deliver_due() == 1
+    assert pending(client.app.state.db) == 0  # given up
+    assert notifier.deliver_due() == 0
+    assert state(client, w, sub_id)["notification"]["status"] == "failed"
+
+
+def test_an_unreachable_endpoint_fails_without_stopping_the_others(client, w, receiver, notifier):
+    create(client, w, air(1))
+    dead = subscribe(client, w, receiver, notification={"endpoint": {"uri": "http://127.0.0.1:9/x"}})
+    subscribe(client, w, receiver)
+    no2(client, w, 5)
+    assert notifier.deliver_due() == 2
+    assert len(receiver.bodies()) == 1
+    assert state(client, w, dead)["notification"]["status"] == "failed"
+
+
+def test_paused_expired_and_deleted_subscriptions_stay_silent(client, w, receiver, notifier):
+    create(client, w, air(1))
+    paused = subscribe(client, w, receiver, isActive=False)
+    subscribe(client, w, receiver, expiresAt="2020-01-01T00:00:00Z")
+    gone = subscribe(client, w, receiver)
+    assert client.delete(f"{BASE}/subscriptions/{gone}", headers=w).status_code == 204
+    no2(client, w, 70)
+    assert pending(client.app.state.db) == 0 and notifier.deliver_due() == 0
+    # Resumed: what changed while paused is not sent, what changes now is.
+    assert client.patch(f"{BASE}/subscriptions/{paused}", json={"isActive": True}, headers=w).status_code == 204
+    no2(client, w, 71)
+    assert notifier.deliver_due() == 1
+    assert [b["data"][0]["NO2"]["value"] for b in receiver.bodies()] == [71]
+
+
+def test_a_write_that_rolls_back_notifies_nothing(client, db, w, receiver, notifier):
+    create(client, w, air(1))
+    subscribe(client, w, receiver)
+    no2_iri = actions.attribute_iri("NO2")
+    with pytest.raises(RuntimeError), db.transaction() as session:
+        actions.apply_observations(session, {(AIR, actions.type_iri("AirQualityObserved")):
+                                             {no2_iri: (datetime.now(UTC), 99.0)}}, {})
+        raise RuntimeError("the batch fails after the entity was written")
+    assert pending(db) == 0 and notifier.deliver_due() == 0 and receiver.bodies() == []
+
+
+def test_deletion_is_notified_when_asked(client, w, receiver, notifier):
+    create(client, w, air(1))
+    subscribe(client, w, receiver, notificationTrigger=["entityDeleted"])
+    no2(client, w, 10)
+    assert client.delete(f"{BASE}/entities/{AIR}", headers=w).status_code == 204
+    assert notifier.deliver_due() == 1
+    [note] = receiver.bodies()
+    assert note["data"][0]["id"] == AIR and "deletedAt" in note["data"][0]
+
+
+def test_json_ld_and_concise_notifications(client, w, receiver, notifier):
+    create(client, w, air(1))
+    subscribe(client, w, receiver, notification={
+        "endpoint": {"uri": receiver.url, "accept": "application/ld+json",
+                     "receiverInfo": [{"key": "X-Token", "value": "s3cret"}]},
+        "format": "concise", "attributes": ["NO2"]})
+    no2(client, w, 12)
+    assert notifier.deliver_due() == 1
+    [got] = receiver.received
+    assert got["headers"]["Content-Type"] == "application/ld+json" and got["headers"]["X-Token"] == "s3cret"
+    assert got["body"]["@context"] == SDM and "Link" not in got["headers"]
+    assert got["body"]["data"] == [{"id": AIR, "type": "AirQualityObserved", "NO2": 12}]
+
+
+def test_the_worker_sends_them_and_another_process_subscriptions_are_seen(client, db, w, receiver):
+    create(client, w, air(1))
+    # A subscription written by another process: this one learns of it within the refresh delay.
+    subscriptions.configure(0.2)
+    try:
+        subscriptions.on_changes  # noqa: B018 (the module is loaded: its cache is in use)
+        no2(client, w, 1)  # the cache is fresh now, and empty
+        with db.transaction() as session:
+            now = datetime.now(UTC)
+            session.add(Subscription(id="urn:ngsi-ld:Subscription:elsewhere", entities=[],
+                                     watched=[actions.attribute_iri("NO2")], triggers=["attributeUpdated"],
+                                     format="normalized", endpoint=receiver.url, accept="application/json",
+                                     throttling=0.0, is_active=True, created_at=now, modified_at=now,
+                                     times_sent=0, attempts=0, sys_attrs=False, context=SDM))
+        time.sleep(0.25)
+        no2(client, w, 2)
+    finally:
+        subscriptions.configure(1.0)
+    assert Worker(db, client.app.state.registry).run_once() >= 1  # `parvis worker --once`
+    [note] = receiver.bodies()
+    assert note["subscriptionId"] == "urn:ngsi-ld:Subscription:elsewhere"
+    assert note["data"][0]["NO2"]["value"] == 2
+
+
+def test_the_outbox_of_a_deleted_subscription_is_cleared(client, db, w, receiver, notifier):
+    with db.transaction() as session:
+        session.add(PendingNotification(subscription_id="urn:ngsi-ld:Subscription:none", entity_id=AIR,
+                                        entity_type="x", attrs={}, created_at=datetime.now(UTC)
+                                        - timedelta(seconds=1)))
+    notifier.housekeeping()
+    assert pending(db) == 0
+
+
+def test_two_senders_never_take_the_same_subscription(client, db, fast, w, receiver, notifier):
+    create(client, w, air(1))
+    subscribe(client, w, receiver)
+    subscribe(client, w, receiver)
+    no2(client, w, 3)
+    other = Notifier(db, fast)
+    first = notifier.claim(10)
+    assert len(first) == 2 and other.claim(10) == []  # leased by the first sender
+    with db.transaction() as session:  # the first sender died: its lease runs out
+        for row in session.scalars(select(Subscription)):
+            row.lease_until = datetime.now(UTC) - timedelta(seconds=1)
+    again = other.claim(10)
+    assert sorted(c.id for c in again) == sorted(c.id for c in first)
+    for item in again:
+        other.send(item)
+    assert len(receiver.bodies()) == 2 and pending(db) == 0
+
+
+def test_a_commit_by_another_process_wakes_the_sender(client, db, w, receiver, notifier):
+    """No in-process signal here (a Core transaction, as another process's would be): SQLite's
+    poll or PostgreSQL's LISTEN/NOTIFY must wake the sender well before its safety-net timeout."""
+    create(client, w, air(1))
+    sub_id = subscribe(client, w, receiver)
+    notifier.pg_idle_seconds = 30.0
+    notifier.start()
+    time.sleep(0.3)  # the sender is waiting (and listening)
+    with db.engine.begin() as conn:
+        conn.execute(PendingNotification.__table__.insert().values(
+            subscription_id=sub_id, entity_id=AIR, entity_type=actions.type_iri("AirQualityObserved"),
+            attrs={}, created_at=datetime.now(UTC)))
+        if not db.is_sqlite:
+            conn.exec_driver_sql(f"NOTIFY {subscriptions.CHANNEL}")
+    written = time.monotonic()
+    [got] = receiver.wait(1, timeout=5)
+    assert got["at"] - written < 2.0 and got["body"]["data"][0]["id"] == AIR
+
+
+def test_a_new_entity_is_notified_and_a_patched_endpoint_used(client, w, receiver, notifier):
+    sub_id = subscribe(client, w, receiver, notification={"endpoint": {"uri": "http://127.0.0.1:9/old"}})
+    patch = {"notification": {"endpoint": {"uri": receiver.url}, "attributes": ["NO2"]}}
+    assert client.patch(f"{BASE}/subscriptions/{sub_id}", json=patch, headers=w).status_code == 204
+    create(client, w, air(7, no2=33.0))  # created: its attributes are created (the default trigger)
+    assert notifier.deliver_due() == 1
+    [note] = receiver.bodies()
+    assert note["data"] == [{"id": "urn:ngsi-ld:AirQualityObserved:7", "type": "AirQualityObserved",
+                             "NO2": {"type": "Property", "value": 33.0, "unitCode": "GQ",
+                                     "observedAt": "2026-11-29T08:00:00Z"}}]
+    assert state(client, w, sub_id)["notification"]["endpoint"]["uri"] == receiver.url
+
+
+def test_entities_by_id_and_id_pattern(client, w, receiver, notifier):
+    for n in (1, 2, 30):
+        create(client, w, air(n))
+    by_id = subscribe(client, w, receiver, entities=[{"type": "AirQualityObserved", "id": AIR}])
+    by_pattern = subscribe(client, w, receiver, entities=[{"type": "AirQualityObserved", "idPattern": ":3[0-9]$"}])
+    wrong_type = subscribe(client, w, receiver, entities=[{"type": "WasteContainer", "id": AIR}])
+    for n in (1, 2, 30):
+        no2(client, w, n, entity=f"urn:ngsi-ld:AirQualityObserved:{n}")
+    assert notifier.deliver_due() == 2
+    seen = {b["subscriptionId"]: [d["id"] for d in b["data"]] for b in receiver.bodies()}
+    assert seen == {by_id: [AIR], by_pattern: ["urn:ngsi-ld:AirQualityObserved:30"]}
+    assert wrong_type not in seen

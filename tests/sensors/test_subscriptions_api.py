@@ -1,0 +1,150 @@
+"""NGSI-LD subscriptions through the API: create, read, list, update, delete, who may, and the
+spec's errors for what is not a valid subscription."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import BASE, CORE, SDM, link
+from parvis.modules import sensors
+
+ERR = "https://uri.etsi.org/ngsi-ld/errors/"
+URL = "http://127.0.0.1:9/notify"
+
+
+def body(**extra) -> dict:
+    return {"type": "Subscription", "entities": [{"type": "AirQualityObserved"}],
+            "watchedAttributes": ["NO2"], "notification": {"endpoint": {"uri": URL}}, **extra}
+
+
+def make(client, headers, **extra) -> str:
+    response = client.post(f"{BASE}/subscriptions", json=body(**extra), headers=headers)
+    assert response.status_code == 201, response.text
+    return response.headers["location"].rsplit("/", 1)[-1]
+
+
+def test_create_read_list_update_and_delete(client, w):
+    response = client.post(f"{BASE}/subscriptions", headers=w, json=body(
+        id="urn:ngsi-ld:Subscription:no2", description="NO2 near schools", q="NO2>50",
+        notification={"attributes": ["NO2"], "format": "keyValues", "endpoint": {"uri": URL}}))
+    assert response.status_code == 201, response.text
+    assert response.headers["location"] == f"{BASE}/subscriptions/urn:ngsi-ld:Subscription:no2"
+    got = client.get(f"{BASE}/subscriptions/urn:ngsi-ld:Subscription:no2", headers=w)
+    assert got.status_code == 200 and got.headers["link"] == link(SDM)
+    sub = got.json()
+    assert sub["type"] == "Subscription" and sub["entities"] == [{"type": "AirQualityObserved"}]
+    assert sub["watchedAttributes"] == ["NO2"] and sub["q"] == "NO2>50"
+    assert sub["notification"]["attributes"] == ["NO2"] and sub["notification"]["format"] == "keyValues"
+    assert sub["notification"]["endpoint"] == {"uri": URL, "accept": "application/json"}
+    assert sub["notification"]["timesSent"] == 0
+    assert sub["status"] == "active" and sub["isActive"] is True
+    assert sub["notificationTrigger"] == ["attributeCreated", "attributeUpdated"]
+    # With the core context only, the terms are full IRIs.
+    full = client.get(f"{BASE}/subscriptions/urn:ngsi-ld:Subscription:no2",
+                      headers={**w, "Link": link(CORE)}).json()
+    assert full["entities"][0]["type"].startswith("https://") and full["watchedAttributes"][0].startswith("https")
+
+    other = make(client, w)
+    assert other.startswith("urn:ngsi-ld:Subscription:")
+    listed = client.get(f"{BASE}/subscriptions?count=true", headers=w)
+    assert listed.headers["ngsild-results-count"] == "2"
+    assert [s["id"] for s in listed.json()] == ["urn:ngsi-ld:Subscription:no2", other]
+    assert len(client.get(f"{BASE}/subscriptions?limit=1&offset=1", headers=w).json()) == 1
+
+    patched = client.patch(f"{BASE}/subscriptions/urn:ngsi-ld:Subscription:no2", headers=w,
+                           json={"isActive": False, "throttling": 5, "q": None})
+    assert patched.status_code == 204, patched.text
+    sub = client.get(f"{BASE}/subscriptions/urn:ngsi-ld:Subscription:no2", headers=w).json()
+    assert sub["status"] == "paused" and sub["throttling"] == 5 and "q" not in sub
+    assert sub["watchedAttributes"] == ["NO2"]  # untouched
+
+    assert client.delete(f"{BASE}/subscriptions/urn:ngsi-ld:Subscription:no2", headers=w).status_code == 204
+    gone = client.get(f"{BASE}/subscriptions/urn:ngsi-ld:Subscription:no2", headers=w)
+    assert gone.status_code == 404 and gone.json()["type"] == ERR + "ResourceNotFound"
+    assert client.delete(f"{BASE}/subscriptions/urn:ngsi-ld:Subscription:no2", headers=w).status_code == 404
+
+
+def test_same_id_twice_is_already_exists(client, w):
+    make(client, w, id="urn:ngsi-ld:Subscription:1")
+    again = client.post(f"{BASE}/subscriptions", json=body(id="urn:ngsi-ld:Subscription:1"), headers=w)
+    assert again.status_code == 409 and again.json()["type"] == ERR + "AlreadyExists"
+
+
+def test_json_ld_body_and_expired_subscription(client, keys):
+    headers = {"X-Api-Key": keys["write"], "Content-Type": "application/ld+json"}
+    response = client.post(f"{BASE}/subscriptions", headers=headers, content=json.dumps(
+        {**body(expiresAt="2020-01-01T00:00:00Z"), "@context": SDM}))
+    assert response.status_code == 201, response.text
+    sub_id = response.headers["location"].rsplit("/", 1)[-1]
+    got = client.get(f"{BASE}/subscriptions/{sub_id}",
+                     headers={"X-Api-Key": keys["write"], "Link": link(SDM), "Accept": "application/ld+json"})
+    assert got.headers["content-type"].startswith("application/ld+json")
+    sub = got.json()
+    assert sub["status"] == "expired" and sub["expiresAt"] == "2020-01-01T00:00:00.000Z"
+    assert sub["watchedAttributes"] == ["NO2"] and sub["@context"] == SDM
+
+
+@pytest.mark.parametrize(("payload", "kind"), [
+    ({"type": "Subscription", "notification": {"endpoint": {"uri": URL}}}, "BadRequestData"),
+    (body(type="Registration"), "BadRequestData"),
+    ({k: v for k, v in body().items() if k != "notification"}, "BadRequestData"),
+    (body(id="not a uri"), "BadRequestData"),
+    (body(notification={"endpoint": {"uri": "ftp://example.org/x"}}), "BadRequestData"),
+    (body(notification={"endpoint": {"uri": "mqtt://broker/topic"}}), "BadRequestData"),
+    (body(notification={"endpoint": {"uri": URL, "accept": "text/plain"}}), "BadRequestData"),
+    (body(notification={"endpoint": {"uri": URL}, "format": "verbose"}), "BadRequestData"),
+    (body(notification={"endpoint": {"uri": URL, "receiverInfo": [{"key": "Host", "value": "x"}]}}),
+     "BadRequestData"),
+    (body(throttling=-1), "BadRequestData"),
+    (body(throttling="5"), "BadRequestData"),
+    (body(isActive="yes"), "BadRequestData"),
+    (body(expiresAt="tomorrow"), "BadRequestData"),
+    (body(entities=[{"id": "urn:ngsi-ld:X:1"}]), "BadRequestData"),
+    (body(entities=[{"type": "AirQualityObserved", "idPattern": "(a"}]), "BadRequestData"),
+    (body(watchedAttributes=[]), "BadRequestData"),
+    (body(notificationTrigger=["whenever"]), "BadRequestData"),
+    (body(q="NO2>>"), "InvalidRequest"),
+    (body(geoQ={"georel": "near;maxDistance==100", "geometry": "Point", "coordinates": [200, 95]}),
+     "BadRequestData"),
+    (body(geoQ={"georel": "nowhere", "geometry": "Point", "coordinates": [104.9, 11.5]}), "BadRequestData"),
+    (body(colour="blue"), "BadRequestData"),
+    (body(description="nul \x00 inside"), "BadRequestData"),
+    (body(timeInterval=60), "OperationNotSupported"),
+])
+def test_invalid_subscriptions_are_refused_with_the_specs_errors(client, w, payload, kind):
+    response = client.post(f"{BASE}/subscriptions", json=payload, headers=w)
+    assert response.json()["type"] == ERR + kind, response.text
+    assert response.status_code == (422 if kind == "OperationNotSupported" else 400)
+
+
+def test_not_json_and_bad_patches(client, w):
+    raw = client.post(f"{BASE}/subscriptions", content=b"{nope", headers={**w, "Content-Type": "application/json"})
+    assert raw.status_code == 400 and raw.json()["type"] == ERR + "InvalidRequest"
+    sub_id = make(client, w)
+    for patch in ({"watchedAttributes": None, "entities": None}, {"throttling": -2}, {},
+                  {"id": "urn:ngsi-ld:Subscription:other"}):
+        response = client.patch(f"{BASE}/subscriptions/{sub_id}", json=patch, headers=w)
+        assert response.status_code == 400, (patch, response.text)
+    # A PATCH may drop the watched attributes when entities remain.
+    assert client.patch(f"{BASE}/subscriptions/{sub_id}", json={"watchedAttributes": None},
+                        headers=w).status_code == 204
+
+
+def test_a_subscription_is_its_creators_alone(client, db, keys, w):
+    sub_id = make(client, w)
+    path = f"{BASE}/subscriptions/{sub_id}"
+    assert client.get(path).status_code == 401
+    assert client.get(f"{BASE}/subscriptions").status_code == 401
+    read_only = {"X-Api-Key": keys["read"]}
+    assert client.get(path, headers=read_only).status_code == 403
+    assert client.post(f"{BASE}/subscriptions", json=body(), headers=read_only).status_code == 403
+    other = {"X-Api-Key": sensors.issue_api_key(db, "other", "o-key", read=True, write=True)}
+    assert client.get(path, headers=other).status_code == 404
+    assert client.patch(path, json={"isActive": False}, headers=other).status_code == 404
+    assert client.delete(path, headers=other).status_code == 404
+    assert client.get(f"{BASE}/subscriptions", headers=other).json() == []
+    write_only = {"X-Api-Key": sensors.issue_api_key(db, "wo", "wo-key", read=False, write=True)}
+    assert client.post(f"{BASE}/subscriptions", json=body(), headers=write_only).status_code == 403
+    assert client.get(path, headers=w).status_code == 200
