@@ -131,3 +131,20 @@ def test_db_upgrade_and_check(sqlite_url):
 
     head = ScriptDirectory.from_config(alembic_config(sqlite_url)).get_current_head()
     assert run("db", "current", url=sqlite_url).output.strip() == head
+
+
+def test_simulate_direct_stores_the_demo_city_readings_without_a_broker(sqlite_url):
+    assert run("demo", url=sqlite_url).exit_code == 0
+    from sqlalchemy import func, select
+
+    from parvis.modules.sensors.models import Observation
+
+    db = Database(sqlite_url)
+    with db.read() as session:
+        before = session.scalar(select(func.count()).select_from(Observation))
+    result = run("simulate", "--minutes", "3", "--step", "60", "--direct", url=sqlite_url)
+    assert result.exit_code == 0, result.output
+    with db.read() as session:
+        after = session.scalar(select(func.count()).select_from(Observation))
+    db.dispose()
+    assert after - before >= 3 * 70 * 2  # three minutes of 70 devices, at least two measures each

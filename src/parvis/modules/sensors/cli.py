@@ -65,19 +65,23 @@ def listen(database_url: str | None, seconds: float) -> None:
 
 @click.command("simulate")
 @database_option
-@click.option("--minutes", type=int, default=60, show_default=True,
+@click.option("--minutes", type=click.IntRange(min=0), default=60, show_default=True,
               help="Minutes of the past to publish first, as fast as the broker takes them.")
 @click.option("--live/--no-live", default=False, show_default=True,
               help="Then go on publishing a reading per step, in real time, until stopped.")
-@click.option("--step", type=int, default=60, show_default=True, help="Seconds between two readings.")
+@click.option("--step", type=click.IntRange(min=1), default=60, show_default=True,
+              help="Seconds between two readings.")
 @click.option("--seed", type=int, default=1, show_default=True)
 @click.option("--jam", "jam", default=None, metavar="SEGMENT",
               help="A traffic detector (device id such as traffic-vieillecitadelle-1, or its entity id) "
                    "whose segment jams (level of service F) when the live readings start.")
-@click.option("--jam-minutes", type=float, default=5.0, show_default=True,
+@click.option("--jam-minutes", type=click.FloatRange(min=0, min_open=True), default=5.0, show_default=True,
               help="How long the jam lasts; then traffic flows again.")
+@click.option("--direct/--mqtt", default=False, show_default=True,
+              help="Store the readings straight into the database instead of publishing them "
+                   "(a demo without an MQTT broker or listener).")
 def simulate(database_url: str | None, minutes: int, live: bool, step: int, seed: int, jam: str | None,
-             jam_minutes: float) -> None:
+             jam_minutes: float, direct: bool) -> None:
     """Publish the demo city's sensor streams (traffic, parking, air quality, bins) over MQTT,
     as its devices would, on PARVIS_SENSORS_MQTT_URL with the demo's IoT API key. With --jam, one
     road segment jams for --jam-minutes from the start of the live readings (or from now)."""
@@ -91,8 +95,14 @@ def simulate(database_url: str | None, minutes: int, live: bool, step: int, seed
             devices = demo_sensors.devices(session)
     except SQLAlchemyError:
         devices = []  # no tables yet
-    finally:
+    if not direct:
         db.dispose()
+
+    def send(times: Any) -> int:
+        if direct:
+            return _store(db, settings, simulator, times)
+        return publish(settings.sensors_mqtt_url, sim.messages(simulator, settings.demo_iot_api_key, times))
+
     if not devices:
         raise click.ClickException("The database has no district: run `parvis demo` first.")
     now = datetime.now().astimezone().replace(microsecond=0)
@@ -105,15 +115,29 @@ def simulate(database_url: str | None, minutes: int, live: bool, step: int, seed
         simulator.jams[jammed.device_id] = (now, now + timedelta(minutes=jam_minutes))
         click.echo(f"jam on {jammed.entity_id} for {jam_minutes:g} minutes")
     times = sim.timeline(now - timedelta(minutes=minutes), now, timedelta(seconds=step))
-    sent = publish(settings.sensors_mqtt_url, sim.messages(simulator, settings.demo_iot_api_key, times))
+    sent = send(times)
     click.echo(f"published {sent} readings from {len(devices)} devices")
     if live:
         stop = threading.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: stop.set())
-        sent = publish(settings.sensors_mqtt_url,
-                       sim.messages(simulator, settings.demo_iot_api_key, _live(step, stop)))
+        sent = send(_live(step, stop))
         click.echo(f"published {sent} live readings")
+
+
+def _store(db: Any, settings: Any, simulator: Any, times: Any) -> int:
+    """Store each time's readings as the listener would (one batch per time); how many."""
+    import orjson
+
+    from parvis.modules.sensors import ingest
+
+    stored = 0
+    for at in times:
+        batch = [ingest.Message(api_key=settings.demo_iot_api_key, device_id=device.device_id,
+                                body=orjson.dumps(measures), received_at=at, channel="demo")
+                 for device, measures in simulator.readings(at)]
+        stored += ingest.ingest(db, settings, batch).stored
+    return stored
 
 
 def _live(step: int, stop: threading.Event) -> Any:
