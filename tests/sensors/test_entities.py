@@ -173,3 +173,23 @@ def test_an_http_uri_id_with_slashes_is_addressable_through_its_location(client,
     assert body["NO2"]["value"] == 30 and "PM10" not in body
     assert client.delete(location, headers=w).status_code == 204
     assert client.get(location, headers=r).status_code == 404
+
+
+@pytest.mark.parametrize("attr, detail", [
+    ({"type": "Property", "value": 0.04, "unitCode": "GP"}, "NO2 is read in µg/m³ (unitCode GQ); GP was sent"),
+    ({"type": "Property", "value": -3, "unitCode": "GQ"}, "NO2 cannot be negative"),
+])
+def test_values_the_hub_would_misread_are_refused_with_the_unit_it_reads(client, w, r, attr, detail):
+    entity = air(1)
+    entity["NO2"] = attr
+    response = client.post(f"{BASE}/entities", json=entity, headers=w)
+    assert response.status_code == 400 and detail in response.json()["detail"], response.text
+    assert client.get(f"{BASE}/entities/urn:ngsi-ld:AirQualityObserved:1", headers=r).status_code == 404
+    create(client, w, air(1))  # µg/m³ as sent, or no unitCode: stored
+    speed = {"type": "Property", "value": 30, "unitCode": "HM"}  # miles per hour
+    patch = client.patch(f"{BASE}/entities/urn:ngsi-ld:AirQualityObserved:1/attrs",
+                         json={"averageVehicleSpeed": speed}, headers=w)
+    assert patch.status_code == 400 and "km/h" in patch.json()["detail"]
+    one = client.patch(f"{BASE}/entities/urn:ngsi-ld:AirQualityObserved:1/attrs/NO2",
+                       json={"value": -1}, headers=w)
+    assert one.status_code == 400 and "negative" in one.json()["detail"]

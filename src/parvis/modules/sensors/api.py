@@ -30,6 +30,7 @@ from parvis.modules.sensors.standards import context as ldctx
 from parvis.modules.sensors.standards import negotiation as neg
 from parvis.modules.sensors.standards import ngsi_ld as ngsi
 from parvis.modules.sensors.standards import query as ngsiq
+from parvis.modules.sensors.standards import units
 from parvis.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -439,6 +440,7 @@ async def patch_attribute(request: Request, entity_id: str, attr_id: str) -> Res
     partial = ngsi.parse_attribute(attr_id, body, ctx, partial=True)
     attr_iri = ctx.expand(attr_id)
     ngsi.check_location_patch(attr_iri, partial)
+    units.check(attr_iri, partial)
     await _run(request, actions.patch_attribute, request.app.state.db, entity_id, attr_iri, partial)
     return Response(status_code=204)
 

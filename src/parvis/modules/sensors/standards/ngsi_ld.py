@@ -239,7 +239,10 @@ def expand_type(term: Any, ctx: Context) -> str:
 
 
 def parse_attributes(body: Any, ctx: Context) -> dict[str, dict[str, Any]]:
-    """The attributes of a fragment (append/update), keyed by full IRI."""
+    """The attributes of a fragment (append/update), keyed by full IRI (units checked:
+    ``units.py``)."""
+    from parvis.modules.sensors.standards import units
+
     if not isinstance(body, dict):
         raise bad("The body must be a JSON object of attributes.")
     attrs: dict[str, dict[str, Any]] = {}
@@ -248,6 +251,7 @@ def parse_attributes(body: Any, ctx: Context) -> dict[str, dict[str, Any]]:
             continue
         iri = _name(key, ctx)
         attrs[iri] = parse_attribute(key, value, ctx)
+        units.check(iri, attrs[iri])
         if iri == LOCATION and attrs[iri].get("type") != "GeoProperty":
             raise bad("location must be a GeoProperty.")
     return attrs
