@@ -113,3 +113,33 @@ def test_concurrent_workers_run_each_job_exactly_once(db, workers):
         workers_used = set(session.scalars(select(Job.locked_by)))
     assert statuses == {JobStatus.DONE}
     assert workers_used == {None}
+
+
+def test_services_run_beside_the_worker_until_it_stops_and_start_again_after_a_failure(db):
+    import threading
+
+    from parvis.kernel.jobs import JobRegistry, Worker
+
+    runs: list[str] = []
+    stopped = threading.Event()
+
+    def flaky(_db, stopping: threading.Event) -> None:
+        runs.append("start")
+        if len(runs) == 1:
+            raise RuntimeError("first run fails")
+        stopping.wait()
+        stopped.set()
+
+    registry = JobRegistry()
+    registry.add_service(flaky)
+    worker = Worker(db, registry, poll_seconds=0.05)
+    assert worker.run_once() == 0 and runs == []  # one pass starts no service
+    thread = threading.Thread(target=worker.run_forever)
+    thread.start()
+    for _ in range(100):
+        if len(runs) >= 2:
+            break
+        threading.Event().wait(0.05)
+    worker.stop()
+    thread.join(timeout=10)
+    assert runs == ["start", "start"] and stopped.is_set() and not thread.is_alive()

@@ -55,6 +55,9 @@ class Job(Base):
 
 JobHandler = Callable[[Database, dict[str, Any]], None]
 Tick = Callable[[Database], int]
+# A long-running loop a worker runs beside its jobs (such as sending notifications as they come):
+# called in its own thread with the worker's database and an event set when the worker stops.
+Service = Callable[[Database, threading.Event], None]
 
 
 class JobRegistry:
@@ -63,6 +66,7 @@ class JobRegistry:
     def __init__(self) -> None:
         self.handlers: dict[str, JobHandler] = {}
         self.ticks: list[Tick] = []
+        self.services: list[Service] = []
 
     def handler(self, kind: str) -> Callable[[JobHandler], JobHandler]:
         def register(fn: JobHandler) -> JobHandler:
@@ -73,6 +77,11 @@ class JobRegistry:
 
     def add_tick(self, fn: Tick) -> None:
         self.ticks.append(fn)
+
+    def add_service(self, fn: Service) -> None:
+        """A loop that ``Worker.run_forever`` runs in a thread of its own until the worker stops
+        (``run_once``, for tests and ``parvis worker --once``, does not start it)."""
+        self.services.append(fn)
 
 
 def statuses(session: Session, keys: list[str]) -> dict[str, str]:
@@ -205,11 +214,30 @@ class Worker:
         return done
 
     def run_forever(self) -> None:
+        threads = [threading.Thread(target=self._serve, args=(service,), daemon=True,
+                                    name=f"parvis-{getattr(service, '__name__', 'service')}")
+                   for service in self.registry.services]
+        for thread in threads:
+            thread.start()
+        try:
+            while not self.stopping.is_set():
+                if self.run_once() == 0:
+                    self.stopping.wait(self.poll_seconds)
+                else:
+                    time.sleep(0)
+        finally:
+            self.stopping.set()
+            for thread in threads:
+                thread.join(timeout=10)
+
+    def _serve(self, service: Service) -> None:
+        """Run a service until the worker stops; one that fails starts again a second later."""
         while not self.stopping.is_set():
-            if self.run_once() == 0:
-                self.stopping.wait(self.poll_seconds)
-            else:
-                time.sleep(0)
+            try:
+                service(self.db, self.stopping)
+            except Exception:
+                log.exception("service %s failed; it starts again", getattr(service, "__name__", service))
+            self.stopping.wait(1.0)
 
     def stop(self) -> None:
         self.stopping.set()
