@@ -82,3 +82,17 @@ def test_the_waste_page_for_the_city_admin(new_context: Callable[..., BrowserCon
     expect(page.locator(".waste-map .leaflet-interactive")).to_have_count(containers)
     page.goto("/sensors/waste/print")
     expect(page.locator("[data-print]")).to_be_visible()
+
+
+def test_a_name_sent_by_a_device_is_shown_as_text_never_run(
+        new_context: Callable[..., BrowserContext], live_city: LiveCity) -> None:
+    lon, lat = 20.0, 20.0  # away from the other tests' car parks
+    actions.upsert_entity(live_city.db, _car_park('<img src=x onerror="window.__xss=1">', lon, lat + 0.001, 4))
+    page = new_context().new_page()
+    page.goto(f"/parking?lat={lat}&lon={lon}&radius=300")
+    expect(page.locator(".parking-map")).to_have_attribute("data-ready", "1")
+    page.locator(".parking-map .leaflet-interactive").first.hover()
+    tooltip = page.locator(".leaflet-tooltip")
+    expect(tooltip).to_contain_text('<img src=x onerror="window.__xss=1">')
+    expect(tooltip.locator("img")).to_have_count(0)
+    assert page.evaluate("window.__xss") is None

@@ -236,6 +236,22 @@ def test_a_late_old_reading_is_deleted_once_aggregated(db) -> None:
     assert _hourly(db)[("urn:bin", fill, _hour(now - timedelta(days=50)))][0] == 1  # kept aggregated
 
 
+def test_raw_data_kept_longer_than_the_hourly_aggregates_still_expires(db) -> None:
+    now = datetime(2026, 11, 30, 12, tzinfo=UTC)
+    fill = attribute_iri("fillingLevel")
+    _entity(db, "urn:bin", "WasteContainer")
+    settings = Settings(_env_file=None, sensors_retention_days={}, sensors_retention_default_days=30,  # type: ignore[call-arg]
+                        sensors_hourly_keep_days=10)
+    _store(db, [("urn:bin", fill, now - timedelta(days=20, minutes=m), 0.5) for m in range(3)])
+    aggregates.rollup(db, TZ)
+    assert aggregates.expire(db, settings, now=now) == 0  # 20 days old: kept; its hourly row goes
+    _store(db, [("urn:bin", fill, now, 0.6)])
+    aggregates.rollup(db, TZ)
+    assert aggregates.expire(db, settings, now=now + timedelta(days=15)) == 3  # 35 days old: gone
+    with db.read() as session:
+        assert session.scalar(select(func.count()).select_from(Observation)) == 1
+
+
 def test_a_worker_with_an_older_view_of_the_ids_folds_nothing_twice(db, monkeypatch) -> None:
     rows = _sample(4, T0, 1)
     _store(db, rows)
@@ -244,3 +260,53 @@ def test_a_worker_with_an_older_view_of_the_ids_folds_nothing_twice(db, monkeypa
     monkeypatch.setattr(aggregates, "_settled_top", lambda _db: 3)
     assert aggregates.rollup(db, TZ) == 0
     _same(_hourly(db), _expected(rows, _hour))
+
+
+def test_a_rollup_committing_during_a_read_loses_and_doubles_nothing(db, monkeypatch) -> None:
+    """PostgreSQL reads each statement at its own moment: the aggregates and the raw readings not
+    yet folded in must be read at one moment, or a rollup in between hides its batch."""
+    now = datetime(2026, 11, 30, 12, tzinfo=UTC)
+    rows = [("urn:e:1", PM25, now - timedelta(minutes=m), 10.0) for m in range(1, 4)]
+    _store(db, rows[:1])
+    aggregates.rollup(db, TZ)
+    _store(db, rows[1:])
+    real_mark = aggregates.mark
+
+    def rollup_meanwhile(session):  # another worker's rollup commits between two statements
+        aggregates.rollup(db, TZ)
+        return real_mark(session)
+
+    monkeypatch.setattr(aggregates, "mark", rollup_meanwhile)
+    with db.read() as session:
+        hours = aggregates.hourly(session, "urn:e:1", PM25, now - timedelta(hours=1), now)
+    assert sum(count for count, _total, _low, _high in hours.values()) == 3
+
+
+def test_retention_batches_go_on_from_the_last_one_not_from_the_start(db) -> None:
+    """Rows kept below the expired ones (a type kept longer) are scanned once a run, not once a
+    batch: each batch starts after the last id the one before deleted."""
+    from sqlalchemy import event
+
+    now = datetime(2026, 11, 30, 12, tzinfo=UTC)
+    _entity(db, "urn:traffic", "TrafficFlowObserved")
+    _entity(db, "urn:bin", "WasteContainer")
+    fill, speed = attribute_iri("fillingLevel"), attribute_iri("averageVehicleSpeed")
+    _store(db, [("urn:bin", fill, now - timedelta(days=20, minutes=m), 0.5) for m in range(10)])
+    _store(db, [("urn:traffic", speed, now - timedelta(days=19, minutes=m), 30.0) for m in range(7)])
+    _store(db, [("urn:bin", fill, now, 0.6)])
+    aggregates.rollup(db, TZ)
+    settings = Settings(_env_file=None, sensors_retention_days={"TrafficFlowObserved": 14},  # type: ignore[call-arg]
+                        sensors_retention_default_days=30)
+    lows: list[object] = []
+
+    def note(conn, cursor, statement, parameters, context, executemany) -> None:
+        if statement.lstrip().upper().startswith("SELECT MAX") and "sensors_observations" in statement:
+            values = parameters.values() if isinstance(parameters, dict) else parameters
+            lows.append(next(iter(values)))  # the first bound: the id the scan starts after
+
+    event.listen(db.engine, "before_cursor_execute", note)
+    try:
+        assert aggregates.expire(db, settings, now=now, batch=2) == 7
+    finally:
+        event.remove(db.engine, "before_cursor_execute", note)
+    assert lows[0] == 0 and lows[1:] == sorted(set(lows[1:])) and min(lows[1:]) > 10

@@ -10,8 +10,9 @@ import pytest
 from sqlalchemy import func, select
 
 from parvis.kernel.events import Event
-from parvis.modules.sensors import actions, events, ingest, rules
+from parvis.modules.sensors import actions, events, ingest, rules, traffic
 from parvis.modules.sensors.event_models import SensorEvent
+from parvis.modules.sensors.models import Observation
 from parvis.settings import Settings
 
 KEY = "k-test"
@@ -103,7 +104,7 @@ def test_clearing_can_also_wait_for_minutes(db):
     assert rows(db)[0].cleared_at == T0 + timedelta(minutes=6)
 
 
-def test_each_pollutant_over_its_threshold_raises_its_own_environment_event(hub):
+def test_each_pollutant_over_its_threshold_raises_its_own_environment_event(hub, monkeypatch):
     send(hub, "st-1", 0, p=30, n=80)
     assert rows(hub) == []
     send(hub, "st-1", 1, p=62.5, n=210)  # PM2.5 over 50 and NO2 over 200 (QCVN 05:2023)
@@ -118,6 +119,9 @@ def test_each_pollutant_over_its_threshold_raises_its_own_environment_event(hub)
         send(hub, "st-1", minute, p=45, n=100)  # PM2.5 under 50 but not under 40: stays open
     by_key = {e.key: e for e in rows(hub)}
     assert by_key["pm25"].cleared_at is None and by_key["no2"].cleared_at == T0 + timedelta(minutes=5)
+    from parvis.kernel import i18n
+
+    monkeypatch.setattr(i18n, "_fallback", i18n.Translator("en"))  # the msgids, not the catalogs
     with hub.read() as session:
         [view] = events.open_events(session)
         assert view.summary.startswith("PM2.5 at 45") and view.entity_type == "AirQualityObserved"
@@ -135,12 +139,39 @@ def test_one_open_event_per_entity_even_when_two_batches_say_so(hub):
         assert session.scalar(select(func.count()).select_from(SensorEvent)) == 1
 
 
+def test_an_event_another_process_raised_meanwhile_does_not_fail_the_write(hub, monkeypatch):
+    """Two writers raise the same event at once (PostgreSQL: neither sees the other's row before
+    it commits): the second one's readings are stored all the same, and one event stays open."""
+    send(hub, "seg-1", 0, s=5)  # the other process's event
+    monkeypatch.setattr(rules, "_open_rows", lambda session, ids: {})  # read before it committed
+    send(hub, "seg-1", 1, s=4)  # refused if its event's insert failed the transaction
+    send(hub, "st-1", 1, p=300)  # raised
+    send(hub, "st-1", 2, p=301, n=500)  # PM2.5's event exists, NO₂'s is new: it alone is added
+    with hub.read() as session:
+        assert sorted((e.kind, e.key) for e in events.open_events(session)) == [
+            ("air_quality", "no2"), ("air_quality", "pm25"), ("congestion", "")]
+        assert session.scalar(select(func.count()).select_from(SensorEvent)) == 3
+        stored = session.scalar(select(func.count()).select_from(Observation))
+    assert stored == 5  # every reading: 2 speeds, 2 PM2.5, 1 NO₂
+
+
 def test_a_late_reading_does_not_clear_or_change_an_event(hub):
     send(hub, "seg-1", 10, s=5)
     for minute in (1, 2, 3):
         send(hub, "seg-1", minute, s=39)
     [event] = rows(hub)
     assert event.cleared_at is None and event.level == "F"
+
+
+def test_the_same_reading_written_again_is_not_another_calm_reading(hub):
+    """An NGSI-LD client retrying a request, or an operator correcting the free-flow speed, writes
+    the segment without a new speed reading: the calm readings in a row are not counted again."""
+    send(hub, "seg-1", 0, s=5)  # raised
+    send(hub, "seg-1", 1, s=39)  # calm 1
+    for free_flow in (41, 40, 41):  # the same speed reading (minute 1) each time
+        actions.update_attributes(hub, SEGMENT, {traffic.FREE_FLOW: {"type": "Property", "value": free_flow}})
+    [event] = rows(hub)
+    assert event.cleared_at is None and event.calm_count == 1
 
 
 def test_raising_emits_an_event_after_commit_and_deleting_the_entity_clears(hub):

@@ -110,3 +110,21 @@ def test_an_air_quality_event_drafts_one_alert_that_nobody_sends_until_approved(
         [draft] = session.scalars(select(Alert)).all()
     assert draft.state == State.DRAFT and draft.severity == "Severe" and draft.circle_radius_km == 2.0
     assert (draft.circle_lon, draft.circle_lat) == (107.59, 16.47) and draft.author_id is None
+
+
+def test_two_processes_queueing_the_draft_at_once_queue_it_once_without_error(db, settings, monkeypatch):
+    """The writer and the worker both hear of the event; each looks for the draft's job before the
+    other committed it (PostgreSQL): the second insert is refused by the key, and that is fine."""
+    from parvis.kernel.events import Event
+    from parvis.kernel.jobs import Job
+    from parvis.modules.alerts import event_drafts
+
+    def blind_enqueue(session, kind, payload, *, key):  # the look-up that missed the other's job
+        session.add(Job(kind=kind, payload=payload, key=key, run_at=utcnow()))
+
+    monkeypatch.setattr(event_drafts, "enqueue", blind_enqueue)
+    event = Event("sensors.event_raised", {"event_id": 7, "kind": "air_quality", "lon": 107.59, "lat": 16.47})
+    event_drafts.on_event_raised(db, settings, event)
+    event_drafts.on_event_raised(db, settings, event)  # no IntegrityError for the bus to log
+    with db.read() as session:
+        assert len(session.scalars(select(Job).where(Job.kind == event_drafts.DRAFT_JOB)).all()) == 1

@@ -167,3 +167,14 @@ def test_each_detector_measures_a_road_segment_a_few_hundred_metres_long_through
         assert road.free_flow_kmh == device.free_flow_kmh < road.limit_kmh
         static = road.static()
         assert static["freeFlowSpeed"] == device.free_flow_kmh and static["name"]
+
+
+@pytest.mark.parametrize("args", [["--step", "0"], ["--step", "-60"], ["--minutes", "-5"],
+                                  ["--jam-minutes", "0"]])
+def test_simulate_refuses_a_step_or_a_span_that_would_never_end(args):
+    from click.testing import CliRunner
+
+    from parvis.modules.sensors.cli import simulate
+
+    result = CliRunner().invoke(simulate, [*args, "--direct", "--database-url", "sqlite:///:memory:"])
+    assert result.exit_code == 2 and "Invalid value" in result.output  # before anything is published

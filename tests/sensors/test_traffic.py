@@ -98,6 +98,7 @@ def as_(client, db, settings, people: dict[str, tuple[str, list[int]]], who: str
         role, departments = people[who]
         factories.staff(db, settings, who, role=role, department_ids=departments)
     sign_in(client, who, factories.PASSWORD)
+    client.headers["Accept-Language"] = "en"  # the msgids: tests do not depend on the catalogs
 
 
 def test_the_traffic_map_geojson_gives_each_segment_its_line_and_level(client, db, settings, city_with_segment):

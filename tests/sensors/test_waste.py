@@ -128,3 +128,25 @@ def test_fill_rate_starts_after_the_last_emptying() -> None:
 def test_next_round_is_tomorrow_morning_local_time() -> None:
     at = datetime(2026, 11, 30, 20, tzinfo=UTC)  # 03:00 on 1 December in Hanoi
     assert waste.next_round(at, "Asia/Ho_Chi_Minh", 6) == datetime(2026, 12, 1, 23, tzinfo=UTC)
+
+
+def test_the_list_reads_the_districts_once_not_once_per_container(client, db, bins, w) -> None:
+    """A city of thousands of bins: the statements of the list do not grow with them."""
+    from sqlalchemy import event
+
+    def statements() -> int:
+        seen: list[str] = []
+        listener = lambda *args: seen.append(args[2])  # noqa: E731
+        event.listen(db.engine, "before_cursor_execute", listener)
+        try:
+            with db.read() as session:
+                found = waste.containers(session, threshold=0.75, timezone="Asia/Ho_Chi_Minh", round_hour=6)
+        finally:
+            event.remove(db.engine, "before_cursor_execute", listener)
+        assert {c.id.rsplit(":", 1)[-1]: c.district for c in found}["c1"] == "District D1"
+        return len(seen)
+
+    few = statements()
+    for n in range(20):
+        create(client, w, _bin(f"x{n}", 107.001 + n * 0.001, 16.001, 0.5))
+    assert statements() == few

@@ -13,8 +13,9 @@
     }
     var group = L.featureGroup().addTo(map);
     stations.forEach(function (s) {
+      // a text node: Leaflet puts a string in as HTML, and names come from devices
       L.circleMarker([s.lat, s.lon], { radius: 11, weight: 2, color: "#1b1f24", fillColor: s.colour, fillOpacity: 0.9 })
-        .bindTooltip(s.name + " – " + (s.aqi === null ? "–" : s.aqi) + " " + s.label, { permanent: false })
+        .bindTooltip(document.createTextNode(s.name + " – " + (s.aqi === null ? "–" : s.aqi) + " " + s.label), { permanent: false })
         .addTo(group);
     });
     if (group.getLayers().length) { map.fitBounds(group.getBounds(), { padding: [30, 30], maxZoom: 15 }); }

@@ -37,9 +37,10 @@
     markers.forEach(function (m) {
       var label = m.name + " – " + (m.free === null ? "?" : m.free + " / " + (m.total === null ? "?" : m.total)) +
         " " + (m.full ? el.getAttribute("data-full-label") : el.getAttribute("data-free-label"));
+      // a text node: Leaflet puts a string in as HTML, and names come from devices
       L.circleMarker([m.lat, m.lon], { radius: 8, weight: 2, color: "#fff",
         fillColor: m.full ? "#b3261e" : "#1e6b31", fillOpacity: 0.95 })
-        .bindTooltip(label).addTo(group);
+        .bindTooltip(document.createTextNode(label)).addTo(group);
     });
     if (origin) {
       var o = JSON.parse(origin);

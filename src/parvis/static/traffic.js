@@ -89,7 +89,8 @@
         var casing = L.geoJSON(f, { style: { color: "#fff", weight: 9, opacity: 0.9 }, interactive: false });
         var line = L.geoJSON(f, { style: { color: color, weight: 5, opacity: 1, className: "segment los-line-" + (p.level || "none") } });
         line.bindPopup(function () { return popup(p); });
-        line.bindTooltip(p.name + " · " + (p.level || "?"), { sticky: true });
+        // a text node: Leaflet puts a string in as HTML, and names come from devices
+        line.bindTooltip(document.createTextNode(p.name + " · " + (p.level || "?")), { sticky: true });
         casing.addTo(layer);
         line.addTo(layer);
         if (f.geometry && f.geometry.type === "LineString") {

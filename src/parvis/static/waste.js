@@ -17,9 +17,10 @@
     var group = L.featureGroup().addTo(map);
     items.forEach(function (c) {
       var colour = c.collect ? COLOURS.high : COLOURS[c.level] || COLOURS.none;
+      // a text node: Leaflet puts a string in as HTML, and names come from devices
       L.circleMarker([c.lat, c.lon], { radius: c.collect ? 9 : 6, weight: 2, color: "#fff", fillColor: colour, fillOpacity: 0.95 })
-        .bindTooltip(c.name + " – " + (c.fill === null ? "?" : c.fill + " %") +
-          (c.collect ? " – " + el.getAttribute("data-collect-label") : "")).addTo(group);
+        .bindTooltip(document.createTextNode(c.name + " – " + (c.fill === null ? "?" : c.fill + " %") +
+          (c.collect ? " – " + el.getAttribute("data-collect-label") : ""))).addTo(group);
     });
     if (group.getLayers().length) { map.fitBounds(group.getBounds(), { padding: [20, 20], maxZoom: 17 }); }
     else { map.setView([0, 0], 2); }

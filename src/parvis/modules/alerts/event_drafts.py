@@ -14,6 +14,8 @@ import logging
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
+
 from parvis.kernel.auth import Principal
 from parvis.kernel.db import Database, utcnow
 from parvis.kernel.errors import N_, ParvisError
@@ -74,8 +76,11 @@ def on_event_raised(db: Database, settings: Settings, event: Event) -> None:
     if (not settings.sensors_air_alert_drafts or payload.get("kind") != "air_quality"
             or payload.get("lon") is None or payload.get("lat") is None):
         return
-    with db.transaction() as session:
-        enqueue(session, DRAFT_JOB, dict(payload), key=f"{DRAFT_JOB}:{payload['event_id']}")
+    try:
+        with db.transaction() as session:
+            enqueue(session, DRAFT_JOB, dict(payload), key=f"{DRAFT_JOB}:{payload['event_id']}")
+    except IntegrityError:  # the other process told of it queued it at the same instant: done
+        log.info("alert draft of sensor event %s already queued", payload.get("event_id"))
 
 
 def compose_draft(db: Database, settings: Settings, payload: dict[str, Any]) -> int | None:

@@ -20,8 +20,10 @@ appear later. On SQLite writers are serialised: the highest committed id is safe
 deleted in batches, only below the rollup's mark (already aggregated). The row holding the mark
 is kept, so that SQLite never hands out an id below it again. The scan goes up the primary key
 and stops at the highest id folded into an hour before the cutoff (``sensors_aggregate_hours``):
-the observations inserted since are not read again each hour. Hourly aggregates are kept
-``PARVIS_SENSORS_HOURLY_KEEP_DAYS``, daily ones ``PARVIS_SENSORS_DAILY_KEEP_DAYS`` (0: forever).
+the observations inserted since are not read again each hour, and each batch goes on from the
+last id the one before deleted. Hourly aggregates are kept
+``PARVIS_SENSORS_HOURLY_KEEP_DAYS``, daily ones ``PARVIS_SENSORS_DAILY_KEEP_DAYS`` (0: forever);
+the highest id of each hour is kept as long as the longest raw retention needs it.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, func, select, text
+from sqlalchemy import delete, func, literal, select, text, union_all
 from sqlalchemy.orm import Session
 
 from parvis.kernel.db import Database, utcnow
@@ -262,20 +264,27 @@ def expire(db: Database, settings: Settings, *, now: datetime | None = None,
             bound = session.scalar(select(func.max(AggregateHour.max_id)).where(AggregateHour.hour < cutoff))
         if bound is None:
             continue
-        top = min(high - 1, bound)
+        top, after = min(high - 1, bound), 0
         for _ in range(max_batches):
-            with db.transaction() as session:
-                ids = select(Observation.id).where(Observation.id <= top, Observation.observed_at < cutoff,
-                                                   which).order_by(Observation.id).limit(batch)
-                gone = session.execute(delete(Observation).where(
-                    Observation.id.in_(ids.scalar_subquery()))).rowcount or 0
+            with db.transaction() as session:  # each batch goes on from the last: the rows kept below
+                # it (other types, kept longer) are not scanned again
+                expired = (Observation.id > after, Observation.id <= top,
+                           Observation.observed_at < cutoff, which)
+                ids = select(Observation.id).where(*expired).order_by(Observation.id).limit(batch).subquery()
+                last = session.scalar(select(func.max(ids.c.id)))
+                gone = 0 if last is None else session.execute(delete(Observation).where(
+                    *expired, Observation.id <= last)).rowcount or 0
             deleted += gone
-            if gone < batch:
+            if last is None or gone < batch:
                 break
+            after = last
     with db.transaction() as session:
         oldest_hour = now - timedelta(days=settings.sensors_hourly_keep_days)
         session.execute(delete(HourlyAggregate).where(HourlyAggregate.hour < oldest_hour))
-        session.execute(delete(AggregateHour).where(AggregateHour.hour < oldest_hour))
+        # the retention's bounds outlive the hourly aggregates when raw data is kept longer
+        longest = max([settings.sensors_retention_default_days, *kept.values()])
+        session.execute(delete(AggregateHour).where(
+            AggregateHour.hour < min(oldest_hour, now - timedelta(days=longest + 1))))
         if settings.sensors_daily_keep_days:
             oldest = (now - timedelta(days=settings.sensors_daily_keep_days)).date()
             session.execute(delete(DailyAggregate).where(DailyAggregate.day < oldest))
@@ -301,27 +310,35 @@ Counts = tuple[int, float, float, float]  # count, sum, min, max
 def hourly_many(session: Session, entity_ids: Sequence[str], attributes: Sequence[str], start: datetime,
                 end: datetime | None = None) -> dict[tuple[str, str], dict[datetime, Counts]]:
     """(count, sum, min, max) by UTC hour in [start, end), by (entity, attribute IRI): the hourly
-    aggregates, completed with the raw observations not yet folded in (two queries)."""
+    aggregates, completed with the raw observations not yet folded in. One statement, so that
+    both halves see the same moment (PostgreSQL reads each statement at its own moment: a rollup
+    committing between two would leave its readings out of both, or count them twice)."""
     out: dict[tuple[str, str], dict[datetime, Counts]] = {}
     if not entity_ids or not attributes:
         return out
-    stmt = select(HourlyAggregate.entity_id, HourlyAggregate.attribute, HourlyAggregate.hour,
-                  HourlyAggregate.count, HourlyAggregate.total, HourlyAggregate.minimum,
-                  HourlyAggregate.maximum).where(
-        HourlyAggregate.entity_id.in_(sorted(set(entity_ids))),
-        HourlyAggregate.attribute.in_(sorted(set(attributes))), HourlyAggregate.hour >= start)
+    entities, names = sorted(set(entity_ids)), sorted(set(attributes))
+    folded = select(HourlyAggregate.entity_id, HourlyAggregate.attribute, HourlyAggregate.hour,
+                    HourlyAggregate.count, HourlyAggregate.total, HourlyAggregate.minimum,
+                    HourlyAggregate.maximum, literal(1).label("folded")).where(
+        HourlyAggregate.entity_id.in_(entities), HourlyAggregate.attribute.in_(names),
+        HourlyAggregate.hour >= start)
+    mark_now = func.coalesce(select(AggregateState.last_id).where(AggregateState.name == STATE)
+                             .scalar_subquery(), 0)
+    raw = select(Observation.entity_id, Observation.attribute, Observation.observed_at, literal(1),
+                 Observation.number, Observation.number, Observation.number, literal(0)).where(
+        Observation.entity_id.in_(entities), Observation.attribute.in_(names),
+        Observation.observed_at >= start, Observation.id > mark_now, Observation.number.is_not(None))
     if end is not None:
-        stmt = stmt.where(HourlyAggregate.hour < end)
-    for entity_id, attribute, hour, count, total, low, high in session.execute(stmt):
-        out.setdefault((entity_id, attribute), {})[hour] = (count, total, low, high)
-    raw = select(Observation.entity_id, Observation.attribute, Observation.observed_at,
-                 Observation.number).where(
-        Observation.entity_id.in_(sorted(set(entity_ids))),
-        Observation.attribute.in_(sorted(set(attributes))),
-        Observation.observed_at >= start, Observation.id > mark(session), Observation.number.is_not(None))
-    if end is not None:
+        folded = folded.where(HourlyAggregate.hour < end)
         raw = raw.where(Observation.observed_at < end)
-    for entity_id, attribute, at, number in session.execute(raw):  # the minutes since the last rollup
+    minutes = []
+    for entity_id, attribute, at, count, total, low, high, from_rollup in session.execute(
+            union_all(folded, raw)):
+        if from_rollup:
+            out.setdefault((entity_id, attribute), {})[at] = (count, total, low, high)
+        else:
+            minutes.append((entity_id, attribute, at, total))
+    for entity_id, attribute, at, number in minutes:  # the minutes since the last rollup
         hours = out.setdefault((entity_id, attribute), {})
         hour = at.replace(minute=0, second=0, microsecond=0)
         count, total, low, high = hours.get(hour, (0, 0.0, number, number))

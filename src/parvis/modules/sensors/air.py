@@ -229,10 +229,6 @@ def stations(session: Session, *, now: datetime | None = None) -> list[Station]:
     return sorted(out, key=lambda s: s.name.lower())
 
 
-def station(session: Session, entity_id: str, *, now: datetime | None = None) -> Station | None:
-    return next((s for s in stations(session, now=now) if s.id == entity_id), None)
-
-
 def station_aqi(attrs: dict[str, Any]) -> tuple[int, str] | None:
     """(VN_AQI, category code) of a station from its current values only (attributes keyed by
     IRI, as stored): a quick rating for live maps, without the NowCast of ``stations``."""

@@ -12,9 +12,12 @@ transaction (see ``changes.py``).
   event, which clears under ``PARVIS_SENSORS_AIR_CLEAR_RATIO`` of the threshold, as above.
 
 One open event per (entity, kind, pollutant). A call reads the open events of the changed entities
-in one query. Raising emits ``sensors.event_raised`` after commit, and queues a job that emits it
-again in the worker (whose bus the other modules listen to: a reading stored by the MQTT listener
-has no listeners in its own process); listeners must therefore be idempotent on ``event_id``.
+in one query. Two processes may raise the same event at once (PostgreSQL, read committed: neither
+sees the other's row): the database's unique index keeps one, the later writer's insert is undone
+in a savepoint and its own write commits as it should. Raising emits ``sensors.event_raised``
+after commit, and queues a job that emits it again in the worker (whose bus the other modules
+listen to: a reading stored by the MQTT listener has no listeners in its own process); listeners
+must therefore be idempotent on ``event_id``.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from typing import Any
 
 from shapely.geometry import shape
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from parvis.kernel import jobs
@@ -197,27 +201,48 @@ def on_changes(session: Session, changes: list[Change]) -> None:
     if not readings and not deleted:
         return
     ids = {r.entity_id for r in readings} | deleted
-    query = select(SensorEvent).where(SensorEvent.cleared_at.is_(None))
-    if len(ids) <= MANY:  # else every open event: few in a city, and cheaper than a long IN list
-        query = query.where(SensorEvent.entity_id.in_(ids))
-    open_rows = {(row.entity_id, row.kind, row.key): row for row in session.scalars(query)
-                 if row.entity_id in ids}
+    open_rows = _open_rows(session, ids)
     now = utcnow()
     for (entity_id, _kind, _key), row in open_rows.items():
         if entity_id in deleted:  # the entity is gone: its events end with it
             _clear(session, row, now)
-    raised: list[SensorEvent] = []
+    raised: list[Reading] = []
     for reading in readings:
         row = open_rows.get((reading.entity_id, reading.kind, reading.key))
         if row is None or row.cleared_at is not None:
             if reading.bad:
-                row = _new(reading)
-                open_rows[(reading.entity_id, reading.kind, reading.key)] = row
-                raised.append(row)
+                raised.append(reading)
             continue
         _follow(session, row, reading, config)
     if raised:
         _raise(session, raised)
+
+
+def _open_rows(session: Session, ids: set[str]) -> dict[tuple[str, str, str], SensorEvent]:
+    """The open events of these entities, by (entity, kind, key)."""
+    query = select(SensorEvent).where(SensorEvent.cleared_at.is_(None))
+    if len(ids) <= MANY:  # else every open event: few in a city, and cheaper than a long IN list
+        query = query.where(SensorEvent.entity_id.in_(ids))
+    return {(row.entity_id, row.kind, row.key): row for row in session.scalars(query)
+            if row.entity_id in ids}
+
+
+def _insert(session: Session, readings: list[Reading]) -> list[SensorEvent]:
+    """Store new events (one flush for their ids) in a savepoint: an event another process raised
+    meanwhile is left to it (its insert is undone), never failing the write that noticed it. In
+    one order in every process, so that two writers raising the same events wait, not deadlock."""
+    readings = sorted(readings, key=lambda r: (r.entity_id, r.kind, r.key))
+    rows = [_new(r) for r in readings]
+    session.flush()  # the rest of the write first: its own errors are not these
+    try:
+        with session.begin_nested():
+            session.add_all(rows)
+        return rows
+    except IntegrityError:
+        if len(readings) == 1:
+            log.info("event of %s already raised by another writer", readings[0].entity_id)
+            return []
+    return [row for r in readings for row in _insert(session, [r])]
 
 
 def _new(r: Reading) -> SensorEvent:
@@ -227,11 +252,9 @@ def _new(r: Reading) -> SensorEvent:
                        updated_at=r.at, calm_count=0, location=_location(r.attrs))
 
 
-def _raise(session: Session, rows: list[SensorEvent]) -> None:
-    """Store new events (one flush for their ids), tell it after commit and queue the relay."""
-    session.add_all(rows)
-    session.flush()
-    for row in rows:
+def _raise(session: Session, readings: list[Reading]) -> None:
+    """Store new events, tell it after commit and queue the relay."""
+    for row in _insert(session, readings):
         point = _point(row.location)
         payload = {"event_id": row.id, "kind": row.kind, "pollutant": row.key or None,
                    "department": row.department, "entity_id": row.entity_id, "entity_type": row.entity_type,
@@ -245,8 +268,8 @@ def _raise(session: Session, rows: list[SensorEvent]) -> None:
 
 def _follow(session: Session, row: SensorEvent, r: Reading, config: Config) -> None:
     """A new reading of an open event: note it; clear the event once calm long enough."""
-    if r.at < row.updated_at:  # an older reading, stored late: it says nothing of now
-        return
+    if r.at <= row.updated_at:  # an older reading stored late, or the same one written again (a retried
+        return                  # request, a corrected free-flow speed): it says nothing new
     row.peak = r.value if row.peak is None else max(row.peak, r.value)
     if r.severity == "severe":  # the worst seen while open
         row.severity = "severe"

@@ -103,9 +103,6 @@ def day(session: Session, entity_id: str, timezone: str, now: datetime) -> dict[
         out[name].today[hour] = sum(values) / len(values)
     weekday = local_now.weekday()
     for name, iri in CHARTED.items():
-        try:
-            typical = aggregates.profile(session, entity_id, iri, timezone=timezone, now=now)
-        except (NotImplementedError, TypeError):  # no profile yet: today alone
-            typical = {}
+        typical = aggregates.profile(session, entity_id, iri, timezone=timezone, now=now)
         out[name].typical = {hour: value for (wd, hour), value in typical.items() if wd == weekday}
     return out

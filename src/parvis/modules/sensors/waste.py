@@ -24,7 +24,8 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from shapely.geometry import shape
+from shapely.geometry import Point, shape
+from shapely.prepared import prep
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -119,6 +120,19 @@ def _scale(value: float) -> float:
     return value / 100.0 if 1.0 < value <= 100.0 else value
 
 
+def _district_finder(session: Session) -> Any:
+    """Which district holds a point: the districts read once (a few dozen polygons), not one query
+    per container; the lowest id wins where two overlap, as ``city.district_id_at``."""
+    areas = sorted((int(f["id"]), prep(shape(f["geometry"])))
+                   for f in city.districts_geojson(session)["features"] if f.get("geometry"))
+
+    def find(lon: float, lat: float) -> int | None:
+        point = Point(lon, lat)
+        return next((district_id for district_id, area in areas if area.covers(point)), None)
+
+    return find
+
+
 def next_round(now: datetime, timezone: str, round_hour: int) -> datetime:
     """Tomorrow's round: ``round_hour`` o'clock, local time, on the day after today."""
     zone = ZoneInfo(timezone)
@@ -136,6 +150,7 @@ def containers(session: Session, *, threshold: float, timezone: str, round_hour:
     history = aggregates.hourly_many(session, [r.id for r in rows], [iri],
                                      now - timedelta(hours=RATE_HOURS), now + timedelta(seconds=1))
     names = city.district_names(session)
+    district_at = _district_finder(session) if rows else None
     hours_left = (next_round(now, timezone, round_hour) - now).total_seconds() / 3600
     out = []
     for row in rows:
@@ -146,7 +161,7 @@ def containers(session: Session, *, threshold: float, timezone: str, round_hour:
         if row.location is not None:
             point = shape(row.location).representative_point()
             lon, lat = round(point.x, 6), round(point.y, 6)
-            district_id = city.district_id_at(session, lon, lat)
+            district_id = district_at(lon, lat) if district_at is not None else None
         rate = fill_rate(history.get((row.id, iri), {}))
         predicted = None
         if fill is not None and rate is not None and rate > 0:
