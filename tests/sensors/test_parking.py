@@ -66,7 +66,7 @@ def test_full_ones_on_request_and_radius_and_limit(client, city_parks) -> None:
     params: dict[str, Any] = {"lat": HERE[1], "lon": HERE[0], "includeFull": "true"}
     names = [r["id"].rsplit(":", 1)[-1] for r in
              client.get("/api/v1/sensors/parking/near", params=params).json()["results"]]
-    assert names == ["unknown", "north-full", "east", "s1", "south"]
+    assert names == ["north-full", "east", "s1", "south", "unknown"]  # no count yet: last
     params = {"lat": HERE[1], "lon": HERE[0], "radius": 3000, "limit": 2}
     body = client.get("/api/v1/sensors/parking/near", params=params).json()
     assert [r["id"].rsplit(":", 1)[-1] for r in body["results"]] == ["east", "s1"]
@@ -92,6 +92,11 @@ def test_an_old_count_is_marked_stale(client, w) -> None:
     create(client, w, car_park("old", HERE[0], HERE[1] + 0.001, 7, observed=old))
     result = client.get("/api/v1/sensors/parking/near", params={"lat": HERE[1], "lon": HERE[0]}).json()
     assert result["results"][0]["stale"] is True
+    # a car park a little farther with a fresh count comes first: the old one's spaces may be gone
+    create(client, w, car_park("fresh", HERE[0], HERE[1] + 0.003, 3))
+    result = client.get("/api/v1/sensors/parking/near", params={"lat": HERE[1], "lon": HERE[0]}).json()
+    assert [(r["id"].rsplit(":", 1)[1], r["stale"]) for r in result["results"]] == [("fresh", False),
+                                                                                    ("old", True)]
 
 
 def test_facilities_geojson(client, city_parks) -> None:

@@ -151,8 +151,9 @@ def one(session: Session, entity_id: str, *, stale_minutes: int = 30,
 def near(session: Session, lon: float, lat: float, *, radius_m: float = 1000, limit: int = 10,
          include_full: bool = False, detour: float = 1.3, stale_minutes: int = 30,
          now: datetime | None = None) -> list[Nearby]:
-    """Facilities within ``radius_m`` metres of walking from (lon, lat), nearest first; full ones
-    (and those without a count) only with ``include_full``. The bounding box of the radius is
+    """Facilities within ``radius_m`` metres of walking from (lon, lat), nearest first, those whose
+    count is stale (no reading for ``stale_minutes``: its free spaces may be gone) after the fresh
+    ones; full ones (and those without a count) only with ``include_full``. The bounding box of the radius is
     decided in SQL (indexed columns), the distance in Python on what remains."""
     now = now or utcnow()
     reach = radius_m / detour  # the straight-line distance that can still be walked in radius_m
@@ -170,7 +171,7 @@ def near(session: Session, lon: float, lat: float, *, radius_m: float = 1000, li
         walking = straight * detour
         if walking <= radius_m:
             found.append(Nearby(place, round(walking), round(straight)))
-    found.sort(key=lambda n: (n.walking_m, n.facility.id))
+    found.sort(key=lambda n: (n.facility.stale, n.walking_m, n.facility.id))
     return found[:limit]
 
 
