@@ -107,6 +107,12 @@ def test_facilities_geojson(client, city_parks) -> None:
     assert features["east"]["geometry"]["coordinates"] == [HERE[0] + 0.0012, HERE[1]]
 
 
+def test_before_a_place_is_chosen_the_map_shows_car_parks_not_every_single_space(client, city_parks) -> None:
+    page = client.get("/parking")
+    assert page.status_code == 200
+    assert "Car park east" in page.text and "ParkingSpot:s1" not in page.text
+
+
 def test_the_citizen_page_lists_the_nearest_without_javascript(client, city_parks) -> None:
     page = client.get("/parking", params={"lat": HERE[1], "lon": HERE[0]})
     assert page.status_code == 200

@@ -23,6 +23,9 @@ from parvis.settings import Settings
 router = APIRouter(include_in_schema=False)
 
 RADII = (300, 500, 1000, 2000)
+# Before a place is chosen the map shows the city's car parks and street parking, not every single
+# space (a city has thousands: the page must stay light on a phone), and at most this many.
+OVERVIEW_MAX = 300
 WEEKDAYS = (N_("Monday"), N_("Tuesday"), N_("Wednesday"), N_("Thursday"), N_("Friday"), N_("Saturday"),
             N_("Sunday"))
 TYPE_LABELS = {"OffStreetParking": N_("Car park"), "OnStreetParking": N_("Street parking"),
@@ -86,8 +89,9 @@ def parking_near(request: Request) -> HTMLResponse:
             results = [{**_view(n.facility, now), "walking": n.walking_m} for n in found]
             shown = results
         else:
-            shown = [_view(p, now) for p in parking.facilities(
-                session, stale_minutes=settings.parking_stale_minutes, now=now)]
+            places = [p for p in parking.facilities(session, stale_minutes=settings.parking_stale_minutes,
+                                                    now=now) if p.type != "ParkingSpot"]
+            shown = [_view(p, now) for p in places[:OVERVIEW_MAX]]
     return render(request, "sensors/parking.html", {
         "results": results, "markers": _markers(shown),
         "origin": json.dumps(list(origin)) if origin is not None else "",
