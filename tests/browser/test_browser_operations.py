@@ -107,3 +107,79 @@ def test_the_live_room_has_no_serious_accessibility_violation(
     blocking = [f"{v['id']}: {v['help']} -> {[n.get('target') for n in v['nodes'][:3]]}"
                 for v in violations if v.get("impact") in ("serious", "critical")]
     assert not blocking, "\n".join(blocking)
+
+
+def test_the_room_comes_back_by_itself_after_an_error_answer(
+        new_context: Callable[..., BrowserContext], live_city: LiveCity) -> None:
+    """A browser's EventSource gives up for good on an answer other than 200 (a proxy's 502 while
+    the server restarts): the page must try again itself, and say it is live once it is."""
+    page = new_context(as_user=MOBILITY_AGENT).new_page()
+    calls: list[str] = []
+
+    def stream(route) -> None:
+        calls.append(route.request.url)
+        if len(calls) == 1:
+            route.fulfill(status=502, body="Bad Gateway")
+        else:
+            route.continue_()
+
+    page.route("**/sensors/operations/stream*", stream)
+    page.goto("/sensors/operations")
+    expect(page.locator("#ops-status")).to_have_attribute("data-state", "live", timeout=15_000)
+    assert len(calls) >= 2 and "since=" in calls[-1]  # from the cursor it had: nothing missed
+
+
+def test_the_room_follows_again_when_shown_from_the_history_cache(
+        new_context: Callable[..., BrowserContext], live_city: LiveCity) -> None:
+    """Leaving the page closes its stream; coming back to it from the browser's back-forward cache
+    must follow the stream again, not show a frozen map that says it is live."""
+    page = new_context(as_user=MOBILITY_AGENT).new_page()
+    calls: list[str] = []
+    page.route("**/sensors/operations/stream*", lambda route: (calls.append(route.request.url), route.continue_()))
+    page.goto("/sensors/operations")
+    expect(page.locator("#ops-status")).to_have_attribute("data-state", "live")
+    opened = len(calls)
+    page.evaluate("""() => {
+      window.dispatchEvent(new PageTransitionEvent("pagehide", {persisted: true}));
+      window.dispatchEvent(new PageTransitionEvent("pageshow", {persisted: true}));
+    }""")
+    page.wait_for_timeout(1000)
+    assert len(calls) > opened and "since=" in calls[-1]
+    expect(page.locator("#ops-status")).to_have_attribute("data-state", "live")
+
+
+def _event(n: int, severity: str = "moderate") -> dict:
+    return {"id": n, "kind": "congestion", "kind_label": "Congestion", "severity": severity,
+            "severity_label": severity, "summary": f"Event {n}", "department": "Mobility", "place": "",
+            "entity_id": f"urn:ngsi-ld:TrafficFlowObserved:e{n}", "raised_at": "2026-11-30T00:00:00Z",
+            "time": "07:00", "geometry": None}
+
+
+def test_a_new_event_is_announced_alone_not_the_whole_list_again(
+        new_context: Callable[..., BrowserContext], live_city: LiveCity) -> None:
+    """The events list is a live region: an update keeps the items of the events still open, so a
+    screen reader announces the new event (or the graver one), not every open event again."""
+    page = new_context(as_user=MOBILITY_AGENT).new_page()
+    page.add_init_script("""document.addEventListener("DOMContentLoaded", () => {
+      window.__added = [];
+      new MutationObserver((records) => records.forEach((r) => r.addedNodes.forEach((n) => {
+        if (n.nodeType === 1 && n.matches("li")) { window.__added.push(n.getAttribute("data-event-id")); }
+      }))).observe(document.getElementById("ops-events"), {childList: true});
+    });""")
+    messages = [[_event(1), _event(2)], [_event(3), _event(1), _event(2, "severe")]]
+    body = "retry: 3000\n\n" + "".join(
+        f"event: events\ndata: {orjson.dumps({'events': m, 'opened': [], 'closed': []}).decode()}\n"
+        f"id: 2026-11-30T00:00:0{i}.000000Z\n\n" for i, m in enumerate(messages))
+    served: list[int] = []
+
+    def stream(route) -> None:
+        served.append(1)
+        route.fulfill(status=200, headers={"Content-Type": "text/event-stream"},
+                      body=body if len(served) == 1 else "retry: 3000\n\n")
+
+    page.route("**/sensors/operations/stream*", stream)
+    page.goto("/sensors/operations")
+    items = page.locator("#ops-events li")
+    expect(items).to_have_count(3)
+    expect(items.nth(0)).to_have_attribute("data-event-id", "3")
+    assert page.evaluate("window.__added") == ["1", "2", "3", "2"]  # 2 again: it became severe

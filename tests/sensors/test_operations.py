@@ -93,7 +93,7 @@ def test_staff_see_the_room_with_each_layer_summarised(client, db, settings, cit
         assert f'data-layer="{layer}"' in summary
     assert "Few spaces left (under 10 percent): 1" in summary  # 6 of 80 free
     assert "6 free spaces of 80" in summary
-    assert "To collect (80 percent full or more): 1" in summary
+    assert "To collect today (over 75 %): 1" in summary  # the waste list's threshold
     assert "Moderate: 1" in summary  # PM2.5 41 µg/m³: VN_AQI 82
     assert "F: jammed: 1" in summary
     events_list = html[html.index('id="ops-events"'):html.index('id="ops-summary"')]
@@ -267,7 +267,11 @@ def test_the_open_events_are_those_of_the_departments_of_the_reader(client, db, 
 
     found = [view(1, "congestion", "mobility", entity_id("traffic-1")),
              view(2, "air_quality", "environment", entity_id("air-1"))]
-    monkeypatch.setattr(events, "open_events", lambda session, department=None: list(found))
+    def open_events(session, *, departments=None, status=None, limit=200, **_filters):
+        assert status == "open"
+        return [e for e in found if departments is None or e.department in departments][:limit]
+
+    monkeypatch.setattr(events, "events", open_events)
     _staff_client(client, db, settings, kind="mobility")
     html = client.get("/sensors/operations").text
     assert "Event 1 on traffic-1" in html and "Event 2 on air-1" not in html
@@ -281,3 +285,45 @@ def test_the_open_events_are_those_of_the_departments_of_the_reader(client, db, 
     sign_in(client, "admin@city.test", PASSWORD)
     html = client.get("/sensors/operations").text
     assert "Event 1 on traffic-1" in html and "Event 2 on air-1" in html
+
+
+def test_the_room_rates_containers_with_the_threshold_of_the_waste_list(client, db, settings, city_sensors) -> None:
+    """A container the waste list says to collect (``waste_collect_threshold``, 75 % by default) is
+    "to collect" on the room's map and table too, whatever the threshold."""
+    _staff_client(client, db, settings)
+    read(db, settings, "waste-1", fill=0.77, temp=30.0)
+
+    def waste_level() -> str:
+        data = client.get("/sensors/operations/snapshot.geojson").json()
+        return next(f["properties"]["level"] for f in data["features"] if f["id"] == entity_id("waste-1"))
+
+    assert waste_level() == "high"
+    assert "To collect today (over 75 %): 1" in client.get("/sensors/operations").text
+    client.app.state.settings = settings.model_copy(update={"waste_collect_threshold": 0.9})
+    assert waste_level() == "medium"
+    assert "To collect today (over 90 %)" in client.get("/sensors/operations").text
+    with db.read() as session:
+        feed = live.Feed(live.cursor_now(session) - timedelta(seconds=1), timedelta(0), 0.7)
+        [sent] = [f for f in feed.poll(session) if f["id"] == entity_id("waste-1")]
+    assert sent["properties"]["level"] == "high"
+
+
+def test_the_open_events_are_filtered_and_limited_by_the_database(db, monkeypatch) -> None:
+    """Every open stream reads the events each second: the work must not grow with all the city's
+    open events, only with those shown."""
+    from parvis.modules.sensors.event_models import SensorEvent
+
+    with db.transaction() as session:
+        for n in range(6):
+            session.add(SensorEvent(kind="air_quality" if n % 2 else "congestion",
+                                    department="environment" if n % 2 else "mobility",
+                                    entity_id=f"urn:ngsi-ld:X:{n}", entity_type="X",
+                                    raised_at=utcnow() - timedelta(minutes=n)))
+    built = []
+    view = events.view
+    monkeypatch.setattr(events, "view", lambda row: built.append(row.id) or view(row))
+    monkeypatch.setattr(live, "EVENTS_MAX", 2)
+    with db.read() as session:
+        found = live.visible_events(session, {"mobility"})
+    assert [e.entity_id for e in found] == ["urn:ngsi-ld:X:0", "urn:ngsi-ld:X:2"]  # newest first
+    assert len(built) == 2

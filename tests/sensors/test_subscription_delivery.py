@@ -329,3 +329,99 @@ def test_entities_by_id_and_id_pattern(client, w, receiver, notifier):
     seen = {b["subscriptionId"]: [d["id"] for d in b["data"]] for b in receiver.bodies()}
     assert seen == {by_id: [AIR], by_pattern: ["urn:ngsi-ld:AirQualityObserved:30"]}
     assert wrong_type not in seen
+
+
+def test_a_change_committed_late_with_a_lower_id_is_still_sent(client, db, w, receiver, notifier):
+    """On PostgreSQL an outbox id is taken at insert and seen at commit: a writer that took a lower
+    id may commit after the sender read the rows. Only the rows read are deleted once sent."""
+    create(client, w, air(1))
+    create(client, w, air(2))
+    sub_id = subscribe(client, w, receiver)
+    no2(client, w, 5)
+    [item] = notifier.claim(10)
+    with db.transaction() as session:  # the late commit, with an id below those read
+        session.add(PendingNotification(id=min(item.ids) - 1, subscription_id=sub_id,
+                                        entity_id="urn:ngsi-ld:AirQualityObserved:2",
+                                        entity_type=actions.type_iri("AirQualityObserved"),
+                                        attrs={actions.attribute_iri("NO2"): {"type": "Property", "value": 8}},
+                                        created_at=datetime.now(UTC)))
+    notifier.send(item)
+    assert pending(db) == 1
+    assert notifier.deliver_due() == 1
+    assert [d["id"] for d in receiver.bodies()[1]["data"]] == ["urn:ngsi-ld:AirQualityObserved:2"]
+
+
+def test_a_subscription_being_sent_does_not_make_the_sender_spin(client, db, w, receiver, notifier):
+    create(client, w, air(1))
+    sub_id = subscribe(client, w, receiver, throttling=1)
+    no2(client, w, 5)
+    with db.transaction() as session:  # due since a second, and being sent (leased) right now
+        row = session.get(Subscription, sub_id)
+        row.next_at = datetime.now(UTC) - timedelta(seconds=1)
+        row.lease_until = datetime.now(UTC) + timedelta(seconds=30)
+    assert notifier.next_due_in() is None  # its end wakes the sender: no wait of 0 s in a loop
+
+
+def test_a_listener_of_a_stopped_sender_ends(notifier):
+    """A sender started again (after a minute without the worker's tick) has its own LISTEN
+    connection: the former one's listener must end, not hold a connection forever."""
+    import threading
+
+    notifier.last_tick = time.monotonic()
+    notifier._wake = threading.Event()  # the current run's
+    former = threading.Thread(target=notifier._listen, args=(threading.Event(),), daemon=True)
+    former.start()
+    former.join(timeout=3)
+    assert not former.is_alive()
+
+
+def test_a_subscription_change_committed_out_of_order_is_seen(client, db, w, receiver):
+    """Two writes of different subscriptions commit in the reverse order of their stamps: the stamp
+    (count, newest modification) does not move, yet the cache must see the late one."""
+    now = datetime.now(UTC)
+
+    def row(n: int, at: datetime) -> Subscription:
+        return Subscription(id=f"urn:ngsi-ld:Subscription:s{n}", entities=[],
+                            watched=[actions.attribute_iri("NO2")], triggers=["attributeUpdated"],
+                            format="normalized", endpoint=receiver.url, accept="application/json",
+                            throttling=0.0, is_active=True, created_at=at, modified_at=at,
+                            times_sent=0, attempts=0, sys_attrs=False, context=SDM)
+
+    with db.transaction() as session:
+        session.add_all([row(1, now - timedelta(seconds=2)), row(2, now)])
+    with db.read() as session:
+        cache = subscriptions._cache_of(session)
+        subscriptions.invalidate()
+        cache.refresh(session)
+        assert {c.id for c in cache.untyped} == {"urn:ngsi-ld:Subscription:s1", "urn:ngsi-ld:Subscription:s2"}
+    with db.transaction() as session:  # paused by a write stamped before s2's, committed after it
+        late = session.get(Subscription, "urn:ngsi-ld:Subscription:s1")
+        late.is_active, late.modified_at = False, now - timedelta(seconds=1)
+    with db.read() as session:
+        cache.checked = -1e9  # the refresh delay has passed
+        cache.refresh(session)
+        assert {c.id for c in cache.untyped} == {"urn:ngsi-ld:Subscription:s2"}
+
+
+def test_a_notification_carries_the_latest_state_whatever_the_backlog(client, db, w, receiver, notifier,
+                                                                      monkeypatch):
+    """Only an entity's latest state is sent: a backlog of older states (a throttled or failing
+    subscription on a busy type) must neither be sent instead of it nor pile up."""
+    from parvis.modules.sensors import notifier as notifier_module
+
+    monkeypatch.setattr(notifier_module, "MAX_ENTITIES", 2)  # fewer than the states queued
+    create(client, w, air(1))
+    create(client, w, air(2))
+    subscribe(client, w, receiver, watchedAttributes=["NO2"])
+    for value in (1, 2, 3):
+        no2(client, w, value)
+    no2(client, w, 7, entity="urn:ngsi-ld:AirQualityObserved:2")
+    notifier.housekeeping()
+    assert pending(db) == 2  # one state per entity is kept
+    for value in (4, 5):
+        no2(client, w, value)
+    assert notifier.deliver_due() == 1
+    [note] = receiver.bodies()
+    assert {d["id"]: d["NO2"]["value"] for d in note["data"]} == {AIR: 5, "urn:ngsi-ld:AirQualityObserved:2": 7}
+    assert pending(db) == 0
+

@@ -127,32 +127,48 @@
     groups[f.properties.layer].addLayer(byId[f.id]);
   }
 
+  function eventItem(e) {
+    var li = document.createElement("li");
+    li.className = "ops-event severity-" + e.severity;
+    li.setAttribute("data-event-id", e.id);
+    li.setAttribute("data-entity-id", e.entity_id);
+    var head = document.createElement("p");
+    var strong = document.createElement("strong");
+    strong.textContent = e.kind_label;
+    head.appendChild(strong);
+    head.appendChild(document.createTextNode(" · " + e.severity_label));
+    var summary = document.createElement("p");
+    summary.textContent = e.summary;
+    var meta = document.createElement("p");
+    meta.className = "meta";
+    var time = document.createElement("time");
+    time.setAttribute("datetime", e.raised_at);
+    time.textContent = e.time;
+    meta.appendChild(time);
+    meta.appendChild(document.createTextNode((e.place ? " · " + e.place : "") + " · " + e.department));
+    li.appendChild(head);
+    li.appendChild(summary);
+    li.appendChild(meta);
+    return li;
+  }
+
+  // The list is a live region: the events still open keep their item (its summary refreshed), so
+  // that a screen reader announces the new or graver events, not the whole list again.
   function renderEvents(list) {
     var ol = document.getElementById("ops-events");
-    ol.textContent = "";
-    list.forEach(function (e) {
-      var li = document.createElement("li");
-      li.className = "ops-event severity-" + e.severity;
-      li.setAttribute("data-event-id", e.id);
-      li.setAttribute("data-entity-id", e.entity_id);
-      var head = document.createElement("p");
-      var strong = document.createElement("strong");
-      strong.textContent = e.kind_label;
-      head.appendChild(strong);
-      head.appendChild(document.createTextNode(" · " + e.severity_label));
-      var summary = document.createElement("p");
-      summary.textContent = e.summary;
-      var meta = document.createElement("p");
-      meta.className = "meta";
-      var time = document.createElement("time");
-      time.setAttribute("datetime", e.raised_at);
-      time.textContent = e.time;
-      meta.appendChild(time);
-      meta.appendChild(document.createTextNode((e.place ? " · " + e.place : "") + " · " + e.department));
-      li.appendChild(head);
-      li.appendChild(summary);
-      li.appendChild(meta);
-      ol.appendChild(li);
+    var old = {};
+    Array.prototype.forEach.call(ol.children, function (li) { old[li.getAttribute("data-event-id")] = li; });
+    var items = list.map(function (e) {
+      var li = old[String(e.id)];
+      if (!li || !li.classList.contains("severity-" + e.severity)) { return eventItem(e); }
+      delete old[String(e.id)];
+      var summary = li.children[1];
+      if (summary && summary.textContent !== e.summary) { summary.textContent = e.summary; }
+      return li;
+    });
+    Object.keys(old).forEach(function (id) { ol.removeChild(old[id]); });
+    items.forEach(function (li, i) {
+      if (ol.children[i] !== li) { ol.insertBefore(li, ol.children[i] || null); }
     });
     document.getElementById("ops-events-empty").hidden = list.length > 0;
     addFocusButtons(list);
@@ -220,23 +236,39 @@
   }).catch(function () { return null; });
 
   var source = null;
-  function listen(cursor) {
+  var cursor = null;  // the last cursor received: where a new connection starts from
+  var backoff = 3000;
+  var leaving = false;
+  function listen() {
+    if (leaving) { return; }
     var url = el.getAttribute("data-stream") + (cursor ? "?since=" + encodeURIComponent(cursor) : "");
     say("connecting", texts.connecting);
-    source = new EventSource(url);
+    var es = source = new EventSource(url);
+    function follow(msg) { if (msg.lastEventId) { cursor = msg.lastEventId; } }
     source.addEventListener("open", function () {
+      backoff = 3000;
       say("live", fmt(texts.live, { time: now() }));
     });
     source.addEventListener("features", function (msg) {
+      follow(msg);
       var data = JSON.parse(msg.data);
       data.features.forEach(update);
       el.setAttribute("data-updates", String(+(el.getAttribute("data-updates") || 0) + 1));
       say("live", fmt(texts.live, { time: now() }));
     });
-    source.addEventListener("events", function (msg) { renderEvents(JSON.parse(msg.data).events); });
+    source.addEventListener("events", function (msg) { follow(msg); renderEvents(JSON.parse(msg.data).events); });
     var planned = false;  // the server ends each connection after a while: not a loss
     source.addEventListener("reconnect", function () { planned = true; });
     source.addEventListener("error", function () {
+      if (es.readyState === EventSource.CLOSED) {
+        // The browser gives up on an answer other than 200 (a proxy's 502 while the server restarts,
+        // a signed-out session): the page tries again itself, ever more slowly, from its cursor.
+        es.close();
+        say("lost", texts.lost);
+        window.setTimeout(listen, backoff);
+        backoff = Math.min(backoff * 2, 60000);
+        return;
+      }
       if (planned) { planned = false; say("connecting", texts.connecting); } else { say("lost", texts.lost); }
     });
   }
@@ -253,11 +285,16 @@
     });
     if (bounds) { map.fitBounds(bounds, { padding: [8, 8] }); }
     el.setAttribute("data-ready", String(snapshot.features.length));
-    listen(snapshot.cursor);
+    cursor = snapshot.cursor;
+    listen();
   }).catch(function (e) {
     el.setAttribute("data-ready", "error");
     say("lost", texts.lost);
     if (window.console) { console.error(e); }
   });
-  window.addEventListener("pagehide", function () { if (source) { source.close(); } });
+  window.addEventListener("pagehide", function () { leaving = true; if (source) { source.close(); } });
+  // Back to the page from the browser's history cache: its stream was closed on leaving, so follow again.
+  window.addEventListener("pageshow", function (e) {
+    if (e.persisted && leaving) { leaving = false; if (cursor) { listen(); } }
+  });
 })();

@@ -30,6 +30,7 @@ from parvis.kernel.db import utcnow
 from parvis.modules import city
 from parvis.modules.sensors import actions, air, events, traffic
 from parvis.modules.sensors.models import Entity
+from parvis.settings import Settings
 
 # map layer -> its Smart Data Models types (single parking spots are not drawn: too many)
 LAYERS: dict[str, tuple[str, ...]] = {
@@ -47,7 +48,10 @@ AIR_LEVELS = tuple(c.code for c in air.CATEGORIES)  # the VN_AQI categories
 WASTE_LEVELS = ("low", "medium", "high")
 LEVELS: dict[str, tuple[str, ...]] = {"traffic": TRAFFIC_LEVELS, "parking": PARKING_LEVELS,
                                       "air": AIR_LEVELS, "waste": WASTE_LEVELS}
-WASTE_MEDIUM, WASTE_HIGH = 0.5, 0.8  # fill shares from which a container is half full, to collect
+WASTE_MEDIUM = 0.5  # fill share from which a container is half full
+# From this fill a container is to collect ("high"): the waste list's ``waste_collect_threshold``,
+# given by the caller so that the room and the list agree (this is the setting's default).
+WASTE_COLLECT = Settings.model_fields["waste_collect_threshold"].default
 PARKING_FEW = 0.1  # share of free spaces under which a car park has "few" left
 
 
@@ -117,27 +121,28 @@ def _air(attrs: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _waste(attrs: dict[str, Any]) -> dict[str, Any]:
+def _waste(attrs: dict[str, Any], collect: float = WASTE_COLLECT) -> dict[str, Any]:
     fill = _number(attrs, "fillingLevel")
     if fill is None:
         return {"level": None, "fill": None}
-    level = "high" if fill >= WASTE_HIGH else "medium" if fill >= WASTE_MEDIUM else "low"
+    level = "high" if fill >= collect else "medium" if fill >= WASTE_MEDIUM else "low"
     return {"level": level, "fill": round(fill * 100)}
 
 
 STATES = {"traffic": _traffic, "parking": _parking, "air": _air, "waste": _waste}
 
 
-def feature(row: Any) -> dict[str, Any] | None:
+def feature(row: Any, collect: float = WASTE_COLLECT) -> dict[str, Any] | None:
     """A sensor's compact GeoJSON feature (``row``: an entity with id, type, location, attrs,
-    modified_at), None for a type the map does not show."""
+    modified_at), None for a type the map does not show; ``collect``: the waste list's threshold."""
     layer = layer_of_type().get(row.type)
     if layer is None:
         return None
     name = _value(row.attrs or {}, "name")
     props: dict[str, Any] = {"layer": layer, "modified": stamp(row.modified_at),
                              "name": name if isinstance(name, str) and name else row.id.rsplit(":", 1)[-1]}
-    props.update(STATES[layer](row.attrs or {}))
+    attrs = row.attrs or {}
+    props.update(_waste(attrs, collect) if layer == "waste" else STATES[layer](attrs))
     return {"type": "Feature", "id": row.id, "geometry": row.location, "properties": props}
 
 
@@ -154,13 +159,13 @@ def cursor_now(session: Session) -> datetime:
     return newest or utcnow()
 
 
-def snapshot(session: Session) -> dict[str, Any]:
+def snapshot(session: Session, collect: float = WASTE_COLLECT) -> dict[str, Any]:
     """Every sensor of the map as a GeoJSON FeatureCollection, with the ``cursor`` to follow
     changes from (read first: what changes during the read is sent again by the feed)."""
     cursor = cursor_now(session)
     rows = session.scalars(select(Entity).where(Entity.type.in_(_map_types()))
                            .order_by(Entity.id).limit(SNAPSHOT_MAX))
-    features = [f for f in (feature(r) for r in rows) if f is not None]
+    features = [f for f in (feature(r, collect) for r in rows) if f is not None]
     return {"type": "FeatureCollection", "cursor": stamp(cursor), "features": features}
 
 
@@ -197,6 +202,7 @@ class Feed:
     in order) and what it sent in the overlap window behind it."""
     cursor: datetime
     overlap: timedelta
+    collect: float = WASTE_COLLECT  # the waste list's threshold
     last_id: str = ""
     seen: dict[str, datetime] = field(default_factory=dict)  # id -> modified_at sent
 
@@ -228,7 +234,7 @@ class Feed:
             if self.seen.get(row.id) == row.modified_at:
                 continue
             self.seen[row.id] = row.modified_at
-            f = feature(row)
+            f = feature(row, self.collect)
             if f is not None:
                 sent.append(f)
         horizon = self.cursor - self.overlap
@@ -265,9 +271,9 @@ class OpenEvent:
 
 
 def visible_events(session: Session, kinds: set[str] | None) -> list[events.EventView]:
-    """The open events of these department kinds (None: all), newest first."""
-    found = [e for e in events.open_events(session) if kinds is None or e.department in kinds]
-    return found[:EVENTS_MAX]
+    """The open events of these department kinds (None: all), newest first, at most ``EVENTS_MAX``
+    (filtered and limited in the query: every open stream runs it each second)."""
+    return events.events(session, departments=kinds, status="open", limit=EVENTS_MAX)
 
 
 def describe(session: Session, found: list[events.EventView]) -> list[OpenEvent]:

@@ -60,7 +60,7 @@ class Claimed:
     sys_attrs: bool
     context: Any
     throttling: float
-    last_id: int
+    ids: list[int]  # the outbox rows read (only these are deleted once sent)
     entities: list[PendingNotification]
 
 
@@ -68,6 +68,23 @@ def _due(now: datetime) -> Any:
     pending = exists().where(PendingNotification.subscription_id == Subscription.id)
     return (pending & or_(Subscription.next_at.is_(None), Subscription.next_at <= now)
             & or_(Subscription.lease_until.is_(None), Subscription.lease_until < now))
+
+
+def _coalesce(session: Session, sub_id: str | None = None, *, not_leased_at: datetime | None = None) -> None:
+    """Delete the pending states superseded by a later one of the same entity (of one subscription,
+    or of all): only an entity's latest state is ever sent, and a notification reads at most
+    ``MAX_ENTITIES`` rows, which must be the entities' latest states, not a backlog of old ones.
+    For one entity a later commit has a higher id (its writes hold the entity's row)."""
+    newer = PendingNotification.__table__.alias("newer")
+    latest = select(func.max(newer.c.id)).group_by(newer.c.subscription_id, newer.c.entity_id)
+    query = delete(PendingNotification)
+    if sub_id is not None:
+        latest = latest.where(newer.c.subscription_id == sub_id)
+        query = query.where(PendingNotification.subscription_id == sub_id)
+    if not_leased_at is not None:  # not those being sent (their sender deletes what it read)
+        sending = select(Subscription.id).where(Subscription.lease_until >= not_leased_at)
+        query = query.where(PendingNotification.subscription_id.not_in(sending))
+    session.execute(query.where(PendingNotification.id.not_in(latest)))
 
 
 class Notifier:
@@ -104,14 +121,15 @@ class Notifier:
             if not self.db.is_sqlite:
                 query = query.with_for_update(skip_locked=True, of=Subscription)
             for row in session.scalars(query).all():
+                _coalesce(session, row.id)
                 pending = list(session.scalars(
                     select(PendingNotification).where(PendingNotification.subscription_id == row.id)
                     .order_by(PendingNotification.id).limit(MAX_ENTITIES)))
                 if not pending:
                     continue
-                last_id = pending[-1].id
+                ids = [item.id for item in pending]
                 if not self._may_send(session, row, now):  # paused, expired, owner revoked: dropped
-                    self._drop(session, row.id, last_id)
+                    self._drop(session, ids)
                     continue
                 latest: dict[str, PendingNotification] = {}
                 for item in pending:
@@ -119,7 +137,7 @@ class Notifier:
                     latest[item.entity_id] = item
                 row.lease_until = now + self.lease
                 claimed.append(Claimed(row.id, row.endpoint, row.accept, list(row.receiver_info or []),
-                                       row.format, row.sys_attrs, row.context, row.throttling, last_id,
+                                       row.format, row.sys_attrs, row.context, row.throttling, ids,
                                        list(latest.values())))
             for item in claimed:
                 for entity in item.entities:
@@ -136,9 +154,10 @@ class Notifier:
         return key is not None and key.revoked_at is None
 
     @staticmethod
-    def _drop(session: Session, sub_id: str, last_id: int) -> None:
-        session.execute(delete(PendingNotification).where(PendingNotification.subscription_id == sub_id,
-                                                          PendingNotification.id <= last_id))
+    def _drop(session: Session, ids: list[int]) -> None:
+        """Delete exactly the rows read: on PostgreSQL a transaction that took a lower id may commit
+        after they were read (ids are handed out at insert, not at commit), and must still be sent."""
+        session.execute(delete(PendingNotification).where(PendingNotification.id.in_(ids)))
 
     # ---------------------------------------------------------------------------- sending
 
@@ -192,7 +211,10 @@ class Notifier:
         except Exception as exc:  # never lose the lease on an unexpected failure
             log.exception("notification of %s failed", item.id)
             error = f"{type(exc).__name__}"
-        self.finish(item, error)
+        try:
+            self.finish(item, error)
+        except Exception:  # in a pool's thread nobody would hear of it: the lease runs out, it goes again
+            log.exception("the outcome of the notification of %s could not be recorded", item.id)
 
     def finish(self, item: Claimed, error: str | None) -> None:
         now = utcnow()
@@ -204,7 +226,7 @@ class Notifier:
             row.last_notification, row.lease_until = now, None
             throttle = timedelta(seconds=row.throttling or 0)
             if error is None:
-                self._drop(session, row.id, item.last_id)
+                self._drop(session, item.ids)
                 row.last_success, row.delivery_status, row.attempts = now, "ok", 0
                 row.next_at = now + throttle if row.throttling else None
                 return
@@ -213,7 +235,7 @@ class Notifier:
             if row.attempts >= self.settings.sensors_notify_max_attempts:
                 log.warning("notification of subscription %s given up after %s attempts: %s",
                             row.id, row.attempts, error)
-                self._drop(session, row.id, item.last_id)
+                self._drop(session, item.ids)
                 row.attempts = 0
                 row.next_at = now + throttle if row.throttling else None
                 return
@@ -230,18 +252,24 @@ class Notifier:
         return len(claimed)
 
     def next_due_in(self) -> float | None:
-        """Seconds until a throttled or retrying subscription with pending changes may send."""
+        """Seconds until a throttled or retrying subscription with pending changes may send (one
+        being sent is not counted: its end wakes the sender, and counting it would spin the loop)."""
+        now = utcnow()
         with self.db.read() as session:
             pending = exists().where(PendingNotification.subscription_id == Subscription.id)
-            when = session.scalar(select(func.min(Subscription.next_at)).where(pending))
-        return None if when is None else max(0.0, (when - utcnow()).total_seconds())
+            free = or_(Subscription.lease_until.is_(None), Subscription.lease_until < now)
+            when = session.scalar(select(func.min(Subscription.next_at)).where(pending, free))
+        return None if when is None else max(0.0, (when - now).total_seconds())
 
     def housekeeping(self) -> None:
         """Forget the changes queued for subscriptions deleted meanwhile (a process that had not
-        seen the deletion yet may still queue some)."""
+        seen the deletion yet may still queue some), and the states superseded by a later one (a
+        throttled or failing subscription on a busy type would otherwise pile them up)."""
         with self.db.transaction() as session:
             known = exists().where(Subscription.id == PendingNotification.subscription_id)
             session.execute(delete(PendingNotification).where(~known))
+        with self.db.transaction() as session:
+            _coalesce(session, not_leased_at=utcnow())
 
     # ----------------------------------------------------------------------------- thread
 
@@ -292,15 +320,19 @@ class Notifier:
 
         engine = self.db.engine  # connect as the engine does (same host, user, socket...)
         args, kwargs = engine.dialect.create_connect_args(engine.url)
-        while self.alive():
+
+        def mine() -> bool:  # a sender started again after a stop has its own listener
+            return self.alive() and self._wake is wake
+
+        while mine():
             try:
                 with psycopg.connect(*args, **{**kwargs, "autocommit": True}) as conn:
                     conn.execute(f"LISTEN {subscriptions.CHANNEL}")
-                    while self.alive():
+                    while mine():
                         for _notice in conn.notifies(timeout=1.0):
                             wake.set()
             except Exception as exc:
-                if self.alive():
+                if mine():
                     log.warning("LISTEN for notifications failed (%s); polling meanwhile", exc)
                 self._stop.wait(1.0)
 

@@ -39,6 +39,7 @@ from parvis.modules.sensors.subscription_models import PendingNotification, Subs
 
 CHANNEL = "parvis_sensors_notify"  # PostgreSQL NOTIFY channel that wakes the notifier
 _QUEUED = "sensors_notifications_queued"
+SETTLE_SECONDS = 10.0  # longer than a subscription write's transaction: it has committed by then
 _settings = {"refresh_seconds": 1.0}
 
 
@@ -161,7 +162,12 @@ class _Cache:
             if now - self.checked < _settings["refresh_seconds"]:
                 return
             stamp = tuple(session.execute(select(func.count(), func.max(Subscription.modified_at))).one())
-            if stamp != self.stamp:
+            newest = stamp[1]
+            # A write stamps modified_at before it commits: on PostgreSQL two writes of different
+            # subscriptions can commit out of order, the older stamp last, leaving the stamp as it was.
+            # So the cache reloads while the newest write is recent, not only when the stamp moves.
+            recent = newest is not None and (utcnow() - newest).total_seconds() < SETTLE_SECONDS
+            if stamp != self.stamp or recent:
                 self._load(session)
                 self.stamp = stamp
             self.checked = now

@@ -56,7 +56,7 @@ LEVEL_LABELS: dict[str, dict[str, str]] = {
                 "full": N_("Full")},
     "air": {c.code: c.label for c in air.CATEGORIES},  # VN_AQI
     "waste": {"low": N_("Under half full"), "medium": N_("Half full or more"),
-              "high": N_("To collect (80 percent full or more)")},
+              "high": N_("To collect today")},  # with the threshold of the waste list: see _labels
 }
 NO_DATA = N_("No data yet")
 EVENT_KINDS = {"congestion": N_("Congestion"), "air_quality": N_("Air quality")}
@@ -74,14 +74,16 @@ JS_TEXTS = {
     "aqi": N_("VN_AQI %(value)s"),
     "fill": N_("%(fill)s %% full"),
     "districts": N_("Districts"),
-    "changed": N_("%(name)s: %(state)s"),
 }
 
 
-def _labels() -> dict[str, Any]:
+def _labels(settings: Settings) -> dict[str, Any]:
+    levels = {layer: {k: _(v) for k, v in names.items()} for layer, names in LEVEL_LABELS.items()}
+    collect = _("over %(percent)s %%", percent=round(settings.waste_collect_threshold * 100))
+    levels["waste"]["high"] = f"{levels['waste']['high']} ({collect})"  # the waste list's own words
     return {
         "layers": {k: _(v) for k, v in LAYER_LABELS.items()},
-        "levels": {layer: {k: _(v) for k, v in levels.items()} for layer, levels in LEVEL_LABELS.items()},
+        "levels": levels,
         "no_data": _(NO_DATA),
         "texts": {k: _(v) for k, v in JS_TEXTS.items()},
     }
@@ -109,23 +111,24 @@ def _sse(event: str | None, data: Any, event_id: str | None = None) -> bytes:
 @router.get("/sensors/operations")
 def operations_room(request: Request,
                     principal: Annotated[Principal, Depends(require(PERMISSION))]) -> Response:
+    settings: Settings = request.app.state.settings
     with request.app.state.db.read() as session:
-        snapshot = live.snapshot(session)
+        snapshot = live.snapshot(session, settings.waste_collect_threshold)
         items = live.open_events(session, live.department_kinds(session, principal))
     summaries = live.summaries(snapshot["features"])
+    labels = _labels(settings)
     return render(request, "sensors/operations.html", {
         "events": items, "summaries": summaries, "cursor": snapshot["cursor"], "now": utcnow(),
-        "layer_labels": {k: _(v) for k, v in LAYER_LABELS.items()},
-        "level_labels": _labels()["levels"], "levels": live.LEVELS, "no_data": _(NO_DATA),
-        "event_kinds": {k: _(v) for k, v in EVENT_KINDS.items()},
-        "severities": {k: _(v) for k, v in SEVERITIES.items()}, "labels": _labels()})
+        "layer_labels": labels["layers"], "level_labels": labels["levels"], "levels": live.LEVELS,
+        "no_data": labels["no_data"], "event_kinds": {k: _(v) for k, v in EVENT_KINDS.items()},
+        "severities": {k: _(v) for k, v in SEVERITIES.items()}, "labels": labels})
 
 
 @router.get("/sensors/operations/snapshot.geojson")
 def operations_snapshot(request: Request,
                         _p: Annotated[Principal, Depends(require(PERMISSION))]) -> Response:
     with request.app.state.db.read() as session:
-        snapshot = live.snapshot(session)
+        snapshot = live.snapshot(session, request.app.state.settings.waste_collect_threshold)
     return Response(orjson.dumps(snapshot), media_type=GEOJSON, headers={"Cache-Control": "no-store"})
 
 
@@ -152,7 +155,8 @@ async def _stream(request: Request, principal: Principal, start: datetime | None
         with db.read() as session:
             newest = live.cursor_now(session)
             cursor = min(start, newest) if start is not None else newest  # never ahead of the data
-            return (live.Feed(cursor, timedelta(seconds=settings.sensors_operations_overlap_seconds)),
+            return (live.Feed(cursor, timedelta(seconds=settings.sensors_operations_overlap_seconds),
+                              settings.waste_collect_threshold),
                     live.department_kinds(session, principal))
 
     feed, kinds = await anyio.to_thread.run_sync(begin)
