@@ -8,10 +8,10 @@ updates the subscription's delivery state. Claims are safe with any number of wo
 leaves a lease that runs out, and another sends again.
 
 Latency: the worker's idle loop looks for work every second, too slow for notifications; so the
-worker's tick starts a sending thread (from its second call: ``parvis worker --once`` sends in
-the tick itself) that waits for work: woken at once by commits of this process, by
+sender is a worker *service* (``JobRegistry.add_service``), a thread the worker runs beside its
+jobs until it stops, that waits for work: woken at once by commits of this process, by
 ``LISTEN/NOTIFY`` on PostgreSQL, and by polling every ``PARVIS_SENSORS_NOTIFY_POLL_SECONDS`` on
-SQLite. It stops when the worker stops calling the tick or when its database is disposed.
+SQLite. One pass of the worker (``parvis worker --once``, tests) sends in its tick instead.
 """
 
 from __future__ import annotations
@@ -43,7 +43,6 @@ from parvis.settings import Settings
 
 log = logging.getLogger(__name__)
 MAX_ENTITIES = 1000  # pending changes read per notification (the rest go in the next one)
-HEARTBEAT_SECONDS = 60.0  # the sending thread stops when the worker's tick is this silent
 HOUSEKEEPING_SECONDS = 60.0
 MAX_BACKOFF = 3600.0
 
@@ -98,8 +97,7 @@ class Notifier:
         self.pg_idle_seconds = 1.0  # PostgreSQL: LISTEN wakes the sender; this is a safety net
         self._thread: threading.Thread | None = None
         self._pool = db.engine.pool
-        self.last_tick = time.monotonic()
-        self.ticks = 0
+        self._serving = False
         self._housekept = -HOUSEKEEPING_SECONDS
 
     # ----------------------------------------------------------------------------- claims
@@ -274,9 +272,8 @@ class Notifier:
     # ----------------------------------------------------------------------------- thread
 
     def alive(self) -> bool:
-        """The database this notifier serves is still in use, and its worker still ticks."""
-        return (not self._stop.is_set() and self.db.engine.pool is self._pool
-                and time.monotonic() - self.last_tick < HEARTBEAT_SECONDS)
+        """Not stopped, and the database this notifier serves is still in use."""
+        return not self._stop.is_set() and self.db.engine.pool is self._pool
 
     def run(self) -> None:
         """Send notifications as they come, until stopped (``stop``) or no longer ``alive``."""
@@ -337,10 +334,20 @@ class Notifier:
                 self._stop.wait(1.0)
 
     def start(self) -> None:
+        """Send from a thread of its own until ``stop`` (tests; the worker uses ``serve``)."""
         self._stop.clear()
-        self.last_tick = time.monotonic()
         self._thread = threading.Thread(target=self.run, name="parvis-notify", daemon=True)
         self._thread.start()
+
+    def serve(self, _db: Database, stopping: threading.Event) -> None:
+        """The worker's service (``parvis worker``, ``parvis serve --with-worker``): send
+        notifications as they come, in the worker's service thread, until the worker stops."""
+        self._stop = stopping
+        self._serving = True
+        try:
+            self.run()
+        finally:
+            self._serving = False
 
     def stop(self) -> None:
         self._stop.set()
@@ -351,17 +358,13 @@ class Notifier:
             thread.join(timeout=10)
 
     def tick(self, _db: Database) -> int:
-        """The worker's tick: keeps the sending thread running (from the second call), or sends
-        itself when there is none."""
-        self.last_tick = time.monotonic()
-        self.ticks += 1
-        if self.last_tick - self._housekept >= HOUSEKEEPING_SECONDS:
-            self._housekept = self.last_tick
+        """The worker's tick: housekeeping every minute; and the sending itself when no service
+        thread sends (one pass of ``Worker.run_once``: ``parvis worker --once``, tests)."""
+        now = time.monotonic()
+        if now - self._housekept >= HOUSEKEEPING_SECONDS:
+            self._housekept = now
             self.housekeeping()
-        running = self._thread is not None and self._thread.is_alive()
-        if not running and self.ticks >= 2 and self.db.engine.pool is self._pool:
-            self.start()
-            running = True
+        running = self._serving or (self._thread is not None and self._thread.is_alive())
         return 0 if running else self.deliver_due()
 
 
@@ -395,4 +398,6 @@ def concise(attr: Any) -> Any:
 def register(registry: JobRegistry, bus: EventBus, db: Database, settings: Settings) -> None:
     """Add the worker's notification delivery."""
     subscriptions.configure(settings.sensors_subscriptions_refresh_seconds)
-    registry.add_tick(Notifier(db, settings).tick)
+    notifier = Notifier(db, settings)
+    registry.add_tick(notifier.tick)
+    registry.add_service(notifier.serve)
