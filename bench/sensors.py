@@ -2,18 +2,24 @@
 
 Starts its own Mosquitto on a free loopback port (the system's default `max_queued_messages`
 of 1,000 would drop what a busy listener has not taken yet: a production hub raises it too, see
-docs/sensors.md), provisions N devices (default 1,000), starts a real `parvis sensors listen`,
-publishes messages of
-4 measures each (QoS 1) from separate processes as fast as the broker takes them for S seconds,
-then waits until every measure is stored and prints:
+docs/sensors.md), provisions N devices (default 1,000), starts real `parvis sensors listen`
+processes (`--listeners N`: more than one share the subscription, `$share/...`), publishes
+messages of 4 measures each (QoS 1) from two processes for S seconds (as fast as the broker takes
+them, or `--rate` messages/s in all), then waits until every measure is stored and prints:
 
 1. the publishers' rate (messages/s);
-2. the ingestion rate from the first publish to the last measure stored (messages/s);
-3. measures lost or doubled, counted in the database.
+2. the ingestion rate from the first publish to the last measure stored (messages/s), and how
+   long after the last publish the last measure was stored;
+3. measures lost or doubled, counted in the database;
+4. CPU per message of the listener(s), PostgreSQL's server processes (a local server), the broker
+   and the publishers (from /proc and rusage), with the machine's load.
 
-Run: `.venv/bin/python bench/sensors.py [--seconds 60] [--devices 1000] [--database-url URL]`
-(default: a SQLite file in a temporary folder; PostgreSQL: the URL of a database, which it
-upgrades; a run uses its own API key, so a database can be reused).
+The publishers write MQTT on the socket (QoS 1, acknowledged by the broker): paho's publishing
+costs more CPU per message than the whole hub, on the same cores (`--paho` to use it anyway).
+
+Run: `.venv/bin/python bench/sensors.py [--seconds 60] [--devices 1000] [--listeners 1] [--rate 0]
+[--paho] [--database-url URL]` (default: a SQLite file in a temporary folder; PostgreSQL: the URL
+of a database, which it upgrades; a run uses its own API key, so a database can be reused).
 """
 
 from __future__ import annotations
@@ -21,7 +27,9 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
+import resource
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -33,7 +41,7 @@ from pathlib import Path
 import orjson
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from parvis.kernel.db import Database
 from parvis.migrations import upgrade
@@ -60,8 +68,64 @@ def start_broker(folder: Path) -> tuple[subprocess.Popen, int]:
     raise SystemExit("mosquitto did not start")
 
 
-def publisher(key: str, devices: list[str], seconds: float, start: str, offset: int, port: int) -> int:
-    """Publish back to back for ``seconds``; message n of a device is stamped ``start`` + n s."""
+def _mqtt_text(value: str) -> bytes:
+    raw = value.encode()
+    return struct.pack("!H", len(raw)) + raw
+
+
+def _mqtt_packet(first: int, body: bytes) -> bytes:
+    size, length = bytearray(), len(body)
+    while True:
+        length, digit = divmod(length, 128)
+        size.append(digit | (0x80 if length else 0))
+        if not length:
+            return bytes([first]) + bytes(size) + body
+
+
+def publisher(key: str, devices: list[str], seconds: float, start: str, offset: int, port: int,
+              rate: float = 0.0) -> tuple[int, float]:
+    """Publish back to back for ``seconds`` at QoS 1 (about 1,000 unacknowledged at most); message n of a
+    device is stamped ``start`` + n s; how many the broker acknowledged. MQTT 3.1.1 written on the
+    socket: the devices are not what is measured, and paho's publishing costs more CPU per message
+    than the whole listener on the cores they share. ``rate``: messages/s (0: as fast as it can)."""
+    sock = socket.create_connection(("127.0.0.1", port))
+    sock.sendall(_mqtt_packet(0x10, _mqtt_text("MQTT") + bytes([4, 0x02]) + struct.pack("!H", 0)
+                              + _mqtt_text(f"bench-pub-{key}-{offset}")))
+    if sock.recv(4) != b"\x20\x02\x00\x00":
+        raise SystemExit("the broker refused the publisher")
+    base = datetime.fromisoformat(start)
+    topics = [_mqtt_text(f"/{key}/{device}/attrs") for device in devices]
+    window, inflight, acked, mid, n, pending = 1000, 0, 0, 0, 0, b""
+    began = time.monotonic()
+    stop = began + seconds
+    while time.monotonic() < stop or inflight:
+        if rate and time.monotonic() < stop and inflight < window:
+            time.sleep(max(0.0, began + n * len(devices) / rate - time.monotonic()))
+        if time.monotonic() < stop and inflight < window:
+            at = (base + timedelta(seconds=n)).isoformat()
+            n += 1
+            chunk = []
+            for topic in topics:
+                mid = mid % 65535 + 1
+                body = orjson.dumps({"f": 20 + n % 7, "s": 31.5, "o": 0.12, "mc": 16, "t": at})
+                chunk.append(_mqtt_packet(0x32, topic + struct.pack("!H", mid) + body))
+            sock.sendall(b"".join(chunk))
+            inflight += len(chunk)
+            if inflight < window:
+                continue
+        pending += sock.recv(1 << 16)  # PUBACKs: 4 bytes each
+        done = len(pending) // 4
+        pending = pending[4 * done:]
+        inflight -= done
+        acked += done
+    sock.sendall(b"\xe0\x00")
+    sock.close()
+    return acked, began
+
+
+def paho_publisher(key: str, devices: list[str], seconds: float, start: str, offset: int,
+                   port: int) -> tuple[int, float]:
+    """``publisher`` with paho-mqtt (``--paho``): as a device would, at a higher cost here."""
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"bench-pub-{key}-{offset}")
     client.max_inflight_messages_set(1000)
     client.max_queued_messages_set(0)
@@ -69,7 +133,8 @@ def publisher(key: str, devices: list[str], seconds: float, start: str, offset: 
     client.loop_start()
     base = datetime.fromisoformat(start)
     sent, n = 0, 0
-    stop = time.monotonic() + seconds
+    began = time.monotonic()
+    stop = began + seconds
     pending = []
     while time.monotonic() < stop:
         at = (base + timedelta(seconds=n)).isoformat()
@@ -86,7 +151,27 @@ def publisher(key: str, devices: list[str], seconds: float, start: str, offset: 
         info.wait_for_publish(timeout=60)
     client.disconnect()
     client.loop_stop()
-    return sent
+    return sent, began
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process and its waited-for children, from /proc (Linux)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+def database_pids(db: Database) -> list[int]:
+    """The PostgreSQL server processes serving this database (a local server: their CPU is read
+    from /proc too); none on SQLite."""
+    if db.is_sqlite:
+        return []
+    with db.read() as session:
+        return list(session.scalars(text(
+            "SELECT pid FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()")))
 
 
 def stored(db: Database) -> int:
@@ -95,10 +180,31 @@ def stored(db: Database) -> int:
                                   .where(IngestCount.outcome == "stored")) or 0)
 
 
+def start_listeners(n: int, env: dict[str, str], key: str) -> list[subprocess.Popen]:
+    """``n`` listener processes; more than one share the subscription (MQTT 5 ``$share``), each
+    with its own client id and persistent session."""
+    topic = f"/{key}/+/attrs" if n == 1 else f"$share/parvis-{key}//{key}/+/attrs"
+    listeners = [subprocess.Popen([sys.executable, "-m", "parvis.cli", "sensors", "listen"],
+                                  env={**env, "PARVIS_SENSORS_MQTT_TOPIC": topic,
+                                       "PARVIS_SENSORS_MQTT_CLIENT_ID": f"bench-{key}-{i}"},
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT) for i in range(n)]
+    for listener in listeners:
+        assert listener.stdout is not None
+        line = listener.stdout.readline().decode()
+        if not line.startswith("listening"):
+            raise SystemExit(f"a listener did not start: {line}")
+    return listeners
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--devices", type=int, default=1000)
+    parser.add_argument("--listeners", type=int, default=1,
+                        help="listener processes sharing the subscription ($share)")
+    parser.add_argument("--rate", type=float, default=0.0,
+                        help="messages/s published in all (0: as fast as the broker takes them)")
+    parser.add_argument("--paho", action="store_true", help="publish with paho-mqtt (more CPU per message)")
     parser.add_argument("--database-url", default="")
     args = parser.parse_args()
     tmp = tempfile.mkdtemp(prefix="parvis-bench-sensors-")
@@ -107,32 +213,31 @@ def main() -> None:
     db = Database(url)
     key = f"b{uuid.uuid4().hex[:10]}"
     devices = [f"det-{key}-{n}" for n in range(args.devices)]
-    print(f"Database: {db.dialect}; provisioning {len(devices):,} devices")
-    for n, device in enumerate(devices):
-        actions.provision_device(db, api_key=key, device_id=device,
-                                 entity_id=f"urn:ngsi-ld:TrafficFlowObserved:{device}",
-                                 entity_type="TrafficFlowObserved", attributes=MAPPING,
-                                 lon=107.5 + (n % 100) * 0.001, lat=16.4 + (n // 100) * 0.001)
+    print(f"Database: {db.dialect}; provisioning {len(devices):,} devices; {args.listeners} listener(s)")
+    actions.provision_devices(db, [actions.DeviceSpec(
+        api_key=key, device_id=device, entity_id=f"urn:ngsi-ld:TrafficFlowObserved:{device}",
+        entity_type="TrafficFlowObserved", attributes=MAPPING,
+        lon=107.5 + (n % 100) * 0.001, lat=16.4 + (n // 100) * 0.001) for n, device in enumerate(devices)])
     before = stored(db)
     broker, port = start_broker(Path(tmp))
     env = {**os.environ, "PARVIS_DATABASE_URL": url, "PARVIS_DATA_DIR": tmp,
-           "PARVIS_SENSORS_MQTT_URL": f"mqtt://127.0.0.1:{port}",
-           "PARVIS_SENSORS_MQTT_TOPIC": f"/{key}/+/attrs", "PARVIS_SENSORS_MQTT_CLIENT_ID": f"bench-{key}"}
-    listener = subprocess.Popen([sys.executable, "-m", "parvis.cli", "sensors", "listen"], env=env,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+           "PARVIS_SENSORS_MQTT_URL": f"mqtt://127.0.0.1:{port}"}
+    listeners: list[subprocess.Popen] = []
     try:
-        assert listener.stdout is not None
-        line = listener.stdout.readline().decode()
-        if not line.startswith("listening"):
-            raise SystemExit(f"the listener did not start: {line}")
+        listeners = start_listeners(args.listeners, env, key)
         # readings of the last hours, inside the hub's window of accepted times
         start = (datetime.now(UTC) - timedelta(hours=24)).replace(microsecond=0).isoformat()
         shares = [devices[i::PUBLISHERS] for i in range(PUBLISHERS)]
-        t0 = time.monotonic()
+        cpu0 = [cpu_seconds(p.pid) for p in (*listeners, broker)]
         with multiprocessing.get_context("spawn").Pool(PUBLISHERS) as pool:
-            sent = sum(pool.starmap(publisher, [(key, share, args.seconds, start, i, port)
-                                                for i, share in enumerate(shares)]))
+            done = list(pool.starmap(paho_publisher if args.paho else publisher,
+                                    [(key, share, args.seconds, start, i, port)
+                                     + ((args.rate / PUBLISHERS,) if args.rate and not args.paho else ())
+                                     for i, share in enumerate(shares)]))
+        # from the first publish (time.monotonic is one clock for every process on Linux)
+        sent, t0 = sum(n for n, _t in done), min(t for _n, t in done)
         published_in = time.monotonic() - t0
+        publishers_cpu = sum(resource.getrusage(resource.RUSAGE_CHILDREN)[:2])
         print(f"1. published {sent:,} messages of 4 measures in {published_in:.1f} s: "
               f"{sent / published_in:,.0f} messages/s")
         expected = before + 4 * sent
@@ -142,19 +247,32 @@ def main() -> None:
             now = stored(db)
             if now != last:
                 last, last_change = now, time.monotonic()
+        cpu = [b - a for a, b in zip(cpu0, [cpu_seconds(p.pid) for p in (*listeners, broker)], strict=True)]
+        # the listeners' server processes start with their first batch: their CPU since then
+        servers = database_pids(db)
+        server_cpu = sum(cpu_seconds(pid) for pid in servers)
         done_in = last_change - t0
         print(f"2. ingestion, first publish to last measure stored: {(last - before) / 4 / done_in:,.0f} "
-              f"messages/s ({(last - before) / 4:,.0f} messages in {done_in:.1f} s)")
+              f"messages/s ({(last - before) / 4:,.0f} messages in {done_in:.1f} s; the last one stored "
+              f"{done_in - published_in:.1f} s after the last publish)")
         with db.read() as session:
             rows = session.scalar(select(func.count(Observation.id)).where(
                 Observation.entity_id.like(f"urn:ngsi-ld:TrafficFlowObserved:det-{key}-%")))
         print(f"3. measures published {4 * sent:,}, stored {rows:,}: "
               f"{4 * sent - rows:,} lost (counted in the database)")
+        per = 1e6 / max(sent, 1)
+        server = f", PostgreSQL {server_cpu * per:.0f} us" if servers else ""
+        print(f"4. CPU per message: listener(s) {sum(cpu[:-1]) * per:.0f} us{server}, "
+              f"broker {cpu[-1] * per:.0f} us, publishers {publishers_cpu * per:.0f} us "
+              f"(load average {os.getloadavg()[0]:.1f} "
+              f"on {os.cpu_count()} cores)")
     finally:
-        listener.terminate()
-        out = listener.communicate(timeout=60)[0].decode().strip().splitlines()
-        (Path(tmp) / "listener.log").write_text("\n".join(out))
-        print("   listener: " + (out[-1] if out else "(no output)") + f" (log: {tmp}/listener.log)")
+        for n, listener in enumerate(listeners):
+            listener.terminate()
+            out = listener.communicate(timeout=60)[0].decode().strip().splitlines()
+            (Path(tmp) / f"listener-{n}.log").write_text("\n".join(out))
+            last_line = out[-1] if out else "(no output)"
+            print(f"   listener {n}: {last_line} (log: {tmp}/listener-{n}.log)")
         broker.terminate()
         db.dispose()
 

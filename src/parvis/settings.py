@@ -239,7 +239,12 @@ class Settings(BaseSettings):
     ngsi_batch_max_entities: int = Field(
         1000, ge=1, description="Entities accepted at most in one NGSI-LD batch operation."
     )
-    # --- sensors: subscriptions (their settings go here) ---
+    sensors_device_cache_seconds: float = Field(
+        10.0, ge=0, description="Seconds the MQTT listener keeps a device's provisioning in memory: a "
+        "device provisioned again or removed through another process is followed at most this late "
+        "(0: look devices up in every batch)."
+    )
+    # Sensor hub: subscriptions and notifications
     sensors_subscriptions_refresh_seconds: float = Field(
         1.0, gt=0, le=60, description="How often a process writing sensor data checks for subscriptions "
         "created, changed or deleted by another process (the longest delay before one is matched)."
@@ -262,7 +267,7 @@ class Settings(BaseSettings):
         0.05, gt=0, le=5, description="How often the notification sender looks for pending notifications "
         "on SQLite (PostgreSQL wakes it with LISTEN/NOTIFY)."
     )
-    # --- sensors: events and traffic (their settings go here) ---
+    # Sensor hub: events and traffic
     sensors_congestion_raise_level: Literal["B", "C", "D", "E", "F"] = Field(
         "E", description="Level of service (A-F) at which a road segment raises a congestion event "
         "to the mobility department."
@@ -299,7 +304,7 @@ class Settings(BaseSettings):
     sensors_traffic_refresh_seconds: int = Field(
         10, ge=2, le=600, description="How often the live traffic map fetches the segments' state."
     )
-    # --- sensors: parking, air quality, waste, aggregates and retention (their settings go here) ---
+    # Sensor hub: parking, air quality, waste, aggregates and retention
     sensors_rollup_seconds: int = Field(
         60, ge=1, description="Seconds between two rollups of new sensor observations into the hourly "
         "and daily aggregates (done by the worker)."
@@ -335,7 +340,7 @@ class Settings(BaseSettings):
         6, ge=0, le=23, description="Local hour of the next day's collection round: a container whose "
         "fill rate will take it over the threshold before then is listed too."
     )
-    # --- sensors: operations room (its settings go here) ---
+    # Sensor hub: the operations room
     sensors_operations_poll_seconds: float = Field(
         1.0, ge=0.05, le=60, description="How often an open operations room's live stream asks the "
         "database what changed (seconds)."

@@ -158,15 +158,15 @@ def test_a_message_the_database_refuses_is_set_aside_and_the_rest_of_the_batch_i
     real = ingest.ingest
     poisoned = b'{"f": 666}'
 
-    def refusing(db_, settings_, batch):
+    def refusing(db_, settings_, batch, **options):
         if any(m.body == poisoned for m in batch):
             raise DataError("INSERT ...", {}, Exception("value the database refuses"))
-        return real(db_, settings_, batch)
+        return real(db_, settings_, batch, **options)
 
     monkeypatch.setattr(mqtt.ingestion, "ingest", refusing)
     listener = mqtt.Listener(db, settings, client_id="test-no-broker")
     acked: list[int] = []
-    monkeypatch.setattr(listener.client, "ack", lambda mid, qos: acked.append(mid))
+    monkeypatch.setattr(listener.subscriber, "ack", lambda generation, mids: acked.extend(mids))
     items = [mqtt._Item(_msg({"f": n, "t": f"2026-11-29T07:{n:02d}:00+07:00"}), n, 1) for n in range(3)]
     items.insert(1, mqtt._Item(_msg(poisoned), 99, 1))
     listener._store(items)
@@ -176,6 +176,9 @@ def test_a_message_the_database_refuses_is_set_aside_and_the_rest_of_the_batch_i
         letter = session.scalars(select(DeadLetter)).one()
     assert (letter.reason, letter.payload) == ("unstorable", '{"f": 666}')
     assert listener.totals["stored"] == 3 and listener.totals["dead"] == 1
+    with db.read() as session:  # counted once each, the stored and the set aside alike
+        assert counts.totals(session)["mqtt"] == {"stored": 3, "repeated": 0, "dead": 1, "dropped": 0,
+                                                  "throttled": 0}
 
 
 def test_nothing_of_an_unknown_sender_is_kept_but_the_reason(db, settings, detector):

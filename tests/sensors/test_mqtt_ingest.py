@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import func, select
 
 from parvis.modules import sensors
-from parvis.modules.sensors import simulate
+from parvis.modules.sensors import counts, simulate
 from parvis.modules.sensors.models import DeadLetter, Observation
 from parvis.modules.sensors.mqtt import Listener, publish
 
@@ -131,9 +131,18 @@ def test_a_listener_killed_mid_stream_and_restarted_loses_nothing_and_doubles_no
         kept = {(e, a.rsplit("/", 1)[-1], at): v for e, a, at, v in session.execute(
             select(Observation.entity_id, Observation.attribute, Observation.observed_at, Observation.value))}
     assert kept == sent
+    with db.read() as session:  # the counters too: each batch counted in the transaction that stored it
+        assert counts.totals(session)["mqtt"]["stored"] == expected
 
 
 @pytest.mark.parametrize("broker", ["mqtt://127.0.0.1:1", "127.0.0.1:1"])
 def test_publishing_to_no_broker_says_so(broker):
     with pytest.raises(OSError):
         publish(broker, [("/k/d/attrs", {"f": 1})])
+
+
+@pytest.mark.parametrize("url", ["mqtts://broker.example:8883", "ws://broker.example/mqtt"])
+def test_a_broker_url_parvis_cannot_speak_is_refused_not_tried_in_clear_text(db, settings, url):
+    settings.sensors_mqtt_url = url
+    with pytest.raises(ValueError, match="does not speak"):
+        Listener(db, settings)

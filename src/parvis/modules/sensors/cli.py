@@ -42,7 +42,10 @@ def listen(database_url: str | None, seconds: float) -> None:
 
     settings, db = _db(database_url)
     subscriptions.configure(settings.sensors_subscriptions_refresh_seconds)
-    listener = Listener(db, settings)
+    try:
+        listener = Listener(db, settings)
+    except ValueError as exc:  # a broker URL Parvis cannot use
+        raise click.ClickException(str(exc)) from None
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())

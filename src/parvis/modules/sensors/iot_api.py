@@ -14,6 +14,7 @@ once; the next ones are answered 429 with ``Retry-After`` and counted as throttl
 from __future__ import annotations
 
 import threading
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -53,8 +54,7 @@ async def post_measures(request: Request, k: Annotated[str, Query(pattern=ingest
                               headers={"Retry-After": "1"})
     try:
         message = ingest.Message(api_key=k, device_id=i, body=body, received_at=utcnow(), channel="http")
-        outcome = await run_in_threadpool(ingest.ingest, db, settings, [message])
-        await run_in_threadpool(counts.record_counts, db, "http", outcome)
+        outcome = await run_in_threadpool(partial(ingest.ingest, db, settings, [message], count_as="http"))
     finally:
         gate.release()
     if outcome.dead:
@@ -113,6 +113,7 @@ def provision_devices(request: Request, body: DevicesIn) -> Response:
         actions.DeviceSpec(api_key=d.apikey, device_id=d.device_id, entity_id=d.entity_name,
                            entity_type=d.entity_type, attributes={a.object_id: a.name for a in d.attributes},
                            lon=d.lon, lat=d.lat) for d in body.devices])
+    ingest.forget_devices(request.app.state.db)  # this process's readings follow the new provisioning at once
     return Response(status_code=201)
 
 
@@ -139,6 +140,7 @@ def get_device(request: Request, device_id: str) -> dict[str, Any]:
                dependencies=[Depends(require_write)])
 def delete_device(request: Request, device_id: str) -> Response:
     actions.remove_device(request.app.state.db, device_id)
+    ingest.forget_devices(request.app.state.db)
     return Response(status_code=204)
 
 

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 from parvis.kernel.auth import Principal
 from parvis.kernel.db import utcnow
 from parvis.modules import city
-from parvis.modules.sensors import actions, air, events, traffic
+from parvis.modules.sensors import actions, air, events, traffic, waste
 from parvis.modules.sensors.models import Entity
 from parvis.settings import Settings
 
@@ -48,7 +48,6 @@ AIR_LEVELS = tuple(c.code for c in air.CATEGORIES)  # the VN_AQI categories
 WASTE_LEVELS = ("low", "medium", "high")
 LEVELS: dict[str, tuple[str, ...]] = {"traffic": TRAFFIC_LEVELS, "parking": PARKING_LEVELS,
                                       "air": AIR_LEVELS, "waste": WASTE_LEVELS}
-WASTE_MEDIUM = 0.5  # fill share from which a container is half full
 # From this fill a container is to collect ("high"): the waste list's ``waste_collect_threshold``,
 # given by the caller so that the room and the list agree (this is the setting's default).
 WASTE_COLLECT = Settings.model_fields["waste_collect_threshold"].default
@@ -123,10 +122,7 @@ def _air(attrs: dict[str, Any]) -> dict[str, Any]:
 
 def _waste(attrs: dict[str, Any], collect: float = WASTE_COLLECT) -> dict[str, Any]:
     fill = _number(attrs, "fillingLevel")
-    if fill is None:
-        return {"level": None, "fill": None}
-    level = "high" if fill >= collect else "medium" if fill >= WASTE_MEDIUM else "low"
-    return {"level": level, "fill": round(fill * 100)}
+    return {"level": waste.level(fill, collect), "fill": None if fill is None else round(fill * 100)}
 
 
 STATES = {"traffic": _traffic, "parking": _parking, "air": _air, "waste": _waste}

@@ -1,36 +1,37 @@
 """The MQTT side of the hub: a listener that subscribes to the broker and stores what devices
-publish, and a publisher for ``parvis simulate``.
+publish, and a publisher (paho-mqtt) for ``parvis simulate``.
 
-The listener speaks MQTT 5 with a persistent session (fixed client id, no clean start, a session
-that outlives a restart) and acknowledges a QoS 1 message only once its batch is committed: a
-listener killed at any moment loses nothing, the broker delivers again what was not
-acknowledged, and the store ignores the repeats. Between the
-network thread and the writer sits a bounded queue; when the database cannot keep up the queue
-fills, the network thread waits (the broker holds the messages), and past
-``PARVIS_SENSORS_QUEUE_WAIT_SECONDS`` a message is dropped and counted.
+The listener speaks MQTT 5 (``ingest_mqtt5.Subscriber``) with a persistent session (fixed client
+id, no clean start, a session that outlives a restart) and acknowledges a QoS 1 message only once
+its batch is committed: a listener killed at any moment loses nothing, the broker delivers again
+what was not acknowledged, and the store ignores the repeats. Between the network thread and the
+writer sits a bounded inbox (``PARVIS_SENSORS_QUEUE_MAX`` messages); when the database cannot keep
+up it fills, the network thread waits (the broker holds the messages), and past
+``PARVIS_SENSORS_QUEUE_WAIT_SECONDS`` a message is dropped and counted. A batch is what waits in
+the inbox (up to ``batch_max``): it grows with the stream, and a quiet stream is stored at once.
+Several listeners may share one subscription (``$share/<group>/<filter>``), each with its own
+client id (docs/sensors-ingestion-performance.md).
 """
 
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Any
-from urllib.parse import urlsplit
+from typing import Any, NamedTuple
+from urllib.parse import unquote, urlsplit
 
 import orjson
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from parvis.kernel.db import Database, utcnow
 from parvis.modules.sensors import ingest as ingestion
 from parvis.modules.sensors.counts import record_counts
+from parvis.modules.sensors.ingest_mqtt5 import Received, Subscriber
 from parvis.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -39,101 +40,137 @@ RECEIVE_MAXIMUM = 5000
 
 
 def broker_address(url: str) -> tuple[str, int]:
-    """``mqtt://host:port`` (or ``host:port``) -> (host, port)."""
+    """``mqtt://host:port`` (or ``host:port``) -> (host, port). TLS (``mqtts://``) is not spoken
+    yet: refused plainly rather than tried in clear text (bridge a local Mosquitto to a remote
+    TLS broker, or run the listener beside the broker)."""
     parts = urlsplit(url if "://" in url else f"mqtt://{url}")
+    if parts.scheme not in ("mqtt", "tcp"):
+        raise ValueError(f"The MQTT broker URL {url!r} is not mqtt://host:port: Parvis does not speak "
+                         f"{parts.scheme}:// yet (bridge a local Mosquitto to a TLS broker instead).")
     return parts.hostname or "127.0.0.1", parts.port or 1883
 
 
-@dataclass
-class _Item:
+class _Item(NamedTuple):
     message: ingestion.Message
     mid: int
     qos: int
+    generation: int = 0  # the connection it came on: its acknowledgement goes back on that one
+
+
+class _Inbox:
+    """What the network thread received and the writer has not stored yet, at most ``limit``."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.items: deque[_Item] = deque()
+        self.ready = threading.Condition()
+
+    def put(self, items: list[_Item], timeout: float) -> list[_Item]:
+        """Queue ``items``, waiting at most ``timeout`` for room; those that found none."""
+        deadline = None
+        with self.ready:
+            while items:
+                room = self.limit - len(self.items)
+                if room > 0:
+                    self.items.extend(items[:room])
+                    items = items[room:]
+                    self.ready.notify_all()
+                    continue
+                deadline = deadline or time.monotonic() + timeout
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self.ready.wait(left)
+        return items
+
+    def take(self, most: int, wait: float) -> list[_Item]:
+        """What is waiting, up to ``most``, after waiting at most ``wait`` for anything."""
+        with self.ready:
+            if not self.items:
+                self.ready.wait(wait)
+            items = self.items
+            taken = [items.popleft() for _ in range(min(most, len(items)))]
+            if taken:
+                self.ready.notify_all()
+            return taken
+
+    def empty(self) -> bool:
+        return not self.items
 
 
 class Listener:
     """Subscribe, queue, store in batches, acknowledge after commit."""
 
     def __init__(self, db: Database, settings: Settings, *, client_id: str | None = None,
-                 topic: str | None = None, batch_max: int = 2000, batch_wait: float = 0.2) -> None:
+                 topic: str | None = None, batch_max: int = 5000, batch_wait: float = 0.2) -> None:
         self.db, self.settings = db, settings
         self.topic = topic or settings.sensors_mqtt_topic
         self.batch_max, self.batch_wait = batch_max, batch_wait
-        self.queue: queue.Queue[_Item] = queue.Queue(maxsize=settings.sensors_queue_max)
+        self.inbox = _Inbox(settings.sensors_queue_max)
         self.totals = {"received": 0, "stored": 0, "repeated": 0, "dead": 0, "dropped": 0}
         self._dropped_since_flush = 0
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._writer = threading.Thread(target=self._write_loop, name="sensors-writer", daemon=True)
-        self.connected = threading.Event()
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5,
-                                  client_id=client_id or settings.sensors_mqtt_client_id)
-        self.client.manual_ack_set(True)
-        self.client.on_connect = self._on_connect
-        self.client.on_message = self._on_message
-        self.client.on_subscribe = self._on_subscribe
+        host, port = broker_address(settings.sensors_mqtt_url)
+        parts = urlsplit(settings.sensors_mqtt_url if "://" in settings.sensors_mqtt_url
+                         else f"mqtt://{settings.sensors_mqtt_url}")
+        # How many unacknowledged messages the broker may send at once: our acknowledgements wait
+        # for a commit, so a small window (MQTT 3's brokers use ~20) would cap the stream at
+        # window / commit time.
+        self.subscriber = Subscriber(host, port, client_id or settings.sensors_mqtt_client_id, self.topic,
+                                     self._on_messages, session_expiry=SESSION_EXPIRY,
+                                     receive_maximum=min(RECEIVE_MAXIMUM, settings.sensors_queue_max),
+                                     username=unquote(parts.username) if parts.username else None,
+                                     password=unquote(parts.password) if parts.password else None)
+        self.connected = self.subscriber.connected
 
     # ---------------------------------------------------------------- network thread
-    def _on_connect(self, client: mqtt.Client, _userdata: Any, _flags: Any, reason: Any, _props: Any) -> None:
-        if getattr(reason, "is_failure", False):
-            log.error("MQTT broker refused the connection: %s", reason)
-            return
-        client.subscribe(self.topic, qos=1)
-
-    def _on_subscribe(self, _client: mqtt.Client, _userdata: Any, _mid: int, reasons: Any,
-                      _props: Any) -> None:
-        if all(not getattr(r, "is_failure", False) for r in reasons):
-            self.connected.set()  # subscribed: from here on the broker keeps what arrives for us
-        else:
-            log.error("MQTT broker refused the subscription to %s: %s", self.topic, reasons)
-
-    def _on_message(self, client: mqtt.Client, _userdata: Any, msg: mqtt.MQTTMessage) -> None:
-        self.totals["received"] += 1
-        names = ingestion.parse_topic(msg.topic)
-        # a topic the convention does not allow (odd characters in the key or the device id) is
-        # set aside like any unusable message: ``ingest`` finds no such device
-        api_key, device_id = names or ("?", msg.topic[:128])
-        item = _Item(ingestion.Message(api_key=api_key, device_id=device_id, body=msg.payload,
-                                       received_at=utcnow(), channel="mqtt"), msg.mid, msg.qos)
-        try:
-            self.queue.put(item, timeout=self.settings.sensors_queue_wait_seconds)
-        except queue.Full:
+    def _on_messages(self, generation: int, received: list[Received]) -> None:
+        self.totals["received"] += len(received)
+        items = []
+        parse_topic, message, now = ingestion.parse_topic, ingestion.Message, utcnow
+        for topic, payload, mid, qos in received:
+            names = parse_topic(topic)
+            # a topic the convention does not allow (odd characters in the key or the device id) is
+            # set aside like any unusable message: ``ingest`` finds no such device
+            api_key, device_id = names or ("?", topic[:128])
+            items.append(_Item(message(api_key, device_id, payload, now(), "mqtt"), mid, qos, generation))
+        refused = self.inbox.put(items, self.settings.sensors_queue_wait_seconds)
+        if refused:
             with self._lock:
-                self._dropped_since_flush += 1
-            log.warning("sensor queue full: message from %s dropped", device_id)
-            client.ack(msg.mid, msg.qos)
+                self._dropped_since_flush += len(refused)
+            log.warning("sensor queue full: %d messages dropped", len(refused))
+            self._acknowledge(refused)
 
     # ---------------------------------------------------------------- writer thread
-    def _take_batch(self) -> list[_Item]:
-        """What is waiting, up to ``batch_max``, without waiting for more: the broker sends only a
-        few unacknowledged messages at a time (Mosquitto: 20), so waiting to fill a batch would
-        only slow the stream down."""
-        try:
-            batch = [self.queue.get(timeout=self.batch_wait)]
-        except queue.Empty:
-            return []
-        while len(batch) < self.batch_max:
-            try:
-                batch.append(self.queue.get_nowait())
-            except queue.Empty:
-                break
-        return batch
-
     def _write_loop(self) -> None:
-        while not (self._stop.is_set() and self.queue.empty()):
-            batch = self._take_batch()
+        while not (self._stop.is_set() and self.inbox.empty()):
+            # what is waiting, without waiting for more: a batch grows with the stream, and a
+            # quiet stream is stored at once
+            batch = self.inbox.take(self.batch_max, self.batch_wait)
             if not batch and not self._dropped_since_flush:
                 continue
             self._store(batch)
+
+    def _acknowledge(self, items: list[_Item]) -> None:
+        by_connection: dict[int, list[int]] = {}
+        for item in items:
+            if item.qos:
+                by_connection.setdefault(item.generation, []).append(item.mid)
+        for generation, mids in by_connection.items():
+            self.subscriber.ack(generation, mids)
 
     def _store(self, batch: list[_Item]) -> None:
         """Store a batch, then acknowledge it. The database away: keep the batch and try again
         (never acknowledged, so never lost). Something in the batch the database refuses: store
         its messages one at a time, setting aside the one that fails."""
         delay = 0.5
+        uncounted = ingestion.Outcome()  # what was not counted in a storing transaction
         while True:
             try:
-                outcome = ingestion.ingest(self.db, self.settings, [i.message for i in batch])
+                messages = [i.message for i in batch]
+                outcome = ingestion.ingest(self.db, self.settings, messages, count_as="mqtt")
                 break
             except (OperationalError, InterfaceError):
                 log.exception("storing %d sensor messages failed; retrying in %.1f s", len(batch), delay)
@@ -142,27 +179,30 @@ class Listener:
                 delay = min(delay * 2, 30.0)
             except Exception:
                 log.exception("a batch of %d sensor messages was refused: one by one now", len(batch))
-                outcome = self._one_by_one(batch)
+                outcome, uncounted = self._one_by_one(batch)
                 break
         dropped = self._take_dropped()
-        try:
-            record_counts(self.db, "mqtt", outcome, dropped=dropped)
-        except Exception:  # counting must not stop storing
-            log.exception("could not count ingestion outcomes")
+        if dropped or uncounted.dead:
+            try:
+                record_counts(self.db, "mqtt", uncounted, dropped=dropped)
+            except Exception:  # counting must not stop storing
+                log.exception("could not count ingestion outcomes")
         for key in ("stored", "repeated", "dead"):
             self.totals[key] += getattr(outcome, key)
-        for item in batch:
-            self.client.ack(item.mid, item.qos)
+        self._acknowledge(batch)
 
-    def _one_by_one(self, batch: list[_Item]) -> ingestion.Outcome:
-        total = ingestion.Outcome()
+    def _one_by_one(self, batch: list[_Item]) -> tuple[ingestion.Outcome, ingestion.Outcome]:
+        """What the messages stored one at a time did, and what of it is not counted yet (those
+        set aside)."""
+        total, uncounted = ingestion.Outcome(), ingestion.Outcome()
         for item in batch:
             try:
-                outcome = ingestion.ingest(self.db, self.settings, [item.message])
+                outcome = ingestion.ingest(self.db, self.settings, [item.message], count_as="mqtt")
             except Exception as exc:
                 try:
                     ingestion.set_aside(self.db, item.message, "unstorable", str(exc).splitlines()[0])
                     outcome = ingestion.Outcome(dead=1, reasons={"unstorable": 1})
+                    uncounted.dead += 1
                 except Exception:
                     log.exception("message from %s could be neither stored nor set aside: dropped",
                                   item.message.device_id)
@@ -174,7 +214,7 @@ class Listener:
             total.dead += outcome.dead
             for reason, n in outcome.reasons.items():
                 total.reasons[reason] = total.reasons.get(reason, 0) + n
-        return total
+        return total, uncounted
 
     def _take_dropped(self) -> int:
         with self._lock:
@@ -184,22 +224,13 @@ class Listener:
 
     # ---------------------------------------------------------------- life
     def start(self) -> None:
-        host, port = broker_address(self.settings.sensors_mqtt_url)
         self._writer.start()
-        properties = Properties(PacketTypes.CONNECT)
-        properties.SessionExpiryInterval = SESSION_EXPIRY
-        # How many unacknowledged messages the broker may send at once: our acknowledgements wait
-        # for a commit, so a small window (MQTT 3's brokers use ~20) would cap the stream at
-        # window / commit time.
-        properties.ReceiveMaximum = min(RECEIVE_MAXIMUM, self.settings.sensors_queue_max)
-        self.client.connect_async(host, port, keepalive=30, clean_start=False, properties=properties)
-        self.client.loop_start()
+        self.subscriber.start()
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()
         self._writer.join(timeout)
-        self.client.disconnect()
-        self.client.loop_stop()
+        self.subscriber.stop()
 
 
 def publish(url: str, items: Iterable[tuple[str, dict[str, Any]]], *, qos: int = 1,

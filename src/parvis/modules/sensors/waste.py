@@ -41,6 +41,17 @@ EMPTIED_DROP = 0.1
 WASTE_KIND = "waste"  # the city department kind that collects
 
 
+HALF_FULL = 0.5
+
+
+def level(fill: float | None, threshold: float) -> str | None:
+    """How full a container looks on a map: "high" (to collect: at or over ``threshold``),
+    "medium" (half full or more), "low"; None without a reading."""
+    if fill is None:
+        return None
+    return "high" if fill >= threshold else "medium" if fill >= HALF_FULL else "low"
+
+
 def may_see(session: Session, principal: Principal) -> bool:
     """Staff of a waste department, and staff of every department (admins...)."""
     if not principal.has("backoffice.view"):

@@ -43,13 +43,7 @@ def _view(item: waste.Container, threshold: float, now: Any) -> dict[str, Any]:
     return {"id": item.id, "name": item.name, "fill": _percent(item.fill), "lon": item.lon, "lat": item.lat,
             "district": item.district or _("Outside the districts"), "reason": item.reason,
             "why": _reason(item, threshold), "age": age(item.observed_at, now),
-            "predicted": _percent(item.predicted), "level": _level(item.fill, threshold)}
-
-
-def _level(fill: float | None, threshold: float) -> str:
-    if fill is None:
-        return "none"
-    return "high" if fill >= threshold else "medium" if fill >= 0.5 else "low"
+            "predicted": _percent(item.predicted), "level": waste.level(item.fill, threshold) or "none"}
 
 
 def _context(request: Request, principal: Principal) -> dict[str, Any]:
