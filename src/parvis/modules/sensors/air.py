@@ -33,6 +33,7 @@ from parvis.kernel.errors import N_
 from parvis.modules.sensors import aggregates
 from parvis.modules.sensors.actions import attribute_iri, type_iri
 from parvis.modules.sensors.models import Entity
+from parvis.modules.sensors.readings import display_name, observed_at
 
 INDEX = "VN_AQI"
 AQI_LEVELS = (0, 50, 100, 150, 200, 300, 400, 500)
@@ -170,18 +171,6 @@ def _number(attr: Any) -> float | None:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
-def _when(attr: Any) -> datetime | None:
-    stamp = attr.get("observedAt") if isinstance(attr, dict) else None
-    try:
-        return datetime.fromisoformat(stamp) if isinstance(stamp, str) else None
-    except ValueError:
-        return None
-
-
-def name_of(row: Entity) -> str:
-    attr = (row.attrs or {}).get(attribute_iri("name"))
-    value = attr.get("value") if isinstance(attr, dict) else None
-    return value if isinstance(value, str) and value else row.id.rsplit(":", 1)[-1]
 
 
 def point_of(row: Entity) -> tuple[float | None, float | None]:
@@ -210,7 +199,7 @@ def stations(session: Session, *, now: datetime | None = None) -> list[Station]:
             latest = _number(attr)
             if latest is None:
                 continue
-            moments.append(_when(attr))
+            moments.append(observed_at(attr))
             hours = history.get((row.id, iri), {})
             means = [hours[h][1] / hours[h][0] if h in hours and hours[h][0] else None
                      for h in (top - timedelta(hours=i) for i in range(12))]
@@ -223,7 +212,7 @@ def stations(session: Session, *, now: datetime | None = None) -> list[Station]:
         aqi, dominant, _subs = rate({r.pollutant: r.concentration for r in readings})
         lon, lat = point_of(row)
         observed = [m for m in moments if m is not None]
-        out.append(Station(row.id, name_of(row), lon, lat,
+        out.append(Station(row.id, display_name(row), lon, lat,
                            tuple(sorted(readings, key=lambda r: POLLUTANTS.index(r.pollutant))),
                            aqi, dominant, max(observed) if observed else None))
     return sorted(out, key=lambda s: s.name.lower())

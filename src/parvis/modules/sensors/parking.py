@@ -28,6 +28,7 @@ from parvis.kernel.db import utcnow
 from parvis.modules.sensors import aggregates
 from parvis.modules.sensors.actions import attribute_iri, type_iri
 from parvis.modules.sensors.models import Entity
+from parvis.modules.sensors.readings import display_name
 from parvis.modules.sensors.standards.query import distance_m
 
 TYPES = ("OffStreetParking", "OnStreetParking", "ParkingSpot")
@@ -91,10 +92,6 @@ def _when(attr: dict[str, Any] | None, fallback: datetime | None) -> datetime | 
     return fallback
 
 
-def _name(row: Entity) -> str:
-    attr = _attr(row.attrs or {}, "name")
-    value = attr.get("value") if attr else None
-    return value if isinstance(value, str) and value.strip() else row.id.rsplit(":", 1)[-1]
 
 
 def facility(row: Entity, *, stale_after: timedelta, now: datetime) -> Facility:
@@ -121,7 +118,7 @@ def facility(row: Entity, *, stale_after: timedelta, now: datetime) -> Facility:
         centre = shape(row.location).representative_point()
         lon, lat = round(centre.x, 6), round(centre.y, 6)
     stale = when is None or now - when > stale_after
-    return Facility(row.id, kind, _name(row), lon, lat, row.location, free, total, when, stale)
+    return Facility(row.id, kind, display_name(row), lon, lat, row.location, free, total, when, stale)
 
 
 def _rows(session: Session, box: tuple[float, float, float, float] | None = None) -> list[Entity]:

@@ -35,6 +35,7 @@ from parvis.modules import city
 from parvis.modules.sensors import aggregates
 from parvis.modules.sensors.actions import attribute_iri, type_iri
 from parvis.modules.sensors.models import Entity
+from parvis.modules.sensors.readings import display_name, observed_at
 
 RATE_HOURS = 6
 EMPTIED_DROP = 0.1
@@ -94,18 +95,6 @@ def _fill(attr: Any) -> float | None:
     return max(0.0, min(1.0, value))
 
 
-def _when(attr: Any) -> datetime | None:
-    stamp = attr.get("observedAt") if isinstance(attr, dict) else None
-    try:
-        return datetime.fromisoformat(stamp) if isinstance(stamp, str) else None
-    except ValueError:
-        return None
-
-
-def _name(row: Entity) -> str:
-    attr = (row.attrs or {}).get(attribute_iri("name"))
-    value = attr.get("value") if isinstance(attr, dict) else None
-    return value if isinstance(value, str) and value.strip() else row.id.rsplit(":", 1)[-1]
 
 
 def fill_rate(hours: dict[datetime, tuple[int, float, float, float]]) -> float | None:
@@ -182,7 +171,7 @@ def containers(session: Session, *, threshold: float, timezone: str, round_hour:
             reason = "full"
         elif predicted is not None and predicted >= threshold:
             reason = "predicted"
-        out.append(Container(row.id, _name(row), lon, lat, fill, _when(attr), district_id,
+        out.append(Container(row.id, display_name(row), lon, lat, fill, observed_at(attr), district_id,
                              names.get(district_id) if district_id is not None else None,
                              rate, predicted, reason))
     out.sort(key=lambda c: (-(c.fill if c.fill is not None else -1.0), c.id))
