@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from shapely.geometry import shape
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, object_session
 
@@ -314,10 +314,11 @@ def _write_batch(session: Session, state: dict[str, list[Any]], now: datetime) -
     gone = [i for i, (_t, _a, how) in state.items() if how == "gone"]
     if gone:
         session.execute(delete(Entity).where(Entity.id.in_(gone)))
-    rows = [{"id": i, "type": t, "attrs": a, "modified_at": now, **_placed(a)}
+    rows = [{"entity_id": i, "type": t, "attrs": a, "modified_at": now, **_placed(a)}
             for i, (t, a, how) in state.items() if how == "set"]
-    if rows:
-        session.execute(update(Entity), rows)
+    if rows:  # one executemany (the ORM's bulk update goes row by row through its bookkeeping)
+        table = Entity.__table__
+        session.execute(table.update().where(table.c.id == bindparam("entity_id")), rows)
     new = [{"id": i, "type": t, "attrs": a, "created_at": now, "modified_at": now, **_placed(a)}
            for i, (t, a, how) in state.items() if how == "new"]
     if new:
