@@ -31,7 +31,8 @@ class Entity(Base):
     attrs: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
     __table_args__ = (
-        Index("ix_sensors_entities_type_box", "type", "lon_min", "lat_min"),
+        Index("ix_sensors_entities_type_box", "type", "lon_min", "lat_min", "lon_max", "lat_max"),
+        Index("ix_sensors_entities_type_id", "type", "id"),
         Index("ix_sensors_entities_box", "lon_min", "lat_min", "lon_max", "lat_max"),
         Index("ix_sensors_entities_modified_at", "modified_at", "id"),
     )
