@@ -260,7 +260,8 @@ def _batch(db: Database, operation: str, items: list[tuple[int, EntityIn | str]]
     with db.transaction() as session:
         query = select(Entity.id, Entity.type, Entity.attrs).where(Entity.id.in_(ids))
         if session.get_bind().dialect.name == "postgresql":
-            query = query.with_for_update()
+            # locked in id order: two batches sharing entities wait for each other, never deadlock
+            query = query.order_by(Entity.id).with_for_update()
         # id -> [type, attrs, how it is written: "" as read, "new", "set" or "gone"]
         state: dict[str, list[Any]] = {i: [t, a, ""] for i, t, a in session.execute(query)}
         observed: list[tuple[str, Attrs]] = []
