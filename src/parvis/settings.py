@@ -354,8 +354,9 @@ class Settings(BaseSettings):
         "heartbeat comment, so that proxies keep the connection open."
     )
     sensors_operations_stream_seconds: float = Field(
-        300.0, ge=1, le=86_400, description="Longest life of one live-stream connection (seconds); "
-        "the browser then reconnects where it left off (`Last-Event-ID`)."
+        60.0, ge=1, le=86_400, description="Longest life of one live-stream connection (seconds); "
+        "the browser then reconnects where it left off (`Last-Event-ID`), and its access is checked "
+        "again: a person signed out or moved out of their department stops receiving within this time."
     )
     # Crisis alerts
     alerts_sender: str = Field(
