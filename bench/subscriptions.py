@@ -59,7 +59,7 @@ ENTITY = "urn:ngsi-ld:AirQualityObserved:bench"
 
 def run(url: str, mode: str, updates: int, pace: float, folder: Path) -> tuple[float, float, float]:
     settings = Settings(_env_file=None, database_url=url, secret_key="bench-secret",  # type: ignore[call-arg]
-                        data_dir=folder)
+                        data_dir=folder, sensors_notify_allowed_networks=["127.0.0.1"])
     db = Database(url)
     key = sensors.issue_api_key(db, "bench", f"bench-{uuid.uuid4().hex[:8]}", read=True, write=True)
     headers = {"X-Api-Key": key, "Link": LINK}

@@ -267,6 +267,12 @@ class Settings(BaseSettings):
         0.05, gt=0, le=5, description="How often the notification sender looks for pending notifications "
         "on SQLite (PostgreSQL wakes it with LISTEN/NOTIFY)."
     )
+    sensors_notify_allowed_networks: list[str] = Field(
+        [], description="Internal networks (CIDR, e.g. 10.20.0.0/16) or host names that subscription "
+        "notifications may reach, as a JSON list. By default a notification to a loopback, private, "
+        "link-local or reserved address is refused (server-side request forgery): a client of the "
+        "NGSI-LD API must not make the server call inside the city's network."
+    )
     # Sensor hub: events and traffic
     sensors_congestion_raise_level: Literal["B", "C", "D", "E", "F"] = Field(
         "E", description="Level of service (A-F) at which a road segment raises a congestion event "

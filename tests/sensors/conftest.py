@@ -18,6 +18,12 @@ def link(url: str) -> str:
 
 
 @pytest.fixture
+def settings(settings):
+    """The hub's tests run their notification receivers on loopback: the city allows it here."""
+    return settings.model_copy(update={"sensors_notify_allowed_networks": ["127.0.0.1"]})
+
+
+@pytest.fixture
 def keys(db) -> dict[str, str]:
     return {"write": sensors.issue_api_key(db, "writer", "w-key", read=True, write=True),
             "read": sensors.issue_api_key(db, "reader", "r-key", read=True, write=False)}

@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 from parvis.kernel.db import Database, utcnow
 from parvis.kernel.events import EventBus
 from parvis.kernel.jobs import JobRegistry
+from parvis.kernel.outbound import OutboundPolicy, OutboundRefused
 from parvis.modules.sensors import subscriptions
 from parvis.modules.sensors.models import ApiKey
 from parvis.modules.sensors.standards import context as ldctx
@@ -99,6 +100,7 @@ class Notifier:
         self._pool = db.engine.pool
         self._serving = False
         self._housekept = -HOUSEKEEPING_SECONDS
+        self.outbound = OutboundPolicy.from_entries(settings.sensors_notify_allowed_networks)
 
     # ----------------------------------------------------------------------------- claims
 
@@ -198,12 +200,15 @@ class Notifier:
         now = utcnow()
         error: str | None = None
         try:
+            self.outbound.check(item.endpoint)
             content, headers = self.body(item, now)
             response = self._client().post(item.endpoint, content=content, headers=headers)
             if not 200 <= response.status_code < 300:
                 error = f"The endpoint answered HTTP {response.status_code}."
         except ldctx.ContextError as exc:
             error = f"The subscription's context cannot be used: {exc.detail}"
+        except OutboundRefused as exc:
+            error = f"Refused: {exc}"[:500]
         except httpx.HTTPError as exc:
             error = f"{type(exc).__name__}: {exc}"[:500]
         except Exception as exc:  # never lose the lease on an unexpected failure

@@ -16,6 +16,7 @@ from fastapi import APIRouter, Request, Response
 from parvis.kernel.auth import token_digest
 from parvis.kernel.db import utcnow
 from parvis.kernel.errors import Forbidden
+from parvis.kernel.outbound import OutboundPolicy
 from parvis.modules.sensors import api, subscription_actions, subscription_queries
 from parvis.modules.sensors.standards import negotiation as neg
 from parvis.modules.sensors.standards import ngsi_ld as ngsi
@@ -32,6 +33,17 @@ def _owner(request: Request) -> str:
     return token_digest(key)
 
 
+def _refuse_internal(request: Request, sub: subld.SubscriptionIn) -> None:
+    """An endpoint given as an internal address literal is refused now (a host name is checked
+    each time a notification is sent, since its addresses can change)."""
+    uri = sub.notification.get("endpoint")
+    if uri:
+        policy = OutboundPolicy.from_entries(request.app.state.settings.sensors_notify_allowed_networks)
+        refusal = policy.literal_refusal(uri)
+        if refusal:
+            raise ngsi.bad(f"notification.endpoint.uri: {refusal}")
+
+
 def _missing(sub_id: str) -> ngsi.NgsiError:
     return ngsi.NgsiError("ResourceNotFound", f"No subscription has the id {sub_id}.")
 
@@ -44,6 +56,7 @@ async def create_subscription(request: Request) -> Response:
     body, kind = await api.read_body(request)
     ctx = api.body_context(request, kind, body)
     sub = subld.parse_subscription(body, ctx)
+    _refuse_internal(request, sub)
     sub_id = await api._run(request, subscription_actions.create_subscription, request.app.state.db, sub,
                             ctx.inline, owner)
     location = f"/ngsi-ld/v1/subscriptions/{quote(sub_id, safe=':')}"
@@ -97,6 +110,7 @@ async def update_subscription(request: Request, sub_id: str) -> Response:
         raise ngsi.bad("The id in the body differs from the id in the URL.")
     if not patch.given:
         raise ngsi.bad("The body changes nothing: give at least one member of the subscription.")
+    _refuse_internal(request, patch)
     new_context = kind == "ld" or neg.link_context(request.headers.get("link")) is not None
     await api._run(request, subscription_actions.update_subscription, request.app.state.db, sub_id, patch,
                    owner, context=ctx.inline, new_context=new_context)

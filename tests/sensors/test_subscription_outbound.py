@@ -1,0 +1,102 @@
+"""Subscriptions may not make the server call inside the city's network (server-side request
+forgery): internal addresses are refused unless the city allows them."""
+
+from __future__ import annotations
+
+import pytest
+from subscription_receiver import Receiver
+
+from parvis.kernel.outbound import OutboundPolicy, OutboundRefused
+from parvis.modules.sensors.notifier import Notifier
+
+BASE = "/ngsi-ld/v1"
+
+
+def subscription(uri: str) -> dict:
+    return {"type": "Subscription", "entities": [{"type": "AirQualityObserved"}],
+            "notification": {"endpoint": {"uri": uri}}}
+
+
+@pytest.fixture
+def closed(settings):
+    """The default policy: nothing internal allowed."""
+    return settings.model_copy(update={"sensors_notify_allowed_networks": []})
+
+
+@pytest.fixture
+def closed_client(closed, db):
+    from fastapi.testclient import TestClient
+
+    from parvis.app import create_app
+
+    with TestClient(create_app(closed, database=db), raise_server_exceptions=False) as test_client:
+        yield test_client
+
+
+@pytest.mark.parametrize("uri", ["http://127.0.0.1:8080/notify", "http://169.254.169.254/latest/meta-data",
+                                 "http://10.0.0.5/hook", "http://[::1]/hook", "http://[::ffff:192.168.1.1]/x",
+                                 "http://100.64.1.1/x", "http://0.0.0.0/x"])
+def test_an_internal_address_is_refused_when_subscribing(closed_client, w, uri):
+    response = closed_client.post(f"{BASE}/subscriptions", json=subscription(uri), headers=w)
+    assert response.status_code == 400, response.text
+    body = response.json()
+    assert body["type"] == "https://uri.etsi.org/ngsi-ld/errors/BadRequestData"
+    assert "internal address" in body["detail"]
+    assert closed_client.get(f"{BASE}/subscriptions", headers=w).json() == []
+
+
+def test_changing_the_endpoint_to_an_internal_address_is_refused(closed_client, w):
+    created = closed_client.post(f"{BASE}/subscriptions", json=subscription("https://receiver.example.org/n"),
+                                 headers=w)
+    assert created.status_code == 201, created.text
+    location = created.headers["Location"]
+    response = closed_client.patch(location, json={"notification": {"endpoint": {
+        "uri": "http://192.168.0.10/admin"}}}, headers=w)
+    assert response.status_code == 400
+    kept = closed_client.get(location, headers=w).json()
+    assert kept["notification"]["endpoint"]["uri"] == "https://receiver.example.org/n"
+
+
+def test_an_allowed_network_may_be_subscribed(client, w):
+    # this module's settings allow 127.0.0.1 (see conftest)
+    response = client.post(f"{BASE}/subscriptions", json=subscription("http://127.0.0.1:9/n"), headers=w)
+    assert response.status_code == 201, response.text
+
+
+def test_a_public_name_resolving_inside_is_refused_when_sending():
+    policy = OutboundPolicy.from_entries([])
+
+    def resolver(_host: str, _port: int) -> list[str]:
+        return ["93.184.216.34", "10.1.2.3"]  # one of its addresses is internal
+
+    with pytest.raises(OutboundRefused, match=r"10\.1\.2\.3"):
+        policy.check("https://hooks.example.org/x", resolver)
+    policy.check("https://hooks.example.org/x", lambda _h, _p: ["93.184.216.34"])  # all public: sent
+
+
+def test_the_allow_list_takes_networks_and_host_names():
+    policy = OutboundPolicy.from_entries(["10.20.0.0/16", "Receiver.Internal", " "])
+    policy.check("http://10.20.3.4/x")
+    policy.check("http://receiver.internal/x", lambda _h, _p: ["10.99.0.1"])
+    with pytest.raises(OutboundRefused):
+        policy.check("http://10.21.0.1/x")
+    with pytest.raises(OutboundRefused, match="could not be resolved"):
+        policy.check("http://nowhere.invalid/x", lambda _h, _p: (_ for _ in ()).throw(OSError("no such")))
+
+
+def test_a_notification_to_a_refused_address_is_not_sent_and_says_why(db, closed, w, client):
+    """A subscription made while loopback was allowed, sent after the city closed it: the receiver
+    gets nothing and the subscription's last failure says the address was refused."""
+    with Receiver() as receiver:
+        created = client.post(f"{BASE}/subscriptions", json=subscription(receiver.url), headers=w)
+        assert created.status_code == 201
+        location = created.headers["Location"]
+        entity = {"id": "urn:ngsi-ld:AirQualityObserved:ssrf", "type": "AirQualityObserved",
+                  "NO2": {"type": "Property", "value": 12.0, "unitCode": "GQ"}}
+        assert client.post(f"{BASE}/entities", json=entity, headers=w).status_code == 201
+        notifier = Notifier(db, closed.model_copy(update={"sensors_notify_retry_seconds": 0.0}))
+        notifier.deliver_due()
+        assert receiver.received == []
+        status = client.get(location, headers=w).json()
+        assert "Refused" in status["notification"]["lastFailureReason"]
+        assert "127.0.0.1" in status["notification"]["lastFailureReason"]
