@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
@@ -81,17 +82,30 @@ def _tune_sqlite(engine: Engine) -> None:
         conn.exec_driver_sql(f"BEGIN {mode}")
 
 
+def _json_text(value: Any) -> str:
+    """JSON columns written by orjson: several times faster than the standard library on the
+    sensor hub's attribute documents (dict keys that are not strings are written as strings)."""
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+def _json_value(raw: Any) -> Any:
+    # SQLite gives a JSON column's scalar back as a number (the column has numeric affinity)
+    return raw if isinstance(raw, int | float) else orjson.loads(raw)
+
+
 def make_engine(url: str) -> Engine:
     parsed = make_url(url)
+    json_codec = {"json_serializer": _json_text, "json_deserializer": _json_value}
     if parsed.get_backend_name() == "sqlite":
         engine = create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": 10}, pool_pre_ping=False
+            url, connect_args={"check_same_thread": False, "timeout": 10}, pool_pre_ping=False,
+            **json_codec,
         )
         _tune_sqlite(engine)
         return engine
     if parsed.drivername == "postgresql":
         url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
-    engine = create_engine(url, pool_size=10, max_overflow=20)
+    engine = create_engine(url, pool_size=10, max_overflow=20, **json_codec)
     _ping_after_idle(engine)
     return engine
 

@@ -20,7 +20,7 @@ from parvis.kernel import audit
 from parvis.kernel.auth import Principal, new_token, token_digest
 from parvis.kernel.db import Database, utcnow
 from parvis.kernel.errors import N_, Conflict, NotFound, ValidationFailed
-from parvis.modules.sensors import changes, observations
+from parvis.modules.sensors import changes, key_cache, observations
 from parvis.modules.sensors.models import ApiKey, DeadLetter, Device, Entity
 from parvis.modules.sensors.standards import context as ldctx
 from parvis.modules.sensors.standards.ngsi_ld import LOCATION, EntityIn, NgsiError, check_uri, geometry
@@ -55,7 +55,11 @@ def _placed(attrs: Attrs) -> dict[str, Any]:
     """The location columns for these attributes (the ``location`` attribute's geometry and box)."""
     loc = attrs.get(LOCATION)
     if loc and "value" in loc:
-        minx, miny, maxx, maxy = shape(loc["value"]).bounds
+        value = loc["value"]
+        if value.get("type") == "Point":  # most sensors: no geometry object to build
+            lon, lat = value["coordinates"][:2]
+            return {"lon_min": lon, "lat_min": lat, "lon_max": lon, "lat_max": lat, "location": value}
+        minx, miny, maxx, maxy = shape(value).bounds
         return {"lon_min": minx, "lat_min": miny, "lon_max": maxx, "lat_max": maxy, "location": loc["value"]}
     return {"lon_min": None, "lat_min": None, "lon_max": None, "lat_max": None, "location": None}
 
@@ -349,6 +353,7 @@ def revoke_api_key(db: Database, key_id: int, actor: Principal | None = None) ->
             raise NotFound()
         row.revoked_at = utcnow()
         audit.record(session, actor, "sensors.api_key.revoke", object_type="api_key", object_id=key_id)
+    key_cache.forget()
 
 
 # --------------------------------------------------------------------------------- devices

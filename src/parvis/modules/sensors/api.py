@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from parvis.kernel.auth import Principal, require, token_digest
 from parvis.kernel.errors import Conflict, Forbidden, NotAuthenticated, NotFound, ParvisError
-from parvis.modules.sensors import actions, queries
+from parvis.modules.sensors import actions, key_cache, queries
 from parvis.modules.sensors.models import Entity
 from parvis.modules.sensors.schemas import ApiKeyCreate, ApiKeyIssued, ApiKeyPublic
 from parvis.modules.sensors.standards import context as ldctx
@@ -132,11 +132,10 @@ def access_of(request: Request) -> Access:
     key = _key_of(request)
     can_read = can_write = False
     if key is not None:
-        with request.app.state.db.lookup() as session:
-            row = queries.api_key(session, key)
-        if row is None:
+        found = key_cache.scopes(request.app.state.db, key, settings.ngsi_key_cache_seconds)
+        if found is None:
             raise NotAuthenticated("This API key is not valid or was revoked.")
-        can_read, can_write = row.can_read, row.can_write
+        can_read, can_write = found
     access = Access(has_key=key is not None, can_read=can_read, can_write=can_write,
                     public_types=public_types(tuple(settings.ngsi_public_types)))
     request.state.ngsi_access = access
@@ -501,10 +500,13 @@ async def batch(request: Request, operation: str) -> Response:
     options = _options(request)
     errors: list[tuple[int, dict[str, Any]]] = []
     parsed: list[tuple[int, ngsi.EntityIn | str]] = []
+    shared = read_context(request) if kind != "ld" and operation != "delete" else None  # the Link header's
     for n, item in enumerate(items):
         try:
             if operation == "delete":
                 parsed.append((n, ngsi.check_uri(item)))
+            elif shared is not None and not (isinstance(item, dict) and "@context" in item):
+                parsed.append((n, ngsi.parse_entity(item, shared)))
             else:
                 parsed.append((n, ngsi.parse_entity(item, body_context(request, kind, item))))
         except Exception as exc:
