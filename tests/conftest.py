@@ -25,6 +25,21 @@ PG_ADMIN_DSN = os.environ.get("PARVIS_TEST_PG_DSN", "host=127.0.0.1 port=5432 us
 PG_ENABLED = os.environ.get("PARVIS_TEST_POSTGRES", "1") != "0"
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--gpu", action="store_true", help="also run the tests marked gpu (CuPy and a CUDA GPU)")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked ``gpu`` need a CUDA GPU: deselected (not skipped) unless ``--gpu`` is given;
+    the README says which figures were measured on one and when."""
+    if config.getoption("--gpu"):
+        return
+    kept = [item for item in items if item.get_closest_marker("gpu") is None]
+    if len(kept) != len(items):
+        config.hook.pytest_deselected(items=[item for item in items if item not in kept])
+        items[:] = kept
+
+
 def _pg_params() -> list:
     return [pytest.param("sqlite", id="sqlite"),
             pytest.param("postgres", id="postgres", marks=pytest.mark.postgres)]
@@ -98,7 +113,8 @@ from parvis.settings import Settings  # noqa: E402
 def settings(database_url: str, tmp_path: Path) -> Settings:
     return Settings(_env_file=None, database_url=database_url, secret_key="test-secret",
                     data_dir=tmp_path, demo_citizens=20, demo_reports=20,  # type: ignore[call-arg]
-                    demo_sensor_hours=1)
+                    demo_sensor_hours=1, twin_demo_width_m=300, twin_demo_height_m=200,
+                    twin_demo_buildings=60)
 
 
 @pytest.fixture

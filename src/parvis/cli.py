@@ -281,6 +281,9 @@ def _module_commands() -> None:
 
     main.add_command(sensors_cli.group)
     main.add_command(sensors_cli.simulate)
+    from parvis.modules.twin import cli as twin_cli
+
+    main.add_command(twin_cli.group)
 
 
 _module_commands()

@@ -163,6 +163,11 @@ def create_demo_city(db: Database, settings: Settings,
     sensors.issue_api_key(db, "Demo NGSI-LD client", settings.demo_ngsi_key, read=True, write=True)
     devices = sensors.provision_demo(db, settings, history_hours=settings.demo_sensor_hours)
     devices += sensors.provision_demo_parking(db, settings, history_hours=settings.demo_sensor_hours)
+    from parvis.modules import twin
+
+    twin_counts = twin.provision_demo(db, settings, size=(settings.twin_demo_width_m, settings.twin_demo_height_m),
+                                      buildings=settings.twin_demo_buildings)
     return {"sensor_devices": devices, "districts_created": created, "districts_updated": updated,
             "departments": len(dep_ids), "staff_created": new_staff, "citizens_created": citizens,
-            **reports, **create_demo_alerts(db, settings)}
+            **reports, **create_demo_alerts(db, settings),
+            **{f"twin_{name}": count for name, count in twin_counts.items()}}

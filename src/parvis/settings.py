@@ -189,6 +189,11 @@ class Settings(BaseSettings):
         "as a JSON list; the NGSI-LD core and Smart Data Models contexts ship with Parvis and are never "
         "fetched. Empty: no context is ever fetched."
     )
+    ngsi_key_cache_seconds: float = Field(
+        2.0, ge=0, le=60, description="Seconds a web process remembers what an NGSI-LD API key may do "
+        "(0: look it up on every request). A key revoked in another process stops working within this "
+        "delay."
+    )
     ngsi_max_body_bytes: int = Field(
         2_000_000, ge=10_000, description="Largest NGSI-LD request body accepted, in bytes."
     )
@@ -415,7 +420,96 @@ class Settings(BaseSettings):
         10, ge=0, description="The same SMS command from the same phone within these minutes is taken "
         "as the gateway's retry: it is not answered again."
     )
-
+    # Digital twin
+    twin_backend: Literal["auto", "cpu", "gpu"] = Field(
+        "auto", description="Array engine of the twin's computations: auto (CuPy on a CUDA GPU when "
+        "one is present and the gpu extra is installed, else NumPy), cpu, or gpu (an error without one)."
+    )
+    twin_max_import_bytes: int = Field(
+        1 << 30, ge=1 << 20, description="Largest file `parvis twin import` reads, in bytes (refused "
+        "before reading)."
+    )
+    twin_max_hole_m2: float = Field(
+        100.0, ge=0, description="Largest hole (nodata) of a surface model filled from its neighbours "
+        "on import; a larger one is refused."
+    )
+    twin_default_roof_tilt: float = Field(
+        30.0, gt=0, lt=90, description="Roof tilt (degrees) of pitched roofs whose tilt is not given."
+    )
+    twin_demo_width_m: int = Field(1500, ge=100, le=5000, description="Width of the demo city's "
+                                   "generated twin, in metres (west-east).")
+    twin_demo_height_m: int = Field(1000, ge=100, le=5000, description="Height of the demo city's "
+                                    "generated twin, in metres (south-north).")
+    twin_demo_buildings: int = Field(2500, ge=0, le=50_000, description="Buildings of the demo city's "
+                                     "generated twin.")
+    twin_sun_step_minutes: int = Field(
+        15, ge=5, le=60, description="Time step of the sun positions of the solar year (one representative "
+        "day per month)."
+    )
+    twin_tmy_file: str = Field(
+        "", description="CSV of a typical meteorological year (hourly `time,ghi,dni,dhi`, W/m²) used instead "
+        "of clear sky for roof solar potential; empty: pvlib's clear sky (overstates a cloudy year)."
+    )
+    twin_albedo: float = Field(0.2, ge=0, le=1, description="Ground reflectance for roof irradiation.")
+    twin_pv_module_efficiency: float = Field(0.20, gt=0, le=0.5, description="PV module efficiency used "
+                                             "to size a roof's installation (kWp per m² of modules).")
+    twin_pv_usable_fraction: float = Field(0.7, gt=0, le=1, description="Share of a roof face that can "
+                                           "hold modules (edges, chimneys, windows).")
+    twin_pv_min_annual_kwh_m2: float = Field(
+        1000.0, ge=0, description="Yearly irradiation (kWh/m²) under which a roof face is not suggested "
+        "for PV."
+    )
+    twin_electricity_price: float = Field(
+        2500.0, ge=0, description="Price of a kWh of electricity, in the city's currency (the saving of "
+        "a roof's PV yield)."
+    )
+    twin_heating_degree_days: float = Field(
+        150.0, ge=0, le=10_000, description="Heating degree-days of the city (K·day a year; Namur about "
+        "2,800, central Vietnam very few)."
+    )
+    twin_cooling_degree_days: float = Field(
+        0.0, ge=0, le=10_000, description="Cooling degree-days of the city (K·day a year) for homes with "
+        "air conditioning; 0: no cooling estimate."
+    )
+    twin_energy_prices: dict[str, float] = Field(
+        {"gas": 2_900.0, "oil": 2_100.0, "electricity": 2_500.0, "wood": 800.0},
+        description="Price of a kWh of final energy per carrier, in the city's currency, as a JSON object "
+        "(defaults: indicative orders of magnitude in VND, to be set by the city)."
+    )
+    twin_improvement_costs: dict[str, float] = Field(
+        {"roof_per_m2": 300_000.0, "wall_per_m2": 600_000.0, "window_per_m2": 2_500_000.0,
+         "heat_pump_per_kw": 5_000_000.0, "heat_pump_fixed": 10_000_000.0},
+        description="Indicative installed costs of improvements in the city's currency (per m² of roof, "
+        "wall and window; per kW of heat pump and a fixed part), as a JSON object."
+    )
+    twin_typology_file: str = Field(
+        "", description="JSON file of the city's building typology (U-values by construction period, "
+        "same shape as the shipped table); empty: the shipped indicative table."
+    )
+    twin_thermography_visibility: Literal["owner", "staff", "public"] = Field(
+        "owner", description="Who may see a given house's roof heat-loss level: its owner only, also "
+        "the city's staff, or everyone."
+    )
+    twin_flood_connectivity: Literal[4, 8] = Field(
+        4, description="Cells a flood spreads to in the what-if: 4 (sides) or 8 (sides and corners)."
+    )
+    twin_hand_threshold_m2: float = Field(
+        100_000.0, gt=0, description="Upstream area (m²) from which a flow path is a drainage line for "
+        "the height-above-nearest-drainage layer."
+    )
+    twin_buildable_max_slope_pct: float = Field(
+        15.0, gt=0, le=100, description="Slope (%) above which land is not counted as buildable."
+    )
+    twin_buildable_setback_m: float = Field(
+        0.0, ge=0, le=50, description="Distance kept free around existing buildings in buildable zones."
+    )
+    twin_buildable_min_area_m2: float = Field(
+        50.0, ge=0, description="Buildable pieces smaller than this are dropped (and counted)."
+    )
+    twin_buildable_excluded_hazard: list[str] = Field(
+        ["medium", "high"], description="Official flood-hazard levels whose land is not buildable, as a "
+        "JSON list."
+    )
 
 def get_settings(**overrides: object) -> Settings:
     """Settings from the environment, with explicit overrides (tests, CLI options)."""

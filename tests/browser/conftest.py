@@ -57,7 +57,8 @@ def live_city(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveCity]:
     url = f"sqlite:///{folder / 'parvis.db'}"
     upgrade(url)
     settings = Settings(_env_file=None, database_url=url,  # type: ignore[call-arg]
-                        secret_key="browser-test-secret", data_dir=folder, demo_citizens=10, demo_reports=60)
+                        secret_key="browser-test-secret", data_dir=folder, demo_citizens=10, demo_reports=60,
+                        twin_demo_width_m=600, twin_demo_height_m=400, twin_demo_buildings=300)
     register_privacy_hooks()
     seed_db = Database(url)
     create_demo_city(seed_db, settings)

@@ -39,6 +39,7 @@ ACCESS: dict[str, frozenset[Role]] = {
     "reports.configure": frozenset({Role.ADMIN}),
     "alerts.compose": frozenset({Role.AGENT, Role.SUPERVISOR, Role.ADMIN}),
     "alerts.approve": frozenset({Role.SUPERVISOR, Role.ADMIN}),
+    "twin.plan": frozenset({Role.AGENT, Role.SUPERVISOR, Role.ADMIN}),
     "city.manage": frozenset({Role.ADMIN}),
     "users.manage": frozenset({Role.ADMIN}),
     "audit.view": frozenset({Role.ADMIN}),

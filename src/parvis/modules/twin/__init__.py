@@ -1,0 +1,11 @@
+"""The city's digital twin: terrain and surface models, buildings and their roof faces, zoning,
+flood hazard and protected areas; roof solar potential, home insulation, flood what-ifs and
+buildable zones computed from them.
+
+Other modules and the demo use this public surface only.
+"""
+
+from parvis.modules.twin.demo_twin import provision as provision_demo
+from parvis.modules.twin.jobs import register
+
+__all__ = ["provision_demo", "register"]
