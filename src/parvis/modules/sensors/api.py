@@ -403,30 +403,30 @@ async def _run(request: Request, fn: Callable[..., Any], *args: Any, **kwargs: A
 
 # ----------------------------------------------------------------------------- attributes
 
-@router.post("/entities/{entity_id:path}/attrs", summary="NGSI-LD: append attributes", status_code=204)
-async def append_attributes(request: Request, entity_id: str) -> Response:
+async def _write_attributes(request: Request, entity_id: str, action: Callable[..., list[str]],
+                            why_skipped: str, **options: Any) -> Response:
+    """Append or update attributes: 204, or 207 naming those not written and why."""
     require_write(request)
     entity_id = _entity_id(entity_id)
     body, kind = await read_body(request)
     ctx = body_context(request, kind, body)
     attrs = ngsi.parse_attributes(body, ctx)
-    overwrite = "noOverwrite" not in _options(request)
-    skipped = await _run(request, actions.append_attributes, request.app.state.db, entity_id, attrs,
-                         overwrite=overwrite)
+    skipped = await _run(request, action, request.app.state.db, entity_id, attrs, **options)
     updated = [i for i in attrs if i not in skipped]
-    return _partial(skipped, ctx, updated, "The attribute exists and options=noOverwrite was given.")
+    return _partial(skipped, ctx, updated, why_skipped)
+
+
+@router.post("/entities/{entity_id:path}/attrs", summary="NGSI-LD: append attributes", status_code=204)
+async def append_attributes(request: Request, entity_id: str) -> Response:
+    return await _write_attributes(request, entity_id, actions.append_attributes,
+                                   "The attribute exists and options=noOverwrite was given.",
+                                   overwrite="noOverwrite" not in _options(request))
 
 
 @router.patch("/entities/{entity_id:path}/attrs", summary="NGSI-LD: update attributes", status_code=204)
 async def update_attributes(request: Request, entity_id: str) -> Response:
-    require_write(request)
-    entity_id = _entity_id(entity_id)
-    body, kind = await read_body(request)
-    ctx = body_context(request, kind, body)
-    attrs = ngsi.parse_attributes(body, ctx)
-    skipped = await _run(request, actions.update_attributes, request.app.state.db, entity_id, attrs)
-    updated = [i for i in attrs if i not in skipped]
-    return _partial(skipped, ctx, updated, "The entity has no such attribute.")
+    return await _write_attributes(request, entity_id, actions.update_attributes,
+                                   "The entity has no such attribute.")
 
 
 @router.patch("/entities/{entity_id:path}/attrs/{attr_id}", summary="NGSI-LD: partial attribute update",
