@@ -460,20 +460,40 @@ def apply_observations(session: Session, updates: dict[tuple[str, str], dict[str
             row = _add(session, EntityIn(id=entity_id, type=entity_type, attrs=attrs))
             current_of[entity_id] = dict(row.attrs)
         current = dict(current_of[entity_id])
-        written: set[str] = set()
-        for iri, (observed, value) in values.items():
-            old = current.get(iri)
-            if old is not None and "observedAt" in old and _parse(old["observedAt"]) >= observed:
-                continue
-            current[iri] = {"type": "Property", "value": value,
-                            "observedAt": _stamp(observed.astimezone(UTC)),
-                            "createdAt": old.get("createdAt", stamp) if old else stamp, "modifiedAt": stamp}
-            written.add(iri)
+        written = merge_newest(current, values, stamp)
         if written:
             changed.append({"id": entity_id, "attrs": current, "modified_at": now})
             changes.note(session, entity_id, entity_type, current, written)
     if changed:
         session.execute(update(Entity), changed)
+
+
+def merge_newest(current: Attrs, values: dict[str, tuple[datetime, Any]], stamp: str, *,
+                 stamps: dict[datetime, str] | None = None,
+                 times: dict[str, datetime] | None = None) -> set[str]:
+    """Make observations (attribute IRI -> (time, value)) the current values of ``current`` (changed
+    in place) where they are newer than what it holds: a late observation never replaces a newer
+    one. Returns the attributes written. ``stamps`` and ``times`` cache the formatting and parsing
+    of times that repeat across a batch (ingestion passes them)."""
+    stamps = {} if stamps is None else stamps
+    times = {} if times is None else times
+    written: set[str] = set()
+    for iri, (observed, value) in values.items():
+        old = current.get(iri)
+        if old is not None and "observedAt" in old:
+            seen = old["observedAt"]
+            when = times.get(seen)
+            if when is None:
+                when = times[seen] = _parse(seen)
+            if when >= observed:
+                continue
+        text = stamps.get(observed)
+        if text is None:
+            text = stamps[observed] = _stamp(observed.astimezone(UTC))
+        current[iri] = {"type": "Property", "value": value, "observedAt": text,
+                        "createdAt": old.get("createdAt", stamp) if old else stamp, "modifiedAt": stamp}
+        written.add(iri)
+    return written
 
 
 def _point(lon: float, lat: float) -> dict[str, Any]:

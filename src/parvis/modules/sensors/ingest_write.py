@@ -1,7 +1,8 @@
 """Device ingestion's writes, at the speed of a stream: a batch's observations and the newest value
 of each attribute, straight to the driver (no ORM, no per-row type processing, JSON by orjson).
 
-Same meaning as ``actions.apply_observations``, which stays the general path: a repeat (same
+Same meaning as ``actions.apply_observations``, which stays the general path (both merge with
+``actions.merge_newest``): a repeat (same
 entity, attribute and time) is skipped by the unique index and not counted as stored; the newest
 reading wins, a late one never replaces a newer current value; an entity
 that does not exist (provisioned, then deleted through NGSI-LD) is created again by
@@ -45,10 +46,6 @@ def _stamp(when: datetime) -> str:
     return when.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def _parse(stamp: str) -> datetime:
-    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
-
-
 def apply_latest(session: Session, latest: Latest, places: dict[str, tuple[float, float]]) -> None:
     """Make the newest observations the entities' current values (see ``actions.apply_observations``,
     whose meaning this keeps): one read and one update for the entities of a batch."""
@@ -85,20 +82,7 @@ def apply_latest(session: Session, latest: Latest, places: dict[str, tuple[float
         if text is None:
             continue
         current: dict[str, Any] = orjson.loads(text) if text else {}
-        written: set[str] = set()
-        for iri, (observed, value) in values.items():
-            old = current.get(iri)
-            if old is not None and "observedAt" in old:
-                seen = old["observedAt"]
-                if seen not in times:
-                    times[seen] = _parse(seen)
-                if times[seen] >= observed:
-                    continue
-            if observed not in stamps:
-                stamps[observed] = _stamp(observed)
-            current[iri] = {"type": "Property", "value": value, "observedAt": stamps[observed],
-                            "createdAt": old.get("createdAt", stamp) if old else stamp, "modifiedAt": stamp}
-            written.add(iri)
+        written = actions.merge_newest(current, values, stamp, stamps=stamps, times=times)
         if written:
             updates[entity_id] = current
             changes.note(session, entity_id, entity_type, current, written)
