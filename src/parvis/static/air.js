@@ -6,11 +6,7 @@
     var el = document.querySelector(".air-map");
     if (!el || !window.L) { return; }
     var stations = JSON.parse(el.getAttribute("data-markers") || "[]");
-    var map = L.map(el, { maxZoom: 19 });
-    var tiles = el.getAttribute("data-tiles");
-    if (tiles) {
-      L.tileLayer(tiles, { maxZoom: 19, attribution: el.getAttribute("data-attribution") || "" }).addTo(map);
-    }
+    var map = Parvis.baseMap(el);
     var group = L.featureGroup().addTo(map);
     stations.forEach(function (s) {
       // a text node: Leaflet puts a string in as HTML, and names come from devices

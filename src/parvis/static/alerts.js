@@ -40,12 +40,7 @@
   if (!window.L) { return; }
 
   function baseMap(el) {
-    var map = L.map(el, { zoomControl: false, zoomSnap: 0.25, maxZoom: 19 });
-    L.control.zoom({ position: document.dir === "rtl" ? "topright" : "topleft" }).addTo(map);
-    var tiles = el.getAttribute("data-tiles");
-    if (tiles) {
-      L.tileLayer(tiles, { maxZoom: 19, attribution: el.getAttribute("data-attribution") || "" }).addTo(map);
-    }
+    var map = Parvis.baseMap(el);
     map.setView([0, 0], 2);
     return map;
   }

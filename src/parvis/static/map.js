@@ -25,12 +25,7 @@
 
   function draw(el) {
     if (!window.L) { return; }
-    var map = L.map(el, { attributionControl: true, zoomControl: false, zoomSnap: 0.25, maxZoom: 19 });
-    L.control.zoom({ position: document.dir === "rtl" ? "topright" : "topleft" }).addTo(map);
-    var tiles = el.getAttribute("data-tiles");
-    if (tiles) {
-      L.tileLayer(tiles, { maxZoom: 19, attribution: el.getAttribute("data-attribution") || "" }).addTo(map);
-    }
+    var map = Parvis.baseMap(el);
     map.setView([0, 0], 2);
     var sources = [el.getAttribute("data-geojson")];
     if (el.getAttribute("data-points")) { sources.push(el.getAttribute("data-points")); }

@@ -208,12 +208,7 @@
   }
 
   el.hidden = false;
-  var map = L.map(el, { zoomControl: false, zoomSnap: 0.25, maxZoom: 19 });
-  L.control.zoom({ position: document.dir === "rtl" ? "topright" : "topleft" }).addTo(map);
-  var tiles = el.getAttribute("data-tiles");
-  if (tiles) {
-    L.tileLayer(tiles, { maxZoom: 19, attribution: el.getAttribute("data-attribution") || "" }).addTo(map);
-  }
+  var map = Parvis.baseMap(el);
   map.setView([0, 0], 2);
   var overlays = {};
   ["traffic", "parking", "air", "waste"].forEach(function (layer) {

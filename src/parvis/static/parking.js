@@ -28,11 +28,7 @@
     if (!window.L) { return; }
     var markers = JSON.parse(el.getAttribute("data-markers") || "[]");
     var origin = el.getAttribute("data-origin");
-    var map = L.map(el, { zoomControl: true, maxZoom: 19 });
-    var tiles = el.getAttribute("data-tiles");
-    if (tiles) {
-      L.tileLayer(tiles, { maxZoom: 19, attribution: el.getAttribute("data-attribution") || "" }).addTo(map);
-    }
+    var map = Parvis.baseMap(el);
     var group = L.featureGroup().addTo(map);
     markers.forEach(function (m) {
       var label = m.name + " – " + (m.free === null ? "?" : m.free + " / " + (m.total === null ? "?" : m.total)) +

@@ -1,6 +1,19 @@
 // Progressive enhancement only: every page works without this file.
 (function () {
   "use strict";
+  // The base of every map page: zoom buttons at the start of the reading direction (right in
+  // Arabic), the city's tiles only when it set a tile URL (data-tiles; without, the page's own
+  // layers are drawn on a plain background), attribution from data-attribution.
+  window.Parvis = window.Parvis || {};
+  window.Parvis.baseMap = function (el, options) {
+    var map = L.map(el, Object.assign({ zoomControl: false, zoomSnap: 0.25, maxZoom: 19 }, options || {}));
+    L.control.zoom({ position: document.dir === "rtl" ? "topright" : "topleft" }).addTo(map);
+    var tiles = el.getAttribute("data-tiles");
+    if (tiles) {
+      L.tileLayer(tiles, { maxZoom: 19, attribution: el.getAttribute("data-attribution") || "" }).addTo(map);
+    }
+    return map;
+  };
   if ("serviceWorker" in navigator) {
     window.addEventListener("load", function () {
       navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch(function () {});

@@ -17,11 +17,7 @@
   box.hidden = false;
   var lat = document.getElementById("l-lat");
   var lon = document.getElementById("l-lon");
-  var map = L.map(box);
-  var tiles = box.getAttribute("data-tiles");
-  if (tiles) {
-    L.tileLayer(tiles, { maxZoom: 19, attribution: box.getAttribute("data-attribution") || "" }).addTo(map);
-  }
+  var map = Parvis.baseMap(box);
   map.setView([0, 0], 2);
   fetch(box.getAttribute("data-locate"), { headers: { Accept: "application/geo+json" } })
     .then(function (r) { return r.json(); })

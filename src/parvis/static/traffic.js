@@ -28,10 +28,7 @@
   function start(el) {
     if (!window.L) { return; }
     var t = texts();
-    var map = L.map(el, { zoomControl: false, zoomSnap: 0.25, maxZoom: 19 });
-    L.control.zoom({ position: document.dir === "rtl" ? "topright" : "topleft" }).addTo(map);
-    var tiles = el.getAttribute("data-tiles");
-    if (tiles) { L.tileLayer(tiles, { maxZoom: 19, attribution: el.getAttribute("data-attribution") || "" }).addTo(map); }
+    var map = Parvis.baseMap(el);
     map.setView([0, 0], 2);
     var layer = L.layerGroup().addTo(map);
     var status = document.getElementById("traffic-status");

@@ -9,11 +9,7 @@
     var el = document.querySelector(".waste-map");
     if (!el || !window.L) { return; }
     var items = JSON.parse(el.getAttribute("data-markers") || "[]");
-    var map = L.map(el, { maxZoom: 19 });
-    var tiles = el.getAttribute("data-tiles");
-    if (tiles) {
-      L.tileLayer(tiles, { maxZoom: 19, attribution: el.getAttribute("data-attribution") || "" }).addTo(map);
-    }
+    var map = Parvis.baseMap(el);
     var group = L.featureGroup().addTo(map);
     items.forEach(function (c) {
       var colour = c.collect ? COLOURS.high : COLOURS[c.level] || COLOURS.none;
