@@ -366,8 +366,8 @@ class Settings(BaseSettings):
     )
     sensors_operations_stream_seconds: float = Field(
         60.0, ge=1, le=86_400, description="Longest life of one live-stream connection (seconds); "
-        "the browser then reconnects where it left off (`Last-Event-ID`), and its access is checked "
-        "again: a person signed out or moved out of their department stops receiving within this time."
+        "the browser then reconnects where it left off (`Last-Event-ID`). Access is checked at every "
+        "poll: a person signed out or moved out of their department stops receiving at the next poll."
     )
     # Crisis alerts
     alerts_sender: str = Field(

@@ -14,7 +14,7 @@ from factories import PASSWORD, staff
 from live_server import LiveServer
 from parvis.modules.city import actions as city_actions
 from parvis.modules.city.schemas import DepartmentCreate
-from web_helpers import sign_in
+from web_helpers import csrf_of, sign_in
 
 
 def _next_message(lines, deadline: float) -> dict[str, str]:
@@ -64,3 +64,36 @@ def test_a_change_reaches_an_open_stream_at_once_and_idle_time_is_heartbeats(app
             # nothing changes now: the stream says only that it is alive
             idle = _next_message(lines, time.monotonic() + 5)
             assert idle == {"comment": "ping"}
+
+
+@pytest.mark.timeout(60)
+def test_signing_out_ends_an_open_stream_at_the_next_poll(app, db, settings, city_sensors) -> None:  # noqa: F811
+    """A person who signs out in another tab stops receiving the city's live data within a poll,
+    not at the end of the connection's life; the browser's reconnection is then refused."""
+    settings.sensors_operations_poll_seconds = 0.1
+    settings.sensors_operations_stream_seconds = 50.0
+    dep = city_actions.create_department(db, None, DepartmentCreate(code="mob", name="Mobility", kind="mobility"))
+    staff(db, settings, "ops@city.test", department_ids=[dep.id])
+    with LiveServer(app) as server, httpx.Client(base_url=server.url, timeout=5) as http:
+        sign_in(http, "ops@city.test", PASSWORD)
+        cookies = dict(http.cookies)
+        with httpx.Client(base_url=server.url, timeout=5, cookies=cookies) as tab, \
+                tab.stream("GET", "/sensors/operations/stream",
+                           headers={"Accept": "text/event-stream"}) as response:
+            assert response.status_code == 200
+            lines = response.iter_lines()
+            assert _next_message(lines, time.monotonic() + 5) == {"retry": "3000"}
+            while _next_message(lines, time.monotonic() + 5).get("event") != "events":
+                pass  # the current features first, then the open events
+            token = csrf_of(http, "/account")
+            assert http.post("/signout", data={"csrf_token": token}, follow_redirects=False).status_code == 303
+            left = time.monotonic()
+            message = _next_message(lines, left + 5)
+            while message.get("comment") == "ping":
+                message = _next_message(lines, left + 5)
+            assert message.get("event") == "reconnect"
+            assert time.monotonic() - left < 3  # not the 50 s the connection could have lived
+            assert list(lines) == []  # the stream ended
+        again = httpx.get(f"{server.url}/sensors/operations/stream", cookies=cookies,
+                          headers={"Accept": "text/event-stream"})
+        assert again.status_code == 303 and again.headers["location"].startswith("/signin")

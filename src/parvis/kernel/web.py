@@ -158,6 +158,10 @@ class RequestContext:
         i18n.set_translator(translator)
         state = scope.setdefault("state", {})
         state["principal"] = principal
+        resolver, database = self.resolver, self.database
+        # long-lived responses (live streams) ask again who is behind the request (signed out?)
+        state["principal_again"] = lambda: (resolver(database, session_cookie, bearer)
+                                            if session_cookie or bearer else ANONYMOUS)
         state["translator"] = translator
         new_csrf = None
         csrf_cookie = request.cookies.get(CSRF_COOKIE)

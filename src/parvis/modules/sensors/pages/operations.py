@@ -162,8 +162,20 @@ async def _stream(request: Request, principal: Principal, start: datetime | None
     feed, kinds = await anyio.to_thread.run_sync(begin)
     shown: set[tuple[int, str]] | None = None  # the open events the client has, with their severity
 
+    again = request.state.principal_again
+
+    def still_allowed() -> bool:
+        """Whether the person may still see what this stream shows: signed in, the permission,
+        the same departments (asked at every poll, so a sign-out ends the stream at once)."""
+        now = again()
+        return (now.has(PERMISSION) and now.user_id == principal.user_id
+                and now.department_ids == principal.department_ids
+                and now.all_departments == principal.all_departments)
+
     def tick(shown: set[tuple[int, str]] | None
-             ) -> tuple[list[dict[str, Any]], list[live.OpenEvent] | None, set[tuple[int, str]]]:
+             ) -> tuple[list[dict[str, Any]], list[live.OpenEvent] | None, set[tuple[int, str]]] | None:
+        if not still_allowed():
+            return None
         with db.read() as session:
             changed = feed.poll(session)
             visible = live.visible_events(session, kinds)
@@ -176,10 +188,14 @@ async def _stream(request: Request, principal: Principal, start: datetime | None
         if await request.is_disconnected():
             return
         try:
-            features, items, keys = await anyio.to_thread.run_sync(tick, shown)
+            polled = await anyio.to_thread.run_sync(tick, shown)
         except SQLAlchemyError as exc:  # the database went away: end here, the browser comes back
             log.warning("operations stream stopped: %s", exc)
             return
+        if polled is None:  # signed out, or access changed: the browser reconnects and is asked again
+            yield _sse("reconnect", {})
+            return
+        features, items, keys = polled
         cursor = live.stamp(feed.cursor)
         if features:
             yield _sse("features", {"type": "FeatureCollection", "features": features}, cursor)
