@@ -272,6 +272,10 @@ class Settings(BaseSettings):
         0.05, gt=0, le=5, description="How often the notification sender looks for pending notifications "
         "on SQLite (PostgreSQL wakes it with LISTEN/NOTIFY)."
     )
+    ngsi_max_subscriptions_per_key: int = Field(
+        100, ge=1, le=100_000, description="Subscriptions one NGSI-LD API key may hold (each is matched "
+        "against every write); creating one more is refused (403) until one is deleted."
+    )
     sensors_notify_allowed_networks: list[str] = Field(
         [], description="Internal networks (CIDR, e.g. 10.20.0.0/16) or host names that subscription "
         "notifications may reach, as a JSON list. By default a notification to a loopback, private, "

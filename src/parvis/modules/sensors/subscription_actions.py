@@ -10,12 +10,12 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from parvis.kernel.db import Database, utcnow
-from parvis.kernel.errors import Conflict, NotFound
+from parvis.kernel.errors import Conflict, Forbidden, NotFound
 from parvis.modules.sensors import subscriptions
 from parvis.modules.sensors.standards.subscription_ld import SubscriptionIn, check_selects
 from parvis.modules.sensors.subscription_models import PendingNotification, Subscription
@@ -59,13 +59,21 @@ def _apply(row: Subscription, sub: SubscriptionIn, *, everything: bool) -> None:
             row.receiver_info = notification["receiver_info"]
 
 
-def create_subscription(db: Database, sub: SubscriptionIn, context: Any, owner: str | None) -> str:
-    """Store a new subscription; its id (given, or generated)."""
+def create_subscription(db: Database, sub: SubscriptionIn, context: Any, owner: str | None, *,
+                        limit: int | None = None) -> str:
+    """Store a new subscription; its id (given, or generated). ``limit``: the most subscriptions
+    one owner (API key) may hold (each one is matched against every write)."""
     sub_id = sub.id or new_id()
     try:
         with db.transaction() as session:
             if session.get(Subscription, sub_id) is not None:
                 raise SubscriptionExists(f"A subscription with the id {sub_id} already exists.")
+            if limit is not None:
+                held = session.scalar(select(func.count()).select_from(Subscription)
+                                      .where(Subscription.owner_digest == owner)) or 0
+                if held >= limit:
+                    raise Forbidden(f"This API key holds {held} subscriptions, the most the city allows "
+                                    "(PARVIS_NGSI_MAX_SUBSCRIPTIONS_PER_KEY): delete one first.")
             now = utcnow()
             row = Subscription(id=sub_id, owner_digest=owner, context=context, created_at=now,
                                modified_at=now, times_sent=0, attempts=0)

@@ -58,7 +58,8 @@ async def create_subscription(request: Request) -> Response:
     sub = subld.parse_subscription(body, ctx)
     _refuse_internal(request, sub)
     sub_id = await api._run(request, subscription_actions.create_subscription, request.app.state.db, sub,
-                            ctx.inline, owner)
+                            ctx.inline, owner,
+                            limit=request.app.state.settings.ngsi_max_subscriptions_per_key)
     location = f"/ngsi-ld/v1/subscriptions/{quote(sub_id, safe=':')}"
     return Response(status_code=201, headers={"Location": location})
 

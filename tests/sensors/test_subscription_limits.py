@@ -1,5 +1,6 @@
-"""Subscriptions may not make the server call inside the city's network (server-side request
-forgery): internal addresses are refused unless the city allows them."""
+"""What a client may make the server do through subscriptions: never call inside the city's
+network (server-side request forgery: internal addresses are refused unless the city allows them),
+and hold only so many subscriptions per key."""
 
 from __future__ import annotations
 
@@ -100,3 +101,20 @@ def test_a_notification_to_a_refused_address_is_not_sent_and_says_why(db, closed
         status = client.get(location, headers=w).json()
         assert "Refused" in status["notification"]["lastFailureReason"]
         assert "127.0.0.1" in status["notification"]["lastFailureReason"]
+
+
+def test_a_key_may_hold_only_so_many_subscriptions(settings, db, w):
+    from fastapi.testclient import TestClient
+
+    from parvis.app import create_app
+
+    capped = settings.model_copy(update={"ngsi_max_subscriptions_per_key": 2})
+    with TestClient(create_app(capped, database=db), raise_server_exceptions=False) as capped_client:
+        made = [capped_client.post(f"{BASE}/subscriptions", json=subscription("https://r.example.org/n"),
+                                   headers=w) for _ in range(3)]
+        assert [r.status_code for r in made] == [201, 201, 403]
+        assert "PARVIS_NGSI_MAX_SUBSCRIPTIONS_PER_KEY" in made[2].json()["detail"]
+        assert capped_client.delete(made[0].headers["Location"], headers=w).status_code == 204
+        again = capped_client.post(f"{BASE}/subscriptions", json=subscription("https://r.example.org/n"),
+                                   headers=w)
+        assert again.status_code == 201  # room again once one is deleted
