@@ -25,7 +25,7 @@ from parvis.kernel.files import LocalFileStore
 from parvis.kernel.jobs import JobRegistry
 from parvis.kernel.metrics import Metrics
 from parvis.kernel.web import RequestContext, install_error_handlers, templates_env
-from parvis.modules import accounts, alerts, reports, sensors
+from parvis.modules import accounts, alerts, reports, sensors, twin
 from parvis.modules.accounts import api as accounts_api
 from parvis.modules.accounts import pages as accounts_pages
 from parvis.modules.accounts import queries as accounts_queries
@@ -44,6 +44,7 @@ from parvis.modules.sensors import pages as sensors_pages
 from parvis.modules.sensors import subscriptions_api as sensors_subscriptions_api
 from parvis.modules.sensors import temporal_api as sensors_temporal_api
 from parvis.modules.sensors import views_api as sensors_views_api
+from parvis.modules.twin import pages as twin_pages
 from parvis.settings import Settings, get_settings
 
 
@@ -61,6 +62,7 @@ def build_registry(settings: Settings, db: Database) -> JobRegistry:
     reports.register(registry, db.bus, db, settings)
     alerts.register(registry, db.bus, db, settings)
     sensors.register(registry, db.bus, db, settings)
+    twin.register(registry, db.bus, db, settings)
     return registry
 
 
@@ -71,7 +73,8 @@ def routers() -> list[APIRouter]:
             sensors_iot_api.router, sensors_temporal_api.router, sensors_subscriptions_api.router,
             sensors_events_api.router, sensors_views_api.router,
             notify_setup.router(), accounts_pages.router, city_pages.router,
-            *reports_pages.routers(), *alerts_pages.routers(), *sensors_pages.routers()]
+            *reports_pages.routers(), *alerts_pages.routers(), *sensors_pages.routers(),
+            *twin_pages.routers()]
 
 
 def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:

@@ -165,8 +165,11 @@ def create_demo_city(db: Database, settings: Settings,
     devices += sensors.provision_demo_parking(db, settings, history_hours=settings.demo_sensor_hours)
     from parvis.modules import twin
 
-    twin_counts = twin.provision_demo(db, settings, size=(settings.twin_demo_width_m, settings.twin_demo_height_m),
-                                      buildings=settings.twin_demo_buildings)
+    size = (settings.twin_demo_width_m, settings.twin_demo_height_m)
+    twin_counts = twin.provision_demo(db, settings, size=size, buildings=settings.twin_demo_buildings)
+    # a house of the demo citizen, with the demo's (generated) roof thermography
+    twin_counts["owned_building"] = 1 if twin.link_demo_owner(db, settings) is not None else 0
+    twin.request_solar_run(db)  # the worker computes every roof's solar potential (about 15 s)
     return {"sensor_devices": devices, "districts_created": created, "districts_updated": updated,
             "departments": len(dep_ids), "staff_created": new_staff, "citizens_created": citizens,
             **reports, **create_demo_alerts(db, settings),

@@ -12,5 +12,6 @@ from parvis.modules.sensors import event_models as sensors_event_models  # noqa:
 from parvis.modules.sensors import models as sensors_models  # noqa: F401
 from parvis.modules.sensors import subscription_models as sensors_subscription_models  # noqa: F401
 from parvis.modules.twin import models as twin_models  # noqa: F401
+from parvis.modules.twin import owner_models as twin_owner_models  # noqa: F401
 
 metadata = Base.metadata

@@ -57,6 +57,23 @@ PAGES: list[tuple[str, str, str | None, str | None]] = [
     ("admin-reports-routing", "/admin/reports/routing", ADMIN_EMAIL, None),
     ("admin-open311-keys", "/admin/reports/open311-keys", ADMIN_EMAIL, None),
     ("reports-ar", "/reports", None, "ar"),
+    ("twin-3d", "/twin/3d", None, None),
+    ("twin-solar", "/twin/solar", None, None),
+    ("twin-solar-search", "/twin/solar?q=L%C3%AA", None, None),
+    ("twin-solar-building", "/twin/solar/buildings/1", None, None),
+    ("twin-solar-summary", "/twin/solar/buildings/1/summary", None, None),
+    ("twin-solar-city", "/twin/solar/city", ADMIN_EMAIL, None),
+    ("twin-solar-building-ar", "/twin/solar/buildings/1", None, "ar"),
+    ("twin-3d-heat-search", "/twin/3d?mode=heat&q=L%C3%AA", None, None),
+    ("twin-3d-ar", "/twin/3d", None, "ar"),
+    ("twin-planning-flood", "/twin/planning/flood", ADMIN_EMAIL, None),
+    ("twin-planning-buildable", "/twin/planning/buildable", ADMIN_EMAIL, None),
+    ("twin-planning-flood-ar", "/twin/planning/flood", ADMIN_EMAIL, "ar"),
+    ("twin-home", "/twin/home", None, None),
+    ("twin-home-building", "/twin/home?building=1", None, None),
+    ("twin-home-mine", "/twin/home/mine", CITIZEN_PHONE, None),
+    ("twin-owners", "/twin/owners", ADMIN_EMAIL, None),
+    ("twin-home-ar", "/twin/home", None, "ar"),
 ]
 
 

@@ -40,6 +40,15 @@ def test_the_demo_twin_is_deterministic_and_has_the_three_roof_types() -> None:
     assert first.dtm.crs == "EPSG:32648" and first.dtm.shape == (150, 200)
 
 
+@pytest.mark.parametrize("size", [(300.0, 200.0), (600.0, 400.0), (1500.0, 1000.0)])
+def test_every_demo_zone_is_a_valid_polygon(size: tuple[float, float]) -> None:
+    """Planners' pages cut zones with each other: an invalid zoning polygon would be "repaired"
+    in front of them (it was, the residential zone touched itself)."""
+    twin = demo_twin.generate(size, 1.0, 20, 6)
+    assert [(z.kind, z.name) for z in twin.zones if not z.geometry.is_valid] == []
+    assert {z.kind for z in twin.zones} == {"zoning", "hazard", "protected"}
+
+
 def test_the_full_demo_twin_has_a_river_a_hill_towers_and_houses() -> None:
     twin = demo_twin.generate()  # the size the demo city gets: 1.5 x 1 km at 1 m, 2,500 buildings
     dtm = twin.dtm.values
@@ -103,3 +112,29 @@ def test_cli_demo(tmp_path: Path, sqlite_template: Path, monkeypatch: pytest.Mon
                                        "--database-url", f"sqlite:///{db_path}"])
     assert result.exit_code == 0, result.output
     assert "buildings: 20" in result.output and (tmp_path / "twin" / "dtm.tif").is_file()
+
+
+def test_cli_classifies_the_thermography_and_says_when_there_is_none(
+        tmp_path: Path, sqlite_template: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+
+    from parvis.modules.twin.home_service import demo_thermography
+
+    db_path = tmp_path / "thermo.db"
+    shutil.copyfile(sqlite_template, db_path)
+    url = f"sqlite:///{db_path}"
+    monkeypatch.setenv("PARVIS_DATA_DIR", str(tmp_path))
+    runner = CliRunner()
+    made = runner.invoke(group, ["demo", "--size", "300", "200", "--buildings", "20", "--database-url", url])
+    assert made.exit_code == 0, made.output
+    missing = runner.invoke(group, ["classify-thermography", "--database-url", url])
+    assert missing.exit_code == 1 and "thermograph" in missing.output.lower()  # a sentence, not a traceback
+    db = Database(url)
+    try:
+        demo_thermography(db, tmp_path)
+    finally:
+        db.dispose()
+    result = runner.invoke(group, ["classify-thermography", "--database-url", url])
+    assert result.exit_code == 0, result.output
+    counts = dict(line.split(": ") for line in result.output.strip().splitlines())
+    assert int(counts["classified"]) > 0 and int(counts["buildings"]) == 20, result.output

@@ -34,6 +34,14 @@ def contact_of(session: Session, user_id: int) -> Contact | None:
     return Contact(*row) if row is not None else None
 
 
+def contact_by_identifier(session: Session, kind: str, value: str) -> Contact | None:
+    """The active person with this (normalised) phone number or e-mail address, or None."""
+    column = User.phone if kind == "phone" else User.email
+    row = session.execute(select(User.id, User.display_name, User.phone, User.email, User.language, User.role)
+                          .where(column == value, User.is_active.is_(True))).first()
+    return Contact(*row) if row is not None else None
+
+
 def contact_from(principal: Principal) -> Contact | None:
     """How to reach the person behind a request, from what was read with the principal."""
     if principal.user_id is None:
@@ -62,5 +70,6 @@ def is_staff_of(session: Session, user_id: int, department_id: int) -> bool:
 
 
 __all__ = [
-    "Contact", "contact_from", "contact_of", "is_staff_of", "resolve_principal", "staff_of", "supervisors_of",
+    "Contact", "contact_by_identifier", "contact_from", "contact_of", "is_staff_of", "resolve_principal",
+    "staff_of", "supervisors_of",
 ]

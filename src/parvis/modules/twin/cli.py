@@ -38,10 +38,11 @@ def group() -> None:
                                             "protected", "thermography"]))
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--crs", default=None, help="The file's CRS when it does not say (e.g. EPSG:32648).")
-@click.option("--max-bytes", type=int, default=1 << 30, show_default=True, help="Refuse larger files.")
+@click.option("--max-bytes", type=int, default=None,
+              help="Refuse larger files (default: PARVIS_TWIN_MAX_IMPORT_BYTES, 1 GiB).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @database_option
-def import_command(kind: str, file: Path, crs: str | None, max_bytes: int, as_json: bool,
+def import_command(kind: str, file: Path, crs: str | None, max_bytes: int | None, as_json: bool,
                    database_url: str | None) -> None:
     """Import FILE as KIND into the twin, showing progress on stderr and printing the report."""
     from parvis.modules.twin.errors import TwinError
@@ -49,8 +50,10 @@ def import_command(kind: str, file: Path, crs: str | None, max_bytes: int, as_js
 
     settings, db = _db(database_url)
     try:
-        report = import_file(db, Path(settings.data_dir), kind, file, crs=crs, max_bytes=max_bytes,
-                             progress=_progress)
+        report = import_file(db, Path(settings.data_dir), kind, file, crs=crs,
+                             max_bytes=max_bytes or settings.twin_max_import_bytes,
+                             max_hole_m2=settings.twin_max_hole_m2,
+                             default_tilt=settings.twin_default_roof_tilt, progress=_progress)
     except TwinError as exc:
         raise click.ClickException(exc.message()) from None
     finally:
@@ -81,3 +84,55 @@ def demo_command(size: tuple[float, float], resolution: float, buildings: int, s
         db.dispose()
     for key, value in counts.items():
         click.echo(f"{key}: {value}")
+
+
+@group.command("solar")
+@database_option
+def solar_command(database_url: str | None) -> None:
+    """Compute the roof solar potential of every roof face now (progress on stderr)."""
+    from parvis.modules.twin.solar_run import run_solar
+
+    settings, db = _db(database_url)
+    try:
+        result = run_solar(db, settings, progress=_progress)
+    except Exception as exc:
+        message = exc.message() if hasattr(exc, "message") else f"{type(exc).__name__}: {exc}"
+        raise click.ClickException(message) from None
+    finally:
+        db.dispose()
+    click.echo(f"{result.faces} roof faces of {result.buildings} buildings, {result.positions} sun positions "
+               f"({result.sky}, {result.backend}), {result.seconds:.1f} s")
+
+
+@group.command("classify-thermography")
+@click.option("--method", type=click.Choice(["quantiles", "thresholds"]), default="quantiles",
+              show_default=True,
+              help="Six heat-loss levels from the city's own roofs (quantiles) or fixed thresholds.")
+@click.option("--thresholds", default=None, help="With --method thresholds: five ascending values "
+              "(the raster's unit) between the six levels, e.g. 1,2,3,4,5.")
+@database_option
+def classify_thermography_command(method: str, thresholds: str | None, database_url: str | None) -> None:
+    """Classify every roof into six heat-loss levels from the imported thermography layer."""
+    from parvis.modules.twin.home_service import classify_thermography
+
+    settings, db = _db(database_url)
+    try:
+        limits = [float(v) for v in thresholds.split(",")] if thresholds else None
+        counts = classify_thermography(db, Path(settings.data_dir), method=method,  # type: ignore[arg-type]
+                                       thresholds=limits)
+    except Exception as exc:
+        message = exc.message() if hasattr(exc, "message") else f"{type(exc).__name__}: {exc}"
+        raise click.ClickException(message) from None
+    finally:
+        db.dispose()
+    for key, value in counts.items():
+        click.echo(f"{key}: {value}")
+
+
+def _more_commands() -> None:
+    from parvis.modules.twin.cityjson_export import export_cityjson
+
+    group.add_command(export_cityjson)
+
+
+_more_commands()

@@ -151,6 +151,10 @@ def _zones(layout: _Layout, extent: Polygon) -> list[DemoZone]:
     return [z for z in zones if not z.geometry.is_empty]
 
 
+def _valid(geometry: BaseGeometry) -> BaseGeometry:
+    return geometry if geometry.is_valid else shapely.set_precision(geometry, 0.01)
+
+
 def _rect(cx: float, cy: float, length: float, width: float, angle: float) -> Polygon:
     c, s = math.cos(angle), math.sin(angle)
     hl, hw = length / 2, width / 2
@@ -262,7 +266,8 @@ def generate(size_m: tuple[float, float] = (1500.0, 1000.0), resolution: float =
     zones_rel = _zones(layout, extent_local)
     houses = _buildings(layout, zones_rel, buildings, rng, (cx, cy))
     shift = np.array([cx, cy])
-    zones = [DemoZone(z.kind, shapely.transform(z.geometry, lambda c: c + shift), z.name, z.category,
+    # differences of buffered curves can touch themselves: snapped to 1 cm where they do, valid
+    zones = [DemoZone(z.kind, _valid(shapely.transform(z.geometry, lambda c: c + shift)), z.name, z.category,
                       z.buildable, z.hazard_level) for z in zones_rel]
     for house in houses:
         point = house.footprint.representative_point()

@@ -47,7 +47,7 @@ class RasterHoles(TwinError):
 
 class InvalidRoof(TwinError):
     type_slug = "twin-invalid-roof"
-    title = N_("This roof is not possible.")
+    title = N_("The shape or slope of this roof cannot be used.")
 
 
 class NoTerrain(TwinError):

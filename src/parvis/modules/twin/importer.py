@@ -142,8 +142,9 @@ def fill_holes(grid: Grid, max_hole_m2: float = MAX_HOLE_M2) -> tuple[Grid, dict
     cell = grid.resolution ** 2
     too_big = is_hole & (sizes * cell > max_hole_m2)
     if too_big.any():
-        raise RasterHoles(N_("The raster has %(count)s hole(s) with no data larger than %(limit)s m² (the "
-                             "largest is %(largest)s m²). Fill them in the source (or raise the limit)."),
+        raise RasterHoles(N_("Holes with no data in the raster larger than %(limit)s m²: %(count)s "
+                             "(the largest is %(largest)s m²). Fill them in the source (or raise the "
+                             "limit)."),
                           params={"count": int(too_big.sum()), "limit": max_hole_m2,
                                   "largest": round(float(sizes[too_big].max() * cell), 1)})
     holes = is_hole[labels]
@@ -715,17 +716,21 @@ def import_zones(db: Database, data_dir: Path, path: Path, kind: str, *, crs: st
 # -------------------------------------------------------------------------------- dispatcher
 
 def import_file(db: Database, data_dir: Path, kind: str, path: Path, *, crs: str | None = None,
-                max_bytes: int = DEFAULT_MAX_BYTES, progress: Progress | None = None) -> ImportReport:
+                max_bytes: int = DEFAULT_MAX_BYTES, max_hole_m2: float = MAX_HOLE_M2,
+                default_tilt: float = DEFAULT_TILT, progress: Progress | None = None) -> ImportReport:
     """Import one file of a kind: dtm, dsm, buildings (GeoJSON), cityjson, zoning, hazard (GeoJSON or
-    GeoTIFF, by extension), protected, thermography (GeoTIFF)."""
+    GeoTIFF, by extension), protected, thermography (GeoTIFF). ``max_hole_m2``: largest nodata hole
+    of a raster filled from its neighbours; ``default_tilt``: of pitched roofs whose tilt is not given."""
     path = Path(path)
     tiff = path.suffix.lower() in (".tif", ".tiff")
     if kind in ("dtm", "dsm", "thermography") or (kind == "hazard" and tiff):
-        return import_raster(db, data_dir, path, kind, crs=crs, max_bytes=max_bytes, progress=progress)
+        return import_raster(db, data_dir, path, kind, crs=crs, max_bytes=max_bytes, max_hole_m2=max_hole_m2,
+                             progress=progress)
     if kind == "buildings":
         if path.suffix.lower() in (".city.json", ".cityjson") or path.name.endswith(".city.json"):
             return import_cityjson(db, data_dir, path, crs=crs, max_bytes=max_bytes, progress=progress)
-        return import_buildings(db, data_dir, path, crs=crs, max_bytes=max_bytes, progress=progress)
+        return import_buildings(db, data_dir, path, crs=crs, max_bytes=max_bytes, default_tilt=default_tilt,
+                                progress=progress)
     if kind == "cityjson":
         return import_cityjson(db, data_dir, path, crs=crs, max_bytes=max_bytes, progress=progress)
     if kind in ZONE_KINDS:

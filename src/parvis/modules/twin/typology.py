@@ -194,7 +194,8 @@ def parse_typology(data: Mapping[str, Any], defaults: Typology | None = None) ->
     if not isinstance(data, Mapping):
         raise _fail(N_("%(where)s must be a JSON object."), "typology")
     if defaults is None and not all(name in data for name in ("periods", *_SECTIONS)):
-        raise _fail(N_("%(where)s lacks a section."), "typology")
+        raise _fail(N_("%(where)s must have the sections periods, wall_types, roof_types and "
+                       "window_types."), "typology")
     periods = _parse_periods(data["periods"]) if "periods" in data else defaults.periods  # type: ignore[union-attr]
     sections = {name: (_parse_types(data[name], name) if name in data else dict(getattr(defaults, name)))
                 for name in _SECTIONS}

@@ -1,0 +1,131 @@
+"""The whole-city solar run: stored results equal the engine's on the same twin, a rerun replaces
+them, failures are recorded with a clear message, a typical year lowers the figures, and the
+background job runs a requested computation."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sqlalchemy import select
+
+from parvis.kernel.db import Database
+from parvis.kernel.jobs import JobRegistry, Worker
+from parvis.modules.twin import actions, demo_twin
+from parvis.modules.twin.errors import NoTerrain
+from parvis.modules.twin.jobs import register, request_solar_run
+from parvis.modules.twin.models import RoofFaceRow
+from parvis.modules.twin.solar import pv_estimate, roof_irradiation
+from parvis.modules.twin.solar_run import BadTmyFile, district_stats, run_solar, run_state
+from parvis.modules.twin.sun import clear_sky_year, year_sky
+
+SIZE = (240.0, 160.0)
+BUILDINGS = 20
+LON, LAT, TZ = 107.585, 16.463, "Asia/Ho_Chi_Minh"
+
+
+def _faces(db: Database) -> list[RoofFaceRow]:
+    with db.read() as session:
+        rows = list(session.scalars(select(RoofFaceRow).order_by(RoofFaceRow.id)))
+        session.expunge_all()
+    return rows
+
+
+@pytest.fixture
+def twin(db: Database, settings) -> Database:
+    demo_twin.provision(db, settings, size=SIZE, buildings=BUILDINGS)
+    return db
+
+
+def test_stored_results_match_the_engine_on_the_same_twin(twin: Database, settings) -> None:
+    result = run_solar(twin, settings, xp=np)
+    generated = demo_twin.generate(SIZE, 1.0, BUILDINGS)
+    tilt = np.array([0.0] + [f.tilt for b in generated.buildings for f in b.faces])
+    azimuth = np.array([0.0] + [f.azimuth for b in generated.buildings for f in b.faces])
+    area = np.array([f.area_m2 for b in generated.buildings for f in b.faces])
+    sky = year_sky(LAT, LON, altitude_m=round(float(np.nanmean(generated.dtm.values))), timezone=TZ)
+    engine = roof_irradiation(generated.dsm.values, 1.0, generated.face_labels, tilt, azimuth, sky, xp=np)
+    pv = pv_estimate(area, tilt[1:], engine.annual_kwh_m2[1:], price_per_kwh=settings.twin_electricity_price,
+                     min_annual_kwh_m2=settings.twin_pv_min_annual_kwh_m2)
+
+    faces = _faces(twin)
+    assert result.faces == len(faces) == len(area) and result.buildings == BUILDINGS
+    assert result.positions >= 300
+    stored = np.array([f.annual_kwh_m2 for f in faces], dtype=float)
+    np.testing.assert_allclose(stored, engine.annual_kwh_m2[1:], rtol=1e-6)
+    np.testing.assert_allclose([json.loads(f.monthly_kwh_m2)[6] for f in faces], engine.monthly_kwh_m2[1:, 6],
+                               rtol=1e-4)
+    np.testing.assert_allclose([f.yearly_kwh for f in faces], pv.yearly_kwh, rtol=1e-6)
+    np.testing.assert_allclose([f.saving for f in faces], pv.saving, rtol=1e-6)
+    # Clear sky at 16.5° N: a roof gets between 1,200 and 2,600 kWh/m² a year.
+    assert np.nanmin(stored) > 1200 and np.nanmax(stored) < 2600
+    with twin.read() as session:
+        state = run_state(session)
+    assert state["state"] == "done" and state["percent"] == 100
+    assert "sun positions" in state["message"]
+
+
+def test_a_rerun_replaces_the_results(twin: Database, settings) -> None:
+    run_solar(twin, settings, xp=np)
+    first = _faces(twin)
+    actions.store_face_results(twin, [{"id": f.id, "annual_kwh_m2": 1.0, "kwp": 0.0} for f in first])
+    run_solar(twin, settings, xp=np)
+    again = _faces(twin)
+    assert [f.annual_kwh_m2 for f in again] == pytest.approx([f.annual_kwh_m2 for f in first])
+    assert [f.kwp for f in again] == pytest.approx([f.kwp for f in first])
+
+
+def test_a_twin_without_terrain_fails_with_a_clear_message(db: Database, settings) -> None:
+    with pytest.raises(NoTerrain):
+        run_solar(db, settings, xp=np)
+    with db.read() as session:
+        state = run_state(session)
+    assert state["state"] == "failed"
+    assert "terrain model" in state["message"]
+
+
+def test_a_typical_year_gives_lower_figures_than_clear_sky(twin: Database, settings, tmp_path: Path) -> None:
+    run_solar(twin, settings, xp=np)
+    clear = np.array([f.annual_kwh_m2 for f in _faces(twin)], dtype=float)
+    hourly = clear_sky_year(LAT, LON, timezone=TZ, step_minutes=60)
+    tmy = (hourly[["ghi", "dni", "dhi"]] * 0.7).round(1)
+    path = tmp_path / "tmy.csv"
+    tmy.index = tmy.index.tz_localize(None)
+    tmy.rename_axis("time").to_csv(path)
+    run_solar(twin, settings.model_copy(update={"twin_tmy_file": str(path)}), xp=np)
+    cloudy = np.array([f.annual_kwh_m2 for f in _faces(twin)], dtype=float)
+    # 70 % of the clear-sky light gives about 70 % of the irradiation (hourly bins differ a little).
+    np.testing.assert_allclose(cloudy / clear, 0.7, atol=0.03)
+
+
+def test_a_bad_typical_year_file_is_refused_and_the_run_marked_failed(twin: Database, settings,
+                                                                     tmp_path: Path) -> None:
+    path = tmp_path / "tmy.csv"
+    path.write_text("time,ghi,dni\n2023-01-01 12:00,800,700\n", encoding="utf-8")
+    with pytest.raises(BadTmyFile) as err:
+        run_solar(twin, settings.model_copy(update={"twin_tmy_file": str(path)}), xp=np)
+    assert "dhi" in err.value.message()
+    with twin.read() as session:
+        state = run_state(session)
+    assert state["state"] == "failed" and "dhi" in state["message"]
+    assert all(f.annual_kwh_m2 is None for f in _faces(twin))
+
+
+def test_a_requested_run_is_computed_by_the_worker(twin: Database, settings) -> None:
+    run_id = request_solar_run(twin)
+    assert request_solar_run(twin) == run_id  # still waiting: the same request
+    with twin.read() as session:
+        state = run_state(session)
+    assert state["state"] == "computing" and state["percent"] == 0
+    registry = JobRegistry()
+    register(registry, None, twin, settings)
+    assert Worker(twin, registry).run_once() == 1
+    with twin.read() as session:
+        state = run_state(session)
+        stats = district_stats(session)
+    assert state["state"] == "done" and state["run"]["id"] == run_id
+    assert all(f.annual_kwh_m2 is not None for f in _faces(twin) if f.area_m2 > 4)
+    assert stats["total"]["buildings"] == BUILDINGS
+    assert request_solar_run(twin) != run_id  # finished: a new request is a new run
