@@ -10,7 +10,7 @@ from collections.abc import Callable
 from urllib.parse import urlsplit
 
 import pytest
-from browser_helpers import LiveCity
+from browser_helpers import LiveCity, tr
 from playwright.sync_api import BrowserContext, Page, expect
 
 pytestmark = pytest.mark.browser
@@ -112,7 +112,7 @@ def test_the_heat_colouring_tells_a_visitor_why_no_level_is_shown(
         new_context: Callable[..., BrowserContext], live_city: LiveCity) -> None:
     page = new_context().new_page()
     page.goto("/twin/3d")
-    page.get_by_role("link", name="Heat loss (thermography)").click()
+    page.get_by_role("link", name=tr("fr", "Heat loss (thermography)")).click()
     page.wait_for_url("**/twin/3d?mode=heat")
     expect(page.locator("#twin3d-levels-notice")).to_be_visible()
     expect(page.locator(".twin3d-modes a[data-mode='heat']")).to_have_attribute("aria-current", "page")

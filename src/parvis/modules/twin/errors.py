@@ -7,7 +7,14 @@ translation with ``%(name)s`` parameters in ``params``; ``message()`` gives the 
 
 from __future__ import annotations
 
-from parvis.kernel.errors import N_, ParvisError
+from parvis.kernel.errors import N_, NotFound, ParvisError
+
+
+class BuildingNotFound(NotFound):
+    """The building asked for (by id, reference or address) is not in the twin."""
+
+    type_slug = "twin-building-not-found"
+    title = N_("This building is not in the city's digital twin.")
 
 
 class TwinError(ParvisError):

@@ -29,13 +29,13 @@ from parvis.kernel.db import Database, utcnow
 from parvis.kernel.errors import N_, Conflict, NotFound, ParvisError, ValidationFailed
 from parvis.kernel.identifiers import parse_identifier
 from parvis.modules import accounts
+from parvis.modules.twin import errors
 from parvis.modules.twin.models import Building, search_key
 from parvis.modules.twin.owner_models import BuildingOwner
 from parvis.modules.twin.thermography import may_see_level
 
 
-class BuildingNotFound(NotFound):
-    type_slug = "twin-building-not-found"
+class BuildingNotFound(errors.BuildingNotFound):
     title = N_("No building of the twin has this reference or address.")
 
 

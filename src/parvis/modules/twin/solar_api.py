@@ -18,8 +18,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import func, select
 
-from parvis.kernel.errors import N_, NotFound, ParvisError
+from parvis.kernel.errors import N_, ParvisError
 from parvis.modules.twin import queries, solar_run
+from parvis.modules.twin.errors import BuildingNotFound
 from parvis.modules.twin.models import RoofFaceRow
 
 router = APIRouter(prefix="/api/v1/twin", tags=["twin"])
@@ -34,11 +35,6 @@ class BadBbox(ParvisError):
     title = N_(
         "The box must be lon_min,lat_min,lon_max,lat_max in degrees, west before east and south before north."
     )
-
-
-class SolarBuildingNotFound(NotFound):
-    type_slug = "twin-building-not-found"
-    title = N_("This building is not in the city's digital twin.")
 
 
 def parse_bbox(text: str | None) -> tuple[float, float, float, float]:
@@ -100,7 +96,7 @@ def solar_building(request: Request, building_id: int) -> dict[str, Any]:
         found = solar_run.building_solar(session, building_id)
         state = solar_run.run_state(session)
     if found is None:
-        raise SolarBuildingNotFound()
+        raise BuildingNotFound()
     for key in _PRIVATE:
         found.pop(key, None)
     found["run"] = {"state": state["state"], "percent": state["percent"]}

@@ -24,11 +24,12 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
 from parvis.kernel.auth import Principal, require
-from parvis.kernel.errors import N_, NotFound
+from parvis.kernel.errors import N_
 from parvis.kernel.i18n import _, current
 from parvis.kernel.web import render
 from parvis.modules import city
 from parvis.modules.twin import queries, solar_charts, solar_run
+from parvis.modules.twin.errors import BuildingNotFound
 from parvis.settings import Settings
 
 router = APIRouter(include_in_schema=False)
@@ -49,11 +50,6 @@ MONTHS = (
     N_("December"),
 )
 SEARCH_MAX = 20
-
-
-class BuildingNotFound(NotFound):
-    type_slug = "twin-building-not-found"
-    title = N_("This building is not in the city's digital twin.")
 
 
 def _num(value: float | None, digits: int = 0) -> str:
