@@ -463,6 +463,11 @@ class Settings(BaseSettings):
         1000.0, ge=0, description="Yearly irradiation (kWh/m²) under which a roof face is not suggested "
         "for PV."
     )
+    twin_pv_min_share_of_best: float = Field(
+        0.8, ge=0, le=1, description="Share of the best unshaded, equator-facing roof's yearly irradiation "
+        "a roof face needs to be suggested for PV (as solar cadastres grade roofs); 0: only the absolute "
+        "minimum applies."
+    )
     twin_electricity_price: float = Field(
         2500.0, ge=0, description="Price of a kWh of electricity, in the city's currency (the saving of "
         "a roof's PV yield)."

@@ -177,3 +177,19 @@ def test_the_gpu_path_gives_the_cpu_results_within_one_percent(sky) -> None:
     assert np.allclose(gpu.monthly_kwh_m2[1:], cpu.monthly_kwh_m2[1:], rtol=0.01)
     roof = labels > 0
     assert np.allclose(gpu.cell_annual_kwh_m2[roof], cpu.cell_annual_kwh_m2[roof], rtol=0.01)
+
+
+def test_the_best_plane_faces_the_equator_near_the_latitude_and_beats_a_flat_roof() -> None:
+    from parvis.modules.twin.solar import _face_sky_terms, best_plane_kwh_m2
+
+    sky = year_sky(16.463, 107.585, timezone="Asia/Ho_Chi_Minh")
+    best = best_plane_kwh_m2(sky, 16.463)
+
+    def plane(tilt: float, azimuth: float) -> float:
+        beam, diffuse, ground = _face_sky_terms(np.array([tilt]), np.array([azimuth]), sky, 0.2)
+        return float((beam + diffuse + ground).sum())
+
+    assert best >= plane(16.0, 180.0) > plane(0.0, 180.0) > plane(30.0, 0.0)
+    assert best == pytest.approx(max(plane(t, 180.0) for t in range(0, 61)))
+    south = best_plane_kwh_m2(sky, -16.463)  # in the south the best plane faces north
+    assert south == pytest.approx(max(plane(t, 0.0) for t in range(0, 61)))

@@ -17,8 +17,14 @@ from parvis.modules.twin import actions, demo_twin
 from parvis.modules.twin.errors import NoTerrain
 from parvis.modules.twin.jobs import register, request_solar_run
 from parvis.modules.twin.models import RoofFaceRow
-from parvis.modules.twin.solar import pv_estimate, roof_irradiation
-from parvis.modules.twin.solar_run import BadTmyFile, district_stats, run_solar, run_state
+from parvis.modules.twin.solar import best_plane_kwh_m2, pv_estimate, roof_irradiation
+from parvis.modules.twin.solar_run import (
+    BadTmyFile,
+    district_stats,
+    run_solar,
+    run_state,
+    suitability_threshold,
+)
 from parvis.modules.twin.sun import clear_sky_year, year_sky
 
 SIZE = (240.0, 160.0)
@@ -48,7 +54,7 @@ def test_stored_results_match_the_engine_on_the_same_twin(twin: Database, settin
     sky = year_sky(LAT, LON, altitude_m=round(float(np.nanmean(generated.dtm.values))), timezone=TZ)
     engine = roof_irradiation(generated.dsm.values, 1.0, generated.face_labels, tilt, azimuth, sky, xp=np)
     pv = pv_estimate(area, tilt[1:], engine.annual_kwh_m2[1:], price_per_kwh=settings.twin_electricity_price,
-                     min_annual_kwh_m2=settings.twin_pv_min_annual_kwh_m2)
+                     min_annual_kwh_m2=suitability_threshold(sky, LAT, settings))
 
     faces = _faces(twin)
     assert result.faces == len(faces) == len(area) and result.buildings == BUILDINGS
@@ -129,3 +135,21 @@ def test_a_requested_run_is_computed_by_the_worker(twin: Database, settings) -> 
     assert all(f.annual_kwh_m2 is not None for f in _faces(twin) if f.area_m2 > 4)
     assert stats["total"]["buildings"] == BUILDINGS
     assert request_solar_run(twin) != run_id  # finished: a new request is a new run
+
+
+def test_only_roofs_near_the_best_orientation_are_suggested_under_clear_sky(twin: Database, settings) -> None:
+    """Clear sky is an upper bound: the absolute floor (1,000 kWh/m²) alone lets every roof pass. A
+    face is suggested when it gets at least 80 % of the best unshaded plane at the city."""
+    run_solar(twin, settings, xp=np)
+    sky = year_sky(LAT, LON, timezone=TZ)
+    best = best_plane_kwh_m2(sky, LAT)
+    threshold = suitability_threshold(sky, LAT, settings)
+    assert threshold == pytest.approx(0.8 * best) and threshold > settings.twin_pv_min_annual_kwh_m2
+    faces = _faces(twin)
+    suggested = [f for f in faces if f.kwp and f.kwp > 0]
+    refused = [f for f in faces if not f.kwp and f.annual_kwh_m2 is not None]
+    assert suggested and refused  # the grading tells roofs apart
+    assert min(f.annual_kwh_m2 for f in suggested) >= threshold - 1e-6
+    assert all(f.annual_kwh_m2 < threshold or f.usable_area_m2 == 0 for f in refused)
+    loose = settings.model_copy(update={"twin_pv_min_share_of_best": 0.0})
+    assert suitability_threshold(sky, LAT, loose) == loose.twin_pv_min_annual_kwh_m2

@@ -283,6 +283,16 @@ def roof_irradiation(
     )
 
 
+def best_plane_kwh_m2(sky: SunSky, latitude: float, albedo: float = 0.2) -> float:
+    """Yearly irradiation (kWh/m²) of the best unshaded plane at the city under this sky: facing
+    the equator, at the best tilt from 0 to 60 degrees. The reference a solar cadastre grades roofs
+    against ("at least 80 % of the best")."""
+    tilts = np.arange(0.0, 61.0, 1.0)
+    azimuth = np.full_like(tilts, 180.0 if latitude >= 0 else 0.0)
+    beam, diffuse, ground = _face_sky_terms(tilts, azimuth, sky, albedo)
+    return float((beam + diffuse + ground).sum(axis=1).max())
+
+
 @dataclass(frozen=True)
 class PvEstimate:
     """A PV estimate for one face (floats) or many (arrays of the same shape).

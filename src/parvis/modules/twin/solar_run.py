@@ -51,7 +51,7 @@ from parvis.modules.twin.errors import NoTerrain, TwinError
 from parvis.modules.twin.grid import transformer
 from parvis.modules.twin.models import Building, RoofFaceRow, Run
 from parvis.modules.twin.roofs import burn_buildings
-from parvis.modules.twin.solar import pv_estimate, roof_irradiation
+from parvis.modules.twin.solar import best_plane_kwh_m2, pv_estimate, roof_irradiation
 from parvis.modules.twin.sun import SunSky, year_sky
 
 log = logging.getLogger(__name__)
@@ -140,6 +140,16 @@ def twin_location(
     to_lonlat = transformer(dtm_crs, "EPSG:4326")
     lon, lat = to_lonlat(np.array([[(west + east) / 2, (south + north) / 2]]))[0]
     return float(lon), float(lat)
+
+
+def suitability_threshold(sky: SunSky, latitude: float, settings: Any) -> float:
+    """The yearly irradiation (kWh/m²) a roof face needs to be suggested for PV: the larger of
+    ``twin_pv_min_annual_kwh_m2`` (an absolute floor) and ``twin_pv_min_share_of_best`` of the best
+    unshaded plane at the city under the same sky. The relative part keeps the grading meaningful
+    whatever the sky: under clear sky (an upper bound) the absolute floor alone lets every roof pass."""
+    share = getattr(settings, "twin_pv_min_share_of_best", 0.0) or 0.0
+    best = best_plane_kwh_m2(sky, latitude, getattr(settings, "twin_albedo", 0.2)) if share else 0.0
+    return max(float(settings.twin_pv_min_annual_kwh_m2), share * best)
 
 
 def _report(
@@ -271,7 +281,7 @@ def _compute(
         tilt[1:],
         annual,
         price_per_kwh=settings.twin_electricity_price,
-        min_annual_kwh_m2=settings.twin_pv_min_annual_kwh_m2,
+        min_annual_kwh_m2=suitability_threshold(sky, lat, settings),
         usable_fraction=settings.twin_pv_usable_fraction,
         module_efficiency=settings.twin_pv_module_efficiency,
     )
