@@ -20,6 +20,7 @@ from parvis.modules.twin.models import RoofFaceRow
 from parvis.modules.twin.solar import best_plane_kwh_m2, pv_estimate, roof_irradiation
 from parvis.modules.twin.solar_run import (
     BadTmyFile,
+    computed_with,
     district_stats,
     run_solar,
     run_state,
@@ -153,3 +154,13 @@ def test_only_roofs_near_the_best_orientation_are_suggested_under_clear_sky(twin
     assert all(f.annual_kwh_m2 < threshold or f.usable_area_m2 == 0 for f in refused)
     loose = settings.model_copy(update={"twin_pv_min_share_of_best": 0.0})
     assert suitability_threshold(sky, LAT, loose) == loose.twin_pv_min_annual_kwh_m2
+
+
+def test_the_run_records_the_threshold_its_pages_state(twin: Database, settings, client) -> None:
+    result = run_solar(twin, settings, xp=np)
+    with twin.read() as session:
+        used = computed_with(session)
+        building_id = session.scalar(select(RoofFaceRow.building_id).limit(1))
+    assert used == {"sky": "clear sky", "pv_threshold_kwh_m2": round(result.threshold_kwh_m2, 1)}
+    page = client.get(f"/twin/solar/buildings/{building_id}", headers={"Accept-Language": "en"})
+    assert f"at least {round(result.threshold_kwh_m2):,} kWh/m²" in page.text

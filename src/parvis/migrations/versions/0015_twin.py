@@ -92,6 +92,7 @@ def upgrade() -> None:
     sa.Column('started_at', parvis.kernel.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('finished_at', parvis.kernel.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('message', sa.String(length=500), nullable=False),
+    sa.Column('details', sa.JSON(), nullable=True),
     sa.Column('created_at', parvis.kernel.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_twin_runs'))
     )

@@ -204,10 +204,13 @@ def progress_run(db: Database, run_id: int, progress: float, message: str | None
             raise RunNotFound()
 
 
-def finish_run(db: Database, run_id: int, *, ok: bool = True, message: str = "") -> None:
+def finish_run(db: Database, run_id: int, *, ok: bool = True, message: str = "",
+               details: dict[str, Any] | None = None) -> None:
     with db.transaction() as session:
         values: dict[str, Any] = {"status": "done" if ok else "failed", "finished_at": utcnow(),
                                   "message": message[:500]}
+        if details is not None:
+            values["details"] = details
         if ok:
             values["progress"] = 1.0
         if session.execute(update(Run).where(Run.id == run_id).values(**values)).rowcount == 0:

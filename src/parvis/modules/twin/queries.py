@@ -160,4 +160,5 @@ def run(session: Session, run_id: int) -> dict[str, Any] | None:
         return None
     return {"id": row.id, "kind": row.kind, "status": row.status, "progress": row.progress,
             "started_at": row.started_at.isoformat() if row.started_at else None,
-            "finished_at": row.finished_at.isoformat() if row.finished_at else None, "message": row.message}
+            "finished_at": row.finished_at.isoformat() if row.finished_at else None, "message": row.message,
+            "details": row.details or {}}

@@ -80,6 +80,7 @@ class SolarRunResult:
     backend: str
     seconds: float
     sky: str  # "clear sky" or "typical year"
+    threshold_kwh_m2: float = 0.0  # the yearly irradiation a face needed to be suggested for PV
 
 
 # ------------------------------------------------------------------------------------ the run
@@ -205,6 +206,7 @@ def run_solar(
             f"{result.faces} roof faces of {result.buildings} buildings, {result.positions} sun positions "
             f"({result.sky}, {result.backend}), {result.seconds:.1f} s"
         ),
+        details={"sky": result.sky, "pv_threshold_kwh_m2": round(result.threshold_kwh_m2, 1)},
     )
     return result
 
@@ -276,12 +278,13 @@ def _compute(
     _report(progress, db, run_id, "storing", 0.94, last)
     annual = result.annual_kwh_m2[1:]
     monthly = result.monthly_kwh_m2[1:]
+    threshold = suitability_threshold(sky, lat, settings)
     pv = pv_estimate(
         area,
         tilt[1:],
         annual,
         price_per_kwh=settings.twin_electricity_price,
-        min_annual_kwh_m2=suitability_threshold(sky, lat, settings),
+        min_annual_kwh_m2=threshold,
         usable_fraction=settings.twin_pv_usable_fraction,
         module_efficiency=settings.twin_pv_module_efficiency,
     )
@@ -309,6 +312,7 @@ def _compute(
         backend=result.backend,
         seconds=time.perf_counter() - started,
         sky="typical year" if tmy is not None else "clear sky",
+        threshold_kwh_m2=threshold,
     )
 
 
@@ -319,6 +323,14 @@ def latest_run(session: Session) -> dict[str, Any] | None:
     """The newest solar run (queued, running, done or failed), or None if there was none."""
     run_id = session.scalar(select(Run.id).where(Run.kind == KIND).order_by(Run.id.desc()).limit(1))
     return queries.run(session, run_id) if run_id is not None else None
+
+
+def computed_with(session: Session) -> dict[str, Any]:
+    """What the figures on show were computed with (the last finished run): ``sky`` and
+    ``pv_threshold_kwh_m2``; empty before any run finished."""
+    details = session.scalar(select(Run.details).where(Run.kind == KIND, Run.status == "done")
+                             .order_by(Run.id.desc()).limit(1))
+    return dict(details or {})
 
 
 def run_state(session: Session) -> dict[str, Any]:

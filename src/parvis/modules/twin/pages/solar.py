@@ -164,6 +164,7 @@ def _building_context(request: Request, building_id: int) -> dict[str, Any]:
         if found is None:
             raise BuildingNotFound()
         state = solar_run.run_state(session)
+        used = solar_run.computed_with(session)
         district = (
             city.district_names(session).get(found["district_id"])
             if found["district_id"] is not None
@@ -227,8 +228,9 @@ def _building_context(request: Request, building_id: int) -> dict[str, Any]:
         "computed": found["computed"],
         "legend": _legend(),
         "price": _money(settings.twin_electricity_price, settings),
-        "clear_sky": not settings.twin_tmy_file,
-        "min_kwh": _num(settings.twin_pv_min_annual_kwh_m2),
+        "clear_sky": used.get("sky", "typical year" if settings.twin_tmy_file else "clear sky")
+        == "clear sky",
+        "min_kwh": _num(used.get("pv_threshold_kwh_m2", settings.twin_pv_min_annual_kwh_m2)),
         "usable_share": _num(settings.twin_pv_usable_fraction * 100),
         "efficiency": _num(settings.twin_pv_module_efficiency * 100),
     }
