@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from factories import PASSWORD, staff
 from parvis.kernel.db import Database
-from parvis.modules.twin import actions, demo_twin, owners, view3d_api
+from parvis.modules.twin import actions, demo_twin, owners, solar_charts, view3d_api
 from parvis.modules.twin.models import Building, RoofFaceRow
 from parvis.settings import Settings
 from web_helpers import sign_in
@@ -62,8 +62,9 @@ def test_solar_mode_gives_heights_from_the_ground_a_colour_per_potential_and_fol
     body = response.json()
     props = _by_id(body)
     assert body["count"] == len(twin["rows"]) >= 8 and not body["truncated"]
-    assert props[twin["first"]]["color"] == "#d7191c" and props[twin["first"]]["annual_kwh_m2"] == 1750.0
-    assert props[twin["second"]]["color"] == "#abd9e9" and props[twin["second"]]["solar_class"] == 1
+    # the solar pages' scale: 1,750 kWh/m² is in the 1,500-1,800 class, 900 in the lowest
+    assert props[twin["first"]]["color"] == solar_charts.COLOURS[2] and props[twin["first"]]["annual_kwh_m2"] == 1750.0
+    assert props[twin["second"]]["color"] == solar_charts.COLOURS[0] and props[twin["second"]]["solar_class"] == 0
     others = [p for i, p in props.items() if i not in (twin["first"], twin["second"])]
     assert others and all(p["color"] == GREY and p["annual_kwh_m2"] is None for p in others)
     lowest = min(r[2] for r in twin["rows"].values())
@@ -75,7 +76,7 @@ def test_solar_mode_gives_heights_from_the_ground_a_colour_per_potential_and_fol
         assert p["url"] == f"/twin/solar/buildings/{building_id}"
         assert "heat_loss_level" not in p
     assert min(p["base_m"] for p in props.values()) == 0.0
-    assert [item["color"] for item in body["legend"]] == [c for _low, c, _label in view3d_api.SOLAR_CLASSES] + [GREY]
+    assert [item["color"] for item in body["legend"]] == [*solar_charts.COLOURS, GREY]
 
     # a box loads only the buildings it touches; the limit says when some were left out
     _i, _h, _g, lon_min, lat_min, lon_max, lat_max = twin["rows"][twin["first"]]
@@ -141,7 +142,7 @@ def test_everyone_sees_levels_under_the_public_policy(db: Database, settings: Se
         assert props[twin["first"]]["color"] == "#d73027" and props[twin["first"]]["heat_loss_level"] == 6
         # the solar colouring does not change with the policy
         solar = _by_id(client.get(API, params={"mode": "solar"}).json())
-        assert solar[twin["first"]]["color"] == "#d7191c"
+        assert solar[twin["first"]]["color"] == solar_charts.COLOURS[2]
 
 
 def test_bad_requests_are_problems(client: TestClient) -> None:
@@ -163,7 +164,7 @@ def test_the_page_has_its_library_legend_and_a_search_leading_to_the_solar_page(
         html.split("<body>")[0]
     assert 'id="twin3d-nowebgl"' in html and 'href="/twin/solar"' in html
     assert f'href="/twin/solar/buildings/{twin["second"]}"' in html
-    for _low, color, _label in view3d_api.SOLAR_CLASSES:
+    for color in solar_charts.COLOURS:
         assert f"background:{color}" in html
     assert 'aria-current="page"' in html.split('data-mode="solar"')[1][:30]
     heat = client.get("/twin/3d", params={"mode": "heat"}).text

@@ -33,6 +33,25 @@ def colour(kwh_m2: float | None) -> str:
     return NO_DATA if cls is None else COLOURS[cls]
 
 
+def legend_texts() -> list[dict[str, Any]]:
+    """The classes with their translated labels in the page's language: colour and text."""
+    from parvis.kernel.i18n import _, current
+
+    def num(value: float) -> str:
+        return current().format_number(round(value))
+
+    out = []
+    for item in legend():
+        if item["low"] is None:
+            text = _("under %(value)s kWh/m²", value=num(item["high"]))
+        elif item["high"] is None:
+            text = _("%(value)s kWh/m² and more", value=num(item["low"]))
+        else:
+            text = _("%(low)s to %(high)s kWh/m²", low=num(item["low"]), high=num(item["high"]))
+        out.append({"colour": item["colour"], "text": text})
+    return out
+
+
 def legend() -> list[dict[str, Any]]:
     """The classes for a legend: colour and bounds (``low`` None for the first, ``high`` for the last)."""
     bounds = (None, *THRESHOLDS, None)

@@ -11,7 +11,7 @@
 - ``GET /api/v1/twin/cityjson``: the whole twin as CityJSON 2.0 (``cityjson_export``), a download.
   Public: it holds no personal data.
 
-The colour classes (``SOLAR_CLASSES``, ``HEAT_COLORS``) are shared with the page's legend.
+The colour classes (``solar_charts``' scale, ``HEAT_COLORS``) are shared with the page's legend.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 from parvis.kernel.auth import Principal, current_principal
 from parvis.kernel.errors import N_, ValidationFailed
 from parvis.kernel.i18n import _
-from parvis.modules.twin import cityjson_export, owners, queries
+from parvis.modules.twin import cityjson_export, owners, queries, solar_charts
 from parvis.modules.twin.models import Building, RoofFaceRow
 from parvis.modules.twin.thermography import LEVEL_LABELS, may_see_level
 
@@ -38,16 +38,8 @@ MODES = ("solar", "heat")
 MAX_FEATURES = 5000
 DEFAULT_FEATURES = 3000
 NO_DATA_COLOR = "#9e9e9e"
-# (lower bound in kWh/m²/year of the best roof face, colour, label). Classes chosen for the tropics and
-# mid-latitudes alike: a well-oriented unshaded roof gets 1,300-1,900 kWh/m² in central Vietnam,
-# 1,000-1,200 in Belgium; under about 800 a roof is rarely worth equipping.
-SOLAR_CLASSES: tuple[tuple[float, str, str], ...] = (
-    (0.0, "#2c7bb6", N_("under 800 kWh/m² a year")),
-    (800.0, "#abd9e9", N_("800 to 1,100 kWh/m² a year")),
-    (1100.0, "#ffffbf", N_("1,100 to 1,400 kWh/m² a year")),
-    (1400.0, "#fdae61", N_("1,400 to 1,700 kWh/m² a year")),
-    (1700.0, "#d7191c", N_("1,700 kWh/m² a year or more")),
-)
+# The solar colouring is the roof solar pages' scale (``solar_charts``): one legend across the twin.
+SOLAR_COLOURS: tuple[str, ...] = solar_charts.COLOURS
 HEAT_COLORS: dict[int, str] = {1: "#1a9850", 2: "#91cf60", 3: "#d9ef8b", 4: "#fee08b", 5: "#fc8d59",
                                6: "#d73027"}
 SOLAR_NO_DATA = N_("not computed yet")
@@ -55,14 +47,8 @@ HEAT_NO_DATA = N_("no level (not measured, or not shown to you)")
 
 
 def solar_class(value: float | None) -> int | None:
-    """Index in ``SOLAR_CLASSES`` of an annual irradiation (None when not computed)."""
-    if value is None or math.isnan(value):
-        return None
-    index = 0
-    for i, (low, _color, _label) in enumerate(SOLAR_CLASSES):
-        if value >= low:
-            index = i
-    return index
+    """The colour class of an annual irradiation (None when not computed), as on the solar pages."""
+    return solar_charts.potential_class(value)
 
 
 def legend(mode: str) -> list[dict[str, str]]:
@@ -71,7 +57,7 @@ def legend(mode: str) -> list[dict[str, str]]:
         items = [{"color": HEAT_COLORS[level], "label": f"{level}: {_(LEVEL_LABELS[level])}"}
                  for level in HEAT_COLORS]
         return [*items, {"color": NO_DATA_COLOR, "label": _(HEAT_NO_DATA)}]
-    items = [{"color": color, "label": _(label)} for _low, color, label in SOLAR_CLASSES]
+    items = [{"color": item["colour"], "label": item["text"]} for item in solar_charts.legend_texts()]
     return [*items, {"color": NO_DATA_COLOR, "label": _(SOLAR_NO_DATA)}]
 
 
@@ -174,7 +160,7 @@ def buildings_3d(session: Session, bbox: tuple[float, float, float, float] | Non
         if mode == "heat":
             color = HEAT_COLORS.get(shown_level, NO_DATA_COLOR) if shown_level is not None else NO_DATA_COLOR
         else:
-            color = SOLAR_CLASSES[klass][1] if klass is not None else NO_DATA_COLOR
+            color = SOLAR_COLOURS[klass] if klass is not None else NO_DATA_COLOR
         properties = {"id": feature["id"], "address": props.get("address"), "ref": props.get("ref"),
                       "height_m": props.get("height_m"), "ground_m": ground, "base_m": base_m,
                       "top_m": round(base_m + float(props.get("height_m") or 0.0), 2),

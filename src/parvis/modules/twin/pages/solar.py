@@ -66,16 +66,7 @@ def _money(value: float | None, settings: Settings) -> str:
 
 
 def _legend() -> list[dict[str, Any]]:
-    out = []
-    for item in solar_charts.legend():
-        if item["low"] is None:
-            text = _("under %(value)s kWh/m²", value=_num(item["high"]))
-        elif item["high"] is None:
-            text = _("%(value)s kWh/m² and more", value=_num(item["low"]))
-        else:
-            text = _("%(low)s to %(high)s kWh/m²", low=_num(item["low"]), high=_num(item["high"]))
-        out.append({"colour": item["colour"], "text": text})
-    return out
+    return solar_charts.legend_texts()
 
 
 def _map_context(session: Any) -> dict[str, Any]:
