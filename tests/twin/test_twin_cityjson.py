@@ -20,7 +20,8 @@ from sqlalchemy import select
 
 from parvis.kernel.db import Database
 from parvis.modules.twin import cityjson_export, demo_twin, queries
-from parvis.modules.twin.importer import import_cityjson, import_raster
+from parvis.modules.twin.import_cityjson import import_cityjson
+from parvis.modules.twin.importer import import_raster
 from parvis.modules.twin.models import Building
 from parvis.settings import Settings
 

@@ -19,7 +19,8 @@ from parvis.kernel.db import Database
 from parvis.modules.twin import actions, queries
 from parvis.modules.twin.cli import group
 from parvis.modules.twin.errors import FileTooLarge, MissingCRS, NoTerrain, RasterHoles
-from parvis.modules.twin.importer import import_buildings, import_cityjson, import_raster, import_zones
+from parvis.modules.twin.import_cityjson import import_cityjson
+from parvis.modules.twin.importer import import_buildings, import_raster, import_zones
 
 TO_LONLAT = Transformer.from_crs(CRS, "EPSG:4326", always_xy=True)
 

@@ -22,10 +22,11 @@ from rasterio.enums import Resampling
 from rasterio.errors import RasterioIOError
 from rasterio.transform import Affine, array_bounds
 from rasterio.warp import calculate_default_transform, reproject, transform_bounds
+from scipy import ndimage
 from shapely.geometry.base import BaseGeometry
 
 from parvis.kernel.errors import N_
-from parvis.modules.twin.errors import FileTooLarge, MissingCRS, UnreadableFile
+from parvis.modules.twin.errors import FileTooLarge, MissingCRS, RasterHoles, UnreadableFile
 
 DEFAULT_MAX_BYTES = 1 << 30  # 1 GiB: larger files are refused before they are opened
 
@@ -201,3 +202,43 @@ def reproject_geometries(geoms: Sequence[BaseGeometry], src_crs: str, dst_crs: s
     if has_z.any():
         out[has_z] = shapely.transform(arr[has_z], fn, include_z=True)
     return list(out)
+
+
+MAX_HOLE_M2 = 100.0  # largest nodata hole filled in a DTM/DSM; larger holes refuse the file
+
+
+def fill_holes(grid: Grid, max_hole_m2: float = MAX_HOLE_M2) -> tuple[Grid, dict[str, int]]:
+    """Fill small nodata holes from their neighbours; refuse large ones.
+
+    A hole is a 4-connected group of NaN cells not touching the raster's edge. Holes up to
+    ``max_hole_m2`` take the value of the nearest cell with data (Euclidean distance). A larger
+    hole raises ``RasterHoles``. NaN touching the edge (outside the survey) is left as it is."""
+    nan = np.isnan(grid.values)
+    stats = {"holes_filled": 0, "cells_filled": 0, "cells_outside": 0}
+    if not nan.any():
+        return grid, stats
+    labels, count = ndimage.label(nan)
+    edge = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
+    edge = edge[edge > 0]
+    sizes = np.bincount(labels.ravel(), minlength=count + 1)
+    is_hole = np.ones(count + 1, dtype=bool)
+    is_hole[0] = False
+    is_hole[edge] = False
+    stats["cells_outside"] = int(sizes[edge].sum())
+    cell = grid.resolution ** 2
+    too_big = is_hole & (sizes * cell > max_hole_m2)
+    if too_big.any():
+        raise RasterHoles(N_("Holes with no data in the raster larger than %(limit)s m²: %(count)s "
+                             "(the largest is %(largest)s m²). Fill them in the source (or raise the "
+                             "limit)."),
+                          params={"count": int(too_big.sum()), "limit": max_hole_m2,
+                                  "largest": round(float(sizes[too_big].max() * cell), 1)})
+    holes = is_hole[labels]
+    if not holes.any():
+        return grid, stats
+    _, (rows, cols) = ndimage.distance_transform_edt(nan, return_indices=True)
+    values = grid.values.copy()
+    values[holes] = grid.values[rows[holes], cols[holes]]
+    stats["holes_filled"] = int(is_hole.sum())
+    stats["cells_filled"] = int(holes.sum())
+    return grid.with_values(values), stats
