@@ -30,6 +30,7 @@ from parvis.modules.twin.importer import (
     _polygonal,
     _quiet,
     _twin_terrain,
+    store_records,
 )
 from parvis.modules.twin.roofs import RoofFace, face_from_3d, roof_faces
 
@@ -121,12 +122,7 @@ def import_cityjson(db: Database, data_dir: Path, path: Path, *, crs: str | None
             report.skip(ref, "outside the terrain model")
             continue
         records.append(record)
-    step("storing", 0.85)
-    actions.store_buildings(db, records, dtm.crs, source=f"cityjson:{path.name}"[:32])
-    report.counts["imported"] = len(records)
-    report.counts["faces"] = sum(len(r.faces) for r in records)
-    step("done", 1.0)
-    return report
+    return store_records(db, records, dtm.crs, f"cityjson:{path.name}", report, step)
 
 
 def _cityjson_record(ref: str, obj: dict[str, Any], geometry: dict[str, Any], vertices: np.ndarray,

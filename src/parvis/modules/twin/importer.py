@@ -401,8 +401,14 @@ def import_buildings(db: Database, data_dir: Path, path: Path, *, crs: str | Non
             continue
         record.attrs.setdefault("ground_m", _ground(dtm, footprint))
         records.append(record)
+    return store_records(db, records, dtm.crs, f"geojson:{path.name}", report, step)
+
+
+def store_records(db: Database, records: list[actions.BuildingRecord], crs: str, source: str,
+                  report: ImportReport, step: Progress) -> ImportReport:
+    """Store the buildings an import kept and count them in its report."""
     step("storing", 0.85)
-    actions.store_buildings(db, records, dtm.crs, source=f"geojson:{path.name}"[:32])
+    actions.store_buildings(db, records, crs, source=source[:32])
     report.counts["imported"] = len(records)
     report.counts["faces"] = sum(len(r.faces) for r in records)
     step("done", 1.0)
