@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from parvis.kernel.db import Database, utcnow
 from parvis.kernel.errors import N_, NotFound
+from parvis.kernel.jobs import enqueue
 from parvis.modules import city
 from parvis.modules.twin.grid import Grid, reproject_geometries
 from parvis.modules.twin.models import Building, Layer, RoofFaceRow, Run, Zone, search_key
@@ -186,12 +187,16 @@ def set_heat_loss_levels(db: Database, levels: Mapping[int, int | None]) -> int:
 
 # ------------------------------------------------------------------------------------- runs
 
-def start_run(db: Database, kind: str, message: str = "") -> int:
-    """Open a long computation (status running, progress 0). Returns its id."""
+def start_run(db: Database, kind: str, message: str = "", *, job: str | None = None) -> int:
+    """Open a long computation (status running, progress 0). Returns its id. With ``job``, the
+    background job that will carry it out is queued in the same transaction (payload ``run_id``):
+    a run is never left waiting for a job that was not queued."""
     with db.transaction() as session:
         run = Run(kind=kind, status="running", progress=0.0, started_at=utcnow(), message=message[:500])
         session.add(run)
         session.flush()
+        if job is not None:
+            enqueue(session, job, {"run_id": run.id}, key=f"twin-{kind}-{run.id}", max_attempts=1)
         return run.id
 
 

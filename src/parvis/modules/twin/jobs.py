@@ -16,7 +16,6 @@ from typing import Any
 from sqlalchemy import select
 
 from parvis.kernel.db import Database
-from parvis.kernel.jobs import enqueue
 from parvis.modules.twin import actions
 from parvis.modules.twin.models import Run
 
@@ -37,10 +36,7 @@ def request_solar_run(db: Database) -> int:
         )
     if waiting is not None:
         return int(waiting)
-    run_id = actions.start_run(db, "solar", message=QUEUED)
-    with db.transaction() as session:
-        enqueue(session, SOLAR_JOB, {"run_id": run_id}, key=f"twin-solar-{run_id}", max_attempts=1)
-    return run_id
+    return actions.start_run(db, "solar", message=QUEUED, job=SOLAR_JOB)
 
 
 def register(registry: Any, bus: Any, db: Any, settings: Any) -> None:

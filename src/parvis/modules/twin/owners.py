@@ -153,9 +153,11 @@ def links(session: Session, limit: int = 500) -> list[OwnerLink]:
     stmt = (select(BuildingOwner, Building.ref, Building.address)
             .join(Building, Building.id == BuildingOwner.building_id)
             .order_by(BuildingOwner.id.desc()).limit(limit))
+    rows = session.execute(stmt).all()
+    contacts = accounts.contacts_of(session, [link.user_id for link, _ref, _address in rows])
     out = []
-    for link, ref, address in session.execute(stmt):
-        contact = accounts.contact_of(session, link.user_id)
+    for link, ref, address in rows:
+        contact = contacts.get(link.user_id)
         out.append(OwnerLink(id=link.id, building_id=link.building_id, building_ref=ref, address=address,
                              user_id=link.user_id, person=contact.display_name if contact else "",
                              contact=(contact.email or contact.phone or "") if contact else "",
