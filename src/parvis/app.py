@@ -67,9 +67,11 @@ def build_registry(settings: Settings, db: Database) -> JobRegistry:
 
 
 def routers() -> list[APIRouter]:
-    """Every router of Parvis, JSON first, then pages (also walked by the access-table test)."""
-    return [accounts_api.router, city_api.router, reports_api.router, open311_api.router,
-            alerts_api.router, alerts_cap_api.router, sensors_api.router, sensors_api.keys_router,
+    """Every router of Parvis, JSON first, then pages (also walked by the access-table test).
+    NGSI-LD first: its sensors write thousands of times a second, and a request is matched
+    against the routers in this order."""
+    return [sensors_api.router, accounts_api.router, city_api.router, reports_api.router, open311_api.router,
+            alerts_api.router, alerts_cap_api.router, sensors_api.keys_router,
             sensors_iot_api.router, sensors_temporal_api.router, sensors_subscriptions_api.router,
             sensors_events_api.router, sensors_views_api.router,
             notify_setup.router(), accounts_pages.router, city_pages.router,

@@ -16,6 +16,7 @@ import click
 from sqlalchemy.engine import make_url
 
 from parvis import migrations
+from parvis.kernel import heap
 from parvis.settings import Settings, get_settings
 
 
@@ -87,7 +88,9 @@ def serve(host: str, port: int, workers: int, with_worker: bool, migrate: bool,
     else:
         from parvis.app import create_app
 
-        uvicorn.run(create_app(settings), host=host, port=port, proxy_headers=True)
+        app = create_app(settings)
+        heap.settle()
+        uvicorn.run(app, host=host, port=port, proxy_headers=True)
 
 
 def _start_worker_thread(settings: Settings) -> None:
@@ -118,6 +121,7 @@ def worker(once: bool, database_url: str | None) -> None:
         click.echo(f"{done} item(s) processed")
         return
     signal.signal(signal.SIGTERM, lambda *_: runner.stop())
+    heap.settle()
     click.echo(f"Worker {runner.worker_id} started; Ctrl-C to stop.")
     try:
         runner.run_forever()

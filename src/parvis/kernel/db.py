@@ -24,6 +24,7 @@ from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
+from parvis.kernel.checkpointer import AUTOCHECKPOINT_PAGES, checkpointer
 from parvis.kernel.events import EventBus
 
 NAMING = {
@@ -74,6 +75,7 @@ def _tune_sqlite(engine: Engine) -> None:
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=10000")
         cur.execute("PRAGMA synchronous=FULL")
+        cur.execute(f"PRAGMA wal_autocheckpoint={AUTOCHECKPOINT_PAGES}")  # see kernel.checkpointer
         cur.close()
 
     @event.listens_for(engine, "begin")
@@ -199,6 +201,9 @@ class Database:
             path = make_url(url).database
             self._write_lock = (WriterLock(f"{path}.writer-lock") if path and path != ":memory:"
                                 else threading.Lock())
+            self._checkpointed = path if path and path != ":memory:" else None
+            if self._checkpointed:
+                checkpointer.add(self._checkpointed)
 
     @property
     def dialect(self) -> str:
@@ -245,3 +250,6 @@ class Database:
         self.engine.dispose()
         if isinstance(self._write_lock, WriterLock):
             self._write_lock.close()
+        if getattr(self, "_checkpointed", None):
+            checkpointer.remove(self._checkpointed)
+            self._checkpointed = None

@@ -164,10 +164,12 @@ class RequestContext:
                                             if session_cookie or bearer else ANONYMOUS)
         state["translator"] = translator
         new_csrf = None
+        api = is_api_path(scope["path"])
         csrf_cookie = request.cookies.get(CSRF_COOKIE)
-        if not csrf_cookie:
+        if not csrf_cookie and not api:  # API clients get no form token: nothing to render it in
             new_csrf = csrf_cookie = secrets.token_urlsafe(24)
-        state["csrf_cookie"] = csrf_cookie
+        if csrf_cookie:
+            state["csrf_cookie"] = csrf_cookie
         status_holder = {"status": 500}
 
         async def send_wrapper(message: Message) -> None:
@@ -178,7 +180,7 @@ class RequestContext:
                 raw.append((b"x-content-type-options", b"nosniff"))
                 raw.append((b"referrer-policy", b"same-origin"))
                 raw.append((b"x-frame-options", b"DENY"))
-                if new_csrf and not is_api_path(scope["path"]):
+                if new_csrf:
                     cookie = (f"{CSRF_COOKIE}={new_csrf}; Path=/; HttpOnly; SameSite=Lax"
                               + ("; Secure" if self.settings.secure_cookies else ""))
                     raw.append((b"set-cookie", cookie.encode()))

@@ -20,7 +20,7 @@ from parvis.kernel import audit
 from parvis.kernel.auth import Principal, new_token, token_digest
 from parvis.kernel.db import Database, utcnow
 from parvis.kernel.errors import N_, Conflict, NotFound, ValidationFailed
-from parvis.modules.sensors import changes, key_cache, observations
+from parvis.modules.sensors import changes, entity_rows, key_cache, observations
 from parvis.modules.sensors.models import ApiKey, DeadLetter, Device, Entity
 from parvis.modules.sensors.standards import context as ldctx
 from parvis.modules.sensors.standards.ngsi_ld import LOCATION, EntityIn, NgsiError, check_uri, geometry
@@ -150,11 +150,12 @@ def delete_entity(db: Database, entity_id: str) -> None:
         changes.note(session, entity_id, gone.type, None, (gone.attrs or {}).keys(), deleted=True)
 
 
-def _merged(current: Attrs, attrs: Attrs, *, overwrite: bool, existing_only: bool
-            ) -> tuple[Attrs, list[str]]:
-    """``attrs`` merged into a copy of ``current``, and the IRIs that were not written."""
+def _merged(current: Attrs, attrs: Attrs, *, overwrite: bool, existing_only: bool,
+            at: datetime | None = None) -> tuple[Attrs, list[str]]:
+    """``attrs`` merged into a copy of ``current`` (stamped ``at``, by default now), and the IRIs
+    that were not written."""
     out = dict(current)
-    stamp = _stamp(utcnow())
+    stamp = _stamp(at or utcnow())
     skipped = []
     for iri, attr in attrs.items():
         old = out.get(iri)
@@ -181,6 +182,51 @@ def append_attributes(db: Database, entity_id: str, attrs: Attrs, *, overwrite: 
 def update_attributes(db: Database, entity_id: str, attrs: Attrs) -> list[str]:
     with db.transaction() as session:
         return _merge(_get(session, entity_id), attrs, overwrite=True, existing_only=True)
+
+
+@dataclass(frozen=True)
+class AttributeWrite:
+    """One request's attributes for one entity: appended (``existing_only`` False) or updated
+    (True: attributes the entity lacks are not written), replacing those it has or not
+    (``overwrite``)."""
+    entity_id: str
+    attrs: Attrs
+    overwrite: bool = True
+    existing_only: bool = False
+
+
+def write_attributes(db: Database, writes: list[AttributeWrite]) -> list[list[str] | Exception]:
+    """Several requests' attribute writes in one transaction (``kernel.group_commit``), in order,
+    each as it would be alone: what each did not write (IRIs), or its error (no such entity).
+    The entities are read with one statement and written with one."""
+    ids = list(dict.fromkeys(w.entity_id for w in writes))
+    now = utcnow()
+    out: list[list[str] | Exception] = []
+    with db.transaction() as session:
+        state = _read_state(session, ids)
+        for w in writes:
+            seen = state.get(w.entity_id)
+            if seen is None or seen[2] == "gone":
+                out.append(EntityNotFound(f"No entity has the id {w.entity_id}."))
+                continue
+            attrs, skipped = _merged(seen[1], w.attrs, overwrite=w.overwrite, existing_only=w.existing_only,
+                                     at=now)
+            out.append(skipped)
+            if len(skipped) == len(w.attrs):
+                continue
+            written = [iri for iri in w.attrs if iri not in skipped]
+            seen[1], seen[2] = attrs, "set"
+            seen[3] = seen[3] or LOCATION in written
+            changes.note(session, w.entity_id, seen[0], attrs, written, at=now)
+            _record(session, w.entity_id, {iri: w.attrs[iri] for iri in written})
+        _write_batch(session, state, now)
+    return out
+
+
+def _read_state(session: Session, ids: list[str]) -> dict[str, list[Any]]:
+    """Entities about to be written, by id: [type, attrs, how they are written ("" as read, "new",
+    "set", "gone" or "dropped"), whether more than their attributes changes (type, location)]."""
+    return {i: [t, a, "", False] for i, (t, a) in entity_rows.read(session, ids).items()}
 
 
 def patch_attribute(db: Database, entity_id: str, iri: str, partial: dict[str, Any]) -> None:
@@ -262,20 +308,15 @@ def _batch(db: Database, operation: str, items: list[tuple[int, EntityIn | str]]
     now = utcnow()
     stamp = _stamp(now)
     with db.transaction() as session:
-        query = select(Entity.id, Entity.type, Entity.attrs).where(Entity.id.in_(ids))
-        if session.get_bind().dialect.name == "postgresql":
-            # locked in id order: two batches sharing entities wait for each other, never deadlock
-            query = query.order_by(Entity.id).with_for_update()
-        # id -> [type, attrs, how it is written: "" as read, "new", "set" or "gone"]
-        state: dict[str, list[Any]] = {i: [t, a, ""] for i, t, a in session.execute(query)}
+        state = _read_state(session, ids)
         observed: list[tuple[str, Attrs]] = []
         for n, item in items:
             if isinstance(item, str):  # delete
                 seen = state.get(item)
-                if seen is None or seen[2] == "gone":
+                if seen is None or seen[2] in ("gone", "dropped"):
                     out.errors.append((n, EntityNotFound(f"No entity has the id {item}.")))
                     continue
-                changes.note(session, item, seen[0], None, (seen[1] or {}).keys(), deleted=True)
+                changes.note(session, item, seen[0], None, (seen[1] or {}).keys(), deleted=True, at=now)
                 seen[2] = "gone" if seen[2] != "new" else "dropped"
                 out.success.append(item)
                 continue
@@ -286,26 +327,30 @@ def _batch(db: Database, operation: str, items: list[tuple[int, EntityIn | str]]
                     continue
                 attrs = {iri: _stamped(a, stamp) for iri, a in item.attrs.items()}
                 was_gone = seen is not None and seen[2] == "gone"
-                state[item.id] = [item.type, attrs, "set" if was_gone else "new"]
-                changes.note(session, item.id, item.type, attrs, attrs.keys(), created=True)
+                state[item.id] = [item.type, attrs, "set" if was_gone else "new", True]
+                changes.note(session, item.id, item.type, attrs, attrs.keys(), created=True, at=now)
                 out.created.append(item.id)
             elif operation == "create":
                 out.errors.append((n, EntityExists(f"An entity with the id {item.id} already exists.")))
                 continue
             else:
+                before = seen[1] or {}
                 if operation == "upsert" and replace:
                     attrs = {iri: _stamped(a, stamp) for iri, a in item.attrs.items()}
+                    written = set(attrs) | (before.keys() - attrs.keys())
+                    seen[3] = seen[3] or seen[0] != item.type
                     seen[0] = item.type
                 else:
-                    attrs, skipped = _merged(seen[1], item.attrs, overwrite=overwrite, existing_only=False)
+                    attrs, skipped = _merged(before, item.attrs, overwrite=overwrite, existing_only=False,
+                                             at=now)
                     if len(skipped) == len(item.attrs):
                         out.success.append(item.id)
                         continue
-                before = seen[1] or {}
-                written = {i for i, a in attrs.items() if before.get(i) != a} | (before.keys() - attrs.keys())
+                    written = {iri for iri in item.attrs if iri not in skipped}
                 seen[1] = attrs
                 seen[2] = seen[2] or "set"
-                changes.note(session, item.id, seen[0], attrs, written)
+                seen[3] = seen[3] or LOCATION in written
+                changes.note(session, item.id, seen[0], attrs, written, at=now)
             observed.append((item.id, item.attrs))
             out.success.append(item.id)
         _write_batch(session, state, now)
@@ -315,17 +360,21 @@ def _batch(db: Database, operation: str, items: list[tuple[int, EntityIn | str]]
 
 
 def _write_batch(session: Session, state: dict[str, list[Any]], now: datetime) -> None:
-    """Write a batch's outcome with one statement per kind of write."""
-    gone = [i for i, (_t, _a, how) in state.items() if how == "gone"]
+    """Write a batch's outcome with one statement per kind of write: most only change attributes
+    (``entity_rows.write_attrs``); the type and location columns (and their indexes) are written
+    only for the entities whose type or location changed."""
+    gone = [i for i, (_t, _a, how, _m) in state.items() if how == "gone"]
     if gone:
         session.execute(delete(Entity).where(Entity.id.in_(gone)))
-    rows = [{"entity_id": i, "type": t, "attrs": a, "modified_at": now, **_placed(a)}
-            for i, (t, a, how) in state.items() if how == "set"]
-    if rows:  # one executemany (the ORM's bulk update goes row by row through its bookkeeping)
-        table = Entity.__table__
-        session.execute(table.update().where(table.c.id == bindparam("entity_id")), rows)
+    table = Entity.__table__
+    moved = [{"entity_id": i, "type": t, "attrs": a, "modified_at": now, **_placed(a)}
+             for i, (t, a, how, m) in state.items() if how == "set" and m]
+    if moved:  # one executemany (the ORM's bulk update goes row by row through its bookkeeping)
+        session.execute(table.update().where(table.c.id == bindparam("entity_id")), moved)
+    entity_rows.write_attrs(session, {i: a for i, (_t, a, how, m) in state.items() if how == "set" and not m},
+                            now)
     new = [{"id": i, "type": t, "attrs": a, "created_at": now, "modified_at": now, **_placed(a)}
-           for i, (t, a, how) in state.items() if how == "new"]
+           for i, (t, a, how, _m) in state.items() if how == "new"]
     if new:
         session.execute(insert(Entity), new)
 

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from parvis.kernel.auth import Principal, require, token_digest
 from parvis.kernel.errors import Conflict, Forbidden, NotAuthenticated, NotFound, ParvisError
+from parvis.kernel.group_commit import GroupCommit
 from parvis.modules.sensors import actions, key_cache, queries
 from parvis.modules.sensors.models import Entity
 from parvis.modules.sensors.schemas import ApiKeyCreate, ApiKeyIssued, ApiKeyPublic
@@ -403,30 +404,43 @@ async def _run(request: Request, fn: Callable[..., Any], *args: Any, **kwargs: A
 
 # ----------------------------------------------------------------------------- attributes
 
-async def _write_attributes(request: Request, entity_id: str, action: Callable[..., list[str]],
-                            why_skipped: str, **options: Any) -> Response:
-    """Append or update attributes: 204, or 207 naming those not written and why."""
+def _attribute_writes(request: Request) -> GroupCommit[actions.AttributeWrite, list[str]]:
+    """The web process's group commit of attribute writes (one per application)."""
+    state = request.app.state
+    group = getattr(state, "ngsi_attribute_writes", None)
+    if group is None:
+        db = state.db
+        group = state.ngsi_attribute_writes = GroupCommit(
+            lambda writes: actions.write_attributes(db, writes))
+    return group
+
+
+async def _write_attributes(request: Request, entity_id: str, why_skipped: str, *, overwrite: bool,
+                            existing_only: bool) -> Response:
+    """Append or update attributes: 204, or 207 naming those not written and why. Requests
+    arriving together share a transaction (``kernel.group_commit``)."""
     require_write(request)
     entity_id = _entity_id(entity_id)
     body, kind = await read_body(request)
     ctx = body_context(request, kind, body)
     attrs = ngsi.parse_attributes(body, ctx)
-    skipped = await _run(request, action, request.app.state.db, entity_id, attrs, **options)
+    skipped = await _attribute_writes(request)(actions.AttributeWrite(
+        entity_id, attrs, overwrite=overwrite, existing_only=existing_only))
     updated = [i for i in attrs if i not in skipped]
     return _partial(skipped, ctx, updated, why_skipped)
 
 
 @router.post("/entities/{entity_id:path}/attrs", summary="NGSI-LD: append attributes", status_code=204)
 async def append_attributes(request: Request, entity_id: str) -> Response:
-    return await _write_attributes(request, entity_id, actions.append_attributes,
+    return await _write_attributes(request, entity_id,
                                    "The attribute exists and options=noOverwrite was given.",
-                                   overwrite="noOverwrite" not in _options(request))
+                                   overwrite="noOverwrite" not in _options(request), existing_only=False)
 
 
 @router.patch("/entities/{entity_id:path}/attrs", summary="NGSI-LD: update attributes", status_code=204)
 async def update_attributes(request: Request, entity_id: str) -> Response:
-    return await _write_attributes(request, entity_id, actions.update_attributes,
-                                   "The entity has no such attribute.")
+    return await _write_attributes(request, entity_id, "The entity has no such attribute.",
+                                   overwrite=True, existing_only=True)
 
 
 @router.patch("/entities/{entity_id:path}/attrs/{attr_id}", summary="NGSI-LD: partial attribute update",

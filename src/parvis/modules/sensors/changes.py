@@ -41,10 +41,11 @@ Reaction = Callable[[Session, list[Change]], None]
 
 def note(session: Session, entity_id: str, type_iri: str, attrs: dict[str, Any] | None,
          changed: set[str] | frozenset[str] | list[str] | Any, *, created: bool = False,
-         deleted: bool = False) -> None:
-    """Record that an entity changed in this session's transaction."""
+         deleted: bool = False, at: datetime | None = None) -> None:
+    """Record that an entity changed in this session's transaction (``at``: now)."""
     session.info.setdefault(KEY, []).append(
-        Change(entity_id, type_iri, attrs, set(changed), created=created, deleted=deleted))
+        Change(entity_id, type_iri, attrs, set(changed), created=created, deleted=deleted,
+               at=at or utcnow()))
 
 
 def merged(changes: list[Change]) -> list[Change]:

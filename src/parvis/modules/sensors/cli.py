@@ -13,6 +13,7 @@ from typing import Any
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
+from parvis.kernel import heap
 from parvis.settings import get_settings
 
 
@@ -49,6 +50,7 @@ def listen(database_url: str | None, seconds: float) -> None:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
+    heap.settle()
     listener.start()
     if not listener.connected.wait(30):
         listener.stop()

@@ -29,7 +29,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from shapely.geometry import shape
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -222,9 +222,17 @@ def _open_rows(session: Session, ids: set[str]) -> dict[tuple[str, str, str], Se
     """The open events of these entities, by (entity, kind, key)."""
     query = select(SensorEvent).where(SensorEvent.cleared_at.is_(None))
     if len(ids) <= MANY:  # else every open event: few in a city, and cheaper than a long IN list
-        query = query.where(SensorEvent.entity_id.in_(ids))
+        # most readings have no open event: a look-up of ids (one cached statement) says so
+        found = session.scalars(_OPEN_OF, {"ids": list(ids)}).all()
+        if not found:
+            return {}
+        query = query.where(SensorEvent.id.in_(found))
     return {(row.entity_id, row.kind, row.key): row for row in session.scalars(query)
             if row.entity_id in ids}
+
+
+_OPEN_OF = select(SensorEvent.id).where(SensorEvent.cleared_at.is_(None),
+                                        SensorEvent.entity_id.in_(bindparam("ids", expanding=True)))
 
 
 def _insert(session: Session, readings: list[Reading]) -> list[SensorEvent]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from parvis.modules.sensors.standards.ngsi_ld import NgsiError
 
@@ -28,6 +29,7 @@ def request_kind(content_type: str | None) -> str:
                     f"@context) or {LD_JSON} (with @context in the body), not {kind or 'nothing'}.")
 
 
+@lru_cache(maxsize=256)  # clients send the same header again and again
 def link_context(link: str | None) -> str | None:
     """The @context URL of a ``Link`` header (None when there is none)."""
     if not link:

@@ -1,0 +1,87 @@
+"""Attribute writes arriving together share a transaction (group commit), and each request is
+still answered as if it had been alone."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from conftest import BASE, air, create
+from parvis.modules.sensors import actions
+from parvis.modules.sensors.changes import Change
+
+NO2, O3, CO = (actions.attribute_iri(n) for n in ("NO2", "O3", "CO"))
+
+
+def prop(value: float) -> dict:
+    return {"type": "Property", "value": value}
+
+
+def test_a_group_of_writes_is_answered_write_by_write_in_order(client, db, w, r, monkeypatch):
+    create(client, w, air(1))
+    create(client, w, air(2))
+    seen: list[list[Change]] = []
+    from parvis.modules.sensors import rules
+    real = rules.on_changes
+    monkeypatch.setattr(rules, "on_changes", lambda session, changes: (seen.append(changes),
+                                                                       real(session, changes))[1])
+    e1, e2 = air(1)["id"], air(2)["id"]
+    results = actions.write_attributes(db, [
+        actions.AttributeWrite(e1, {NO2: prop(11)}, existing_only=True),
+        actions.AttributeWrite("urn:ngsi-ld:AirQualityObserved:404", {NO2: prop(1)}),
+        actions.AttributeWrite(e1, {O3: prop(60)}),  # appended after the first write of e1
+        actions.AttributeWrite(e1, {CO: prop(3), NO2: prop(12)}, existing_only=True),
+        actions.AttributeWrite(e2, {NO2: prop(70)}, overwrite=False),
+    ])
+    assert results[0] == [] and results[2] == []
+    assert isinstance(results[1], actions.EntityNotFound)
+    assert results[3] == [CO]  # e1 has no CO: not written; NO2 was
+    assert results[4] == [NO2]  # noOverwrite
+    one = client.get(f"{BASE}/entities/{e1}", headers=r).json()
+    assert one["NO2"]["value"] == 12 and one["O3"]["value"] == 60 and "CO" not in one
+    assert client.get(f"{BASE}/entities/{e2}", headers=r).json()["NO2"]["value"] == 40
+    # one transaction: the reactions saw e1 once, with everything written to it
+    assert len(seen) == 1 and [c.entity_id for c in seen[0]] == [e1]
+    assert seen[0][0].changed == {NO2, O3}
+
+
+def test_concurrent_updates_share_transactions_and_all_land(client, w, r, monkeypatch):
+    for n in range(1, 9):
+        create(client, w, air(n))
+    sizes: list[int] = []
+    real = actions.write_attributes
+
+    def slow_first(db, writes):  # the first transaction takes long enough for the others to queue
+        sizes.append(len(writes))
+        if len(sizes) == 1:
+            time.sleep(0.3)
+        return real(db, writes)
+
+    monkeypatch.setattr(actions, "write_attributes", slow_first)
+
+    def update(n: int) -> int:
+        entity = f"urn:ngsi-ld:AirQualityObserved:{n % 8 + 1}"
+        body = {"NO2": prop(100 + n)} if n != 5 else {"CO": prop(1)}
+        return client.patch(f"{BASE}/entities/{entity}/attrs", json=body, headers=w).status_code
+
+    with ThreadPoolExecutor(16) as pool:
+        first = pool.submit(update, 0)
+        time.sleep(0.1)
+        statuses = [first.result(), *pool.map(update, range(8, 16)), update(5)]
+    assert statuses[:-1] == [204] * 9 and statuses[-1] == 207  # CO: not an attribute of entity 6
+    assert len(sizes) < 10 and max(sizes) > 1  # grouped
+    values = {n: client.get(f"{BASE}/entities/urn:ngsi-ld:AirQualityObserved:{n}", headers=r).json()["NO2"]["value"]
+              for n in range(1, 9)}
+    assert values == {n: 100 + 8 + n - 1 for n in range(1, 9)}
+
+
+def test_a_missing_entity_in_a_group_fails_alone_over_http(client, w, r):
+    create(client, w, air(1))
+
+    def update(entity: str) -> int:
+        return client.patch(f"{BASE}/entities/{entity}/attrs", json={"NO2": prop(5)}, headers=w).status_code
+
+    with ThreadPoolExecutor(8) as pool:
+        statuses = list(pool.map(update, [air(1)["id"], "urn:ngsi-ld:AirQualityObserved:404"] * 4))
+    assert statuses == [204, 404] * 4
+    assert client.get(f"{BASE}/entities/{air(1)['id']}", headers=r).json()["NO2"]["value"] == 5
