@@ -85,3 +85,26 @@ def test_a_missing_entity_in_a_group_fails_alone_over_http(client, w, r):
         statuses = list(pool.map(update, [air(1)["id"], "urn:ngsi-ld:AirQualityObserved:404"] * 4))
     assert statuses == [204, 404] * 4
     assert client.get(f"{BASE}/entities/{air(1)['id']}", headers=r).json()["NO2"]["value"] == 5
+
+
+def test_partial_attribute_updates_in_a_group_keep_their_own_errors(client, db, w, r):
+    create(client, w, air(1))
+    e1 = air(1)["id"]
+    location = actions.attribute_iri("location")
+    results = actions.write_attributes(db, [
+        actions.AttributeWrite(e1, {NO2: {"value": 21}}, partial=True),
+        actions.AttributeWrite(e1, {CO: {"value": 1}}, partial=True),  # no such attribute
+        actions.AttributeWrite(e1, {location: {"value": {"type": "Point", "coordinates": [500, 0]}}},
+                               partial=True),  # not a position on Earth
+        actions.AttributeWrite(e1, {location: {"value": {"type": "Point", "coordinates": [105.0, 11.6]}}},
+                               partial=True),
+    ])
+    assert results[0] == [] and results[3] == []
+    assert isinstance(results[1], actions.AttributeNotFound)
+    assert getattr(results[2], "status", None) == 400
+    one = client.get(f"{BASE}/entities/{e1}", headers=r).json()
+    assert one["NO2"]["value"] == 21 and one["NO2"]["unitCode"] == "GQ"  # the other fields kept
+    assert one["location"]["value"]["coordinates"] == [105.0, 11.6]
+    near = client.get(f"{BASE}/entities?georel=near;maxDistance==10&geometry=Point&coordinates=[105.0,11.6]",
+                      headers=r)
+    assert [e["id"] for e in near.json()] == [e1]  # the location columns moved with it

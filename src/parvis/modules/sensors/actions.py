@@ -188,17 +188,19 @@ def update_attributes(db: Database, entity_id: str, attrs: Attrs) -> list[str]:
 class AttributeWrite:
     """One request's attributes for one entity: appended (``existing_only`` False) or updated
     (True: attributes the entity lacks are not written), replacing those it has or not
-    (``overwrite``)."""
+    (``overwrite``); or, ``partial``, one attribute's fields merged into those stored (the
+    attribute must exist)."""
     entity_id: str
     attrs: Attrs
     overwrite: bool = True
     existing_only: bool = False
+    partial: bool = False
 
 
 def write_attributes(db: Database, writes: list[AttributeWrite]) -> list[list[str] | Exception]:
     """Several requests' attribute writes in one transaction (``kernel.group_commit``), in order,
-    each as it would be alone: what each did not write (IRIs), or its error (no such entity).
-    The entities are read with one statement and written with one."""
+    each as it would be alone: what each did not write (IRIs), or its error (no such entity or
+    attribute). The entities are read with one statement and written with one."""
     ids = list(dict.fromkeys(w.entity_id for w in writes))
     now = utcnow()
     out: list[list[str] | Exception] = []
@@ -209,8 +211,13 @@ def write_attributes(db: Database, writes: list[AttributeWrite]) -> list[list[st
             if seen is None or seen[2] == "gone":
                 out.append(EntityNotFound(f"No entity has the id {w.entity_id}."))
                 continue
-            attrs, skipped = _merged(seen[1], w.attrs, overwrite=w.overwrite, existing_only=w.existing_only,
-                                     at=now)
+            try:
+                attrs, skipped = (_patched(seen[1], w, now) if w.partial else
+                                  _merged(seen[1], w.attrs, overwrite=w.overwrite,
+                                          existing_only=w.existing_only, at=now))
+            except (AttributeNotFound, NgsiError) as exc:
+                out.append(exc)
+                continue
             out.append(skipped)
             if len(skipped) == len(w.attrs):
                 continue
@@ -218,30 +225,27 @@ def write_attributes(db: Database, writes: list[AttributeWrite]) -> list[list[st
             seen[1], seen[2] = attrs, "set"
             seen[3] = seen[3] or LOCATION in written
             changes.note(session, w.entity_id, seen[0], attrs, written, at=now)
-            _record(session, w.entity_id, {iri: w.attrs[iri] for iri in written})
+            _record(session, w.entity_id, {iri: attrs[iri] for iri in written})
         _write_batch(session, state, now)
     return out
+
+
+def _patched(current: Attrs, w: AttributeWrite, at: datetime) -> tuple[Attrs, list[str]]:
+    """A partial attribute update: the fields given replace those stored."""
+    ((iri, fields),) = w.attrs.items()
+    old = current.get(iri)
+    if old is None:
+        raise AttributeNotFound(f"The entity {w.entity_id} has no attribute {iri}.")
+    merged = {**old, **fields, "modifiedAt": _stamp(at)}
+    if merged.get("type") == "GeoProperty" and "value" in fields:
+        geometry(merged["value"], "value")
+    return {**current, iri: merged}, []
 
 
 def _read_state(session: Session, ids: list[str]) -> dict[str, list[Any]]:
     """Entities about to be written, by id: [type, attrs, how they are written ("" as read, "new",
     "set", "gone" or "dropped"), whether more than their attributes changes (type, location)]."""
     return {i: [t, a, "", False] for i, (t, a) in entity_rows.read(session, ids).items()}
-
-
-def patch_attribute(db: Database, entity_id: str, iri: str, partial: dict[str, Any]) -> None:
-    """Partial update of one attribute: the fields given replace those stored."""
-    with db.transaction() as session:
-        row = _get(session, entity_id)
-        current = dict(row.attrs)
-        old = current.get(iri)
-        if old is None:
-            raise AttributeNotFound(f"The entity {entity_id} has no attribute {iri}.")
-        merged = {**old, **partial, "modifiedAt": _stamp(utcnow())}
-        if merged.get("type") == "GeoProperty" and "value" in partial:
-            geometry(merged["value"], "value")
-        current[iri] = merged
-        _save(row, current)
 
 
 def delete_attribute(db: Database, entity_id: str, iri: str) -> None:

@@ -454,7 +454,7 @@ async def patch_attribute(request: Request, entity_id: str, attr_id: str) -> Res
     attr_iri = ctx.expand(attr_id)
     ngsi.check_location_patch(attr_iri, partial)
     units.check(attr_iri, partial)
-    await _run(request, actions.patch_attribute, request.app.state.db, entity_id, attr_iri, partial)
+    await _attribute_writes(request)(actions.AttributeWrite(entity_id, {attr_iri: partial}, partial=True))
     return Response(status_code=204)
 
 

@@ -20,7 +20,7 @@ class Entity(Base):
     __tablename__ = "sensors_entities"
 
     id: Mapped[str] = mapped_column(String(256), primary_key=True)
-    type: Mapped[str] = mapped_column(String(256), index=True)
+    type: Mapped[str] = mapped_column(String(256))  # indexed with id and with the box
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     modified_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     lon_min: Mapped[float | None] = mapped_column(Float, nullable=True)
