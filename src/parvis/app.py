@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import AsyncIterator
 from importlib import resources
 from pathlib import Path
@@ -64,6 +65,16 @@ def build_registry(settings: Settings, db: Database) -> JobRegistry:
     sensors.register(registry, db.bus, db, settings)
     twin.register(registry, db.bus, db, settings)
     return registry
+
+
+def warm_up(app: FastAPI) -> threading.Thread:
+    """Prepare, in a background thread, what a module would otherwise compute on its first request
+    (the planners' flood and buildable models). For the long-running web processes (``parvis
+    serve``); tests and ``create_app`` do not."""
+    db, settings = app.state.db, app.state.settings
+    thread = threading.Thread(target=twin.warm_up, args=(db, settings), name="parvis-warm-up", daemon=True)
+    thread.start()
+    return thread
 
 
 def routers() -> list[APIRouter]:

@@ -86,10 +86,11 @@ def serve(host: str, port: int, workers: int, with_worker: bool, migrate: bool,
     if workers > 1:
         uvicorn.run("parvis.asgi:app", host=host, port=port, workers=workers, proxy_headers=True)
     else:
-        from parvis.app import create_app
+        from parvis.app import create_app, warm_up
 
         app = create_app(settings)
         heap.settle()
+        warm_up(app)
         uvicorn.run(app, host=host, port=port, proxy_headers=True)
 
 

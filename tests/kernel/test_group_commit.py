@@ -5,10 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import pytest
 
 from parvis.kernel.group_commit import GroupCommit
+
+
+def run(coro: Any) -> Any:
+    """``asyncio.run`` in a thread of its own: the browser tests may hold an event loop in this one."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
 
 
 class Recorder:
@@ -26,7 +34,7 @@ class Recorder:
 def test_a_lone_write_runs_at_once_and_gets_its_result() -> None:
     write = Recorder()
     group = GroupCommit(write)
-    assert asyncio.run(group(4)) == 40
+    assert run(group(4)) == 40
     assert write.calls == [[4]]
 
 
@@ -43,7 +51,7 @@ def test_writes_arriving_during_a_transaction_share_the_next_one() -> None:
         gate.set()
         return await asyncio.gather(first, *others, return_exceptions=True)
 
-    results = asyncio.run(scenario())
+    results = run(scenario())
     assert write.calls == [[0], [2, 3, 4]]
     assert results[0] == 0 and results[1] == 20 and results[3] == 40
     assert isinstance(results[2], ValueError) and str(results[2]) == "odd 3"  # fails alone
@@ -60,7 +68,7 @@ def test_groups_hold_at_most_the_limit() -> None:
         gate.set()
         await asyncio.gather(*pending)
 
-    asyncio.run(scenario())
+    run(scenario())
     assert [len(c) for c in write.calls] == [2, 2, 1]
     assert [i for c in write.calls for i in c] == [0, 2, 4, 6, 8]  # in arrival order
 
@@ -80,7 +88,7 @@ def test_a_failed_transaction_fails_each_of_its_writes_and_the_next_group_still_
         failed = await asyncio.gather(group(1), group(2), return_exceptions=True)
         return failed, await group(3)
 
-    failed, later = asyncio.run(scenario())
+    failed, later = run(scenario())
     assert calls == [[1, 2], [3]]
     assert all(isinstance(f, RuntimeError) for f in failed)
     assert later == 3
@@ -89,4 +97,4 @@ def test_a_failed_transaction_fails_each_of_its_writes_and_the_next_group_still_
 def test_a_write_function_answering_the_wrong_count_fails_the_group_rather_than_hanging() -> None:
     group = GroupCommit(lambda items: [])
     with pytest.raises(RuntimeError, match="0 results for 1 writes"):
-        asyncio.run(asyncio.wait_for(group(1), 5))
+        run(asyncio.wait_for(group(1), 5))

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from subscription_receiver import Receiver
 
-from parvis.kernel.outbound import OutboundPolicy, OutboundRefused
+from parvis.kernel.outbound import OutboundPolicy, OutboundRefused, guarded_client
 from parvis.modules.sensors.notifier import Notifier
 
 BASE = "/ngsi-ld/v1"
@@ -83,6 +83,44 @@ def test_the_allow_list_takes_networks_and_host_names():
         policy.check("http://10.21.0.1/x")
     with pytest.raises(OutboundRefused, match="could not be resolved"):
         policy.check("http://nowhere.invalid/x", lambda _h, _p: (_ for _ in ()).throw(OSError("no such")))
+
+
+def test_a_name_that_answers_inside_once_checked_cannot_lead_inside():
+    """DNS rebinding: the name is public when the notifier checks it and loopback when the client
+    connects. The client connects only to addresses it checks as it connects: refused, nothing sent."""
+    answers = iter([["93.184.216.34"], ["127.0.0.1"]])
+
+    def rebinding(_host: str, _port: int) -> list[str]:
+        return next(answers)
+
+    policy = OutboundPolicy.from_entries([])
+    with Receiver() as receiver:
+        port = receiver.url.split(":")[2].split("/")[0]
+        url = f"http://rebind.example.org:{port}/notify"
+        policy.check(url, rebinding)  # the first answer: public
+        with guarded_client(policy, timeout=2, resolver=rebinding) as client, \
+                pytest.raises(OutboundRefused, match=r"127\.0\.0\.1"):
+            client.post(url, content=b"{}", headers={"Content-Type": "application/json"})
+        assert receiver.received == []
+
+
+def test_the_guarded_client_reaches_what_the_city_allows_by_address_or_by_name():
+    with Receiver() as receiver:
+        port = receiver.url.split(":")[2].split("/")[0]
+        by_address = guarded_client(OutboundPolicy.from_entries(["127.0.0.1/32"]), timeout=2)
+        assert by_address.post(receiver.url, content=b"{}",
+                               headers={"Content-Type": "application/json"}).status_code < 300
+        by_name = guarded_client(OutboundPolicy.from_entries(["receiver.internal"]), timeout=2,
+                                 resolver=lambda _h, _p: ["127.0.0.1"])
+        answer = by_name.post(f"http://receiver.internal:{port}/notify", content=b"{}",
+                              headers={"Content-Type": "application/json"})
+        assert answer.status_code < 300
+        assert len(receiver.wait(2)) == 2
+        assert receiver.received[1]["headers"]["Host"] == f"receiver.internal:{port}"  # the name, kept
+        closed = guarded_client(OutboundPolicy.from_entries([]), timeout=2)
+        with pytest.raises(OutboundRefused):
+            closed.post(receiver.url, content=b"{}")
+        assert len(receiver.received) == 2
 
 
 def test_a_notification_to_a_refused_address_is_not_sent_and_says_why(db, closed, w, client):

@@ -14,11 +14,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from fastapi.testclient import TestClient
 from scipy import ndimage
 from shapely.geometry import box
 from sqlalchemy import func, select
 
 import factories
+from factories import PASSWORD
 from parvis.kernel.db import Database
 from parvis.modules.twin import actions, demo_twin, provision_demo
 from parvis.modules.twin.buildable import to_csv
@@ -26,6 +28,7 @@ from parvis.modules.twin.drainage import height_above_nearest_drainage
 from parvis.modules.twin.models import Building
 from parvis.modules.twin.planning_service import BadFloodLevel, PlanningService
 from parvis.settings import Settings
+from web_helpers import sign_in
 
 SIZE = (300.0, 200.0)
 BUILDINGS = 60
@@ -184,3 +187,30 @@ def test_a_river_zone_is_the_river(sqlite_template, tmp_path):
         assert 100 <= terrain.river.sum() <= 130  # 10 x 10 m, and the cells it touches
     finally:
         db.dispose()
+
+
+def test_warm_up_prepares_the_planners_models_before_their_first_request(twin, monkeypatch):
+    from parvis.app import create_app, warm_up
+    from parvis.modules.twin import planning_service
+
+    db, settings = twin
+    loads: list[int] = []
+    real_load = PlanningService._load
+    monkeypatch.setattr(PlanningService, "_load",
+                        lambda self, *args: (loads.append(1), real_load(self, *args))[1])
+    monkeypatch.setattr(planning_service, "_SERVICES", planning_service.weakref.WeakKeyDictionary())
+    app = create_app(settings, database=db)
+    warm_up(app).join(60)
+    assert loads == [1]  # computed in the background
+    factories.staff(db, settings, "warm@example.org", "agent")
+    with TestClient(app) as client:
+        sign_in(client, "warm@example.org", PASSWORD)
+        answer = client.get("/api/v1/twin/planning/terrain")
+    assert answer.status_code == 200, answer.text
+    assert loads == [1]  # the first request found it ready
+
+
+def test_warm_up_without_a_terrain_computes_nothing(db, settings):
+    from parvis.modules.twin import warm_up
+
+    assert warm_up(db, settings) is False

@@ -7,10 +7,10 @@ internal address is refused unless its host name or one of its addresses is in t
 (``PARVIS_SENSORS_NOTIFY_ALLOWED_NETWORKS``: CIDR networks or host names). A host name is resolved
 and every address it resolves to is checked, so a public name pointing inside is refused too.
 
-Limit, stated: the HTTP client resolves the name again when it connects; a name whose DNS answer
-changes between the two lookups (DNS rebinding) could still reach inside. Receivers on internal
-networks should be reached through an allowed name, and the hub's outbound traffic filtered by the
-host's firewall where that matters.
+The check is made again where the connection is opened (``guarded_client``): the client connects
+to the very addresses it has just checked, never to a second answer of the DNS, so a name whose
+answer changes between a first look-up and the connection (DNS rebinding) cannot lead inside.
+TLS still verifies the certificate against the host name.
 """
 
 from __future__ import annotations
@@ -19,7 +19,11 @@ import ipaddress
 import socket
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
+
+import httpcore
+import httpx
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -91,24 +95,70 @@ class OutboundPolicy:
         host = (parts.hostname or "").lower().rstrip(".")
         if not host:
             raise OutboundRefused("The URL has no host.")
-        if host in self.hosts:
-            return
         refusal = self.literal_refusal(url)
         if refusal:
             raise OutboundRefused(refusal)
+        self.addresses(host, parts.port or (443 if parts.scheme == "https" else 80), resolver)
+
+    def addresses(self, host: str, port: int, resolver: Resolver = _system_resolver) -> list[str]:
+        """The addresses to connect to for ``host``, every one of them checked; raises
+        :class:`OutboundRefused` if one is internal and not allowed (or the name does not resolve)."""
+        host = host.lower().rstrip(".").strip("[]")
         try:
-            ipaddress.ip_address(host)
-            return  # a public address literal
+            literal = ipaddress.ip_address(host)
         except ValueError:
-            pass
-        port = parts.port or (443 if parts.scheme == "https" else 80)
+            literal = None
+        if literal is not None:
+            if is_internal(literal) and not self._allowed(literal) and host not in self.hosts:
+                raise OutboundRefused(
+                    f"{literal} is an internal address (loopback, private, link-local or reserved); "
+                    "the city must allow it first (PARVIS_SENSORS_NOTIFY_ALLOWED_NETWORKS).")
+            return [host]
         try:
             addresses = resolver(host, port)
         except OSError as exc:
             raise OutboundRefused(f"The host {host} could not be resolved ({exc}).") from exc
+        if not addresses:
+            raise OutboundRefused(f"The host {host} has no address.")
+        if host in self.hosts:
+            return addresses
         for text in addresses:
             address = ipaddress.ip_address(text.split("%", 1)[0])
             if is_internal(address) and not self._allowed(address):
                 raise OutboundRefused(
                     f"{host} resolves to {address}, an internal address (loopback, private, link-local "
                     "or reserved); the city must allow it first (PARVIS_SENSORS_NOTIFY_ALLOWED_NETWORKS).")
+        return addresses
+
+
+class _CheckedBackend(httpcore.SyncBackend):
+    """Opens connections only to addresses the policy has just checked (no second look-up)."""
+
+    def __init__(self, policy: OutboundPolicy, resolver: Resolver) -> None:
+        self.policy, self.resolver = policy, resolver
+
+    def connect_tcp(self, host: str, port: int, timeout: float | None = None,
+                    local_address: str | None = None,
+                    socket_options: Iterable[Any] | None = None) -> httpcore.NetworkStream:
+        failure: Exception | None = None
+        for address in self.policy.addresses(host, port, self.resolver):
+            try:
+                return super().connect_tcp(address, port, timeout, local_address, socket_options)
+            except httpcore.ConnectError as exc:  # the next address of the name, as a resolver would
+                failure = exc
+        assert failure is not None
+        raise failure
+
+
+def guarded_client(policy: OutboundPolicy, *, timeout: float, resolver: Resolver = _system_resolver
+                   ) -> httpx.Client:
+    """An HTTP client that refuses (:class:`OutboundRefused`) to connect where ``policy`` does not
+    allow, checking the addresses it connects to. No proxy from the environment, no redirects."""
+    transport = httpx.HTTPTransport(trust_env=False)
+    # httpx builds its connection pool without a way to choose how it connects: the same pool,
+    # with the checked backend (the TLS context is httpx's, verifying certificates as usual)
+    transport._pool = httpcore.ConnectionPool(
+        ssl_context=transport._pool._ssl_context,
+        max_connections=100, max_keepalive_connections=20, keepalive_expiry=5.0,
+        network_backend=_CheckedBackend(policy, resolver))
+    return httpx.Client(transport=transport, timeout=timeout, follow_redirects=False, trust_env=False)

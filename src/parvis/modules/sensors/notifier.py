@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 from parvis.kernel.db import Database, utcnow
 from parvis.kernel.events import EventBus
 from parvis.kernel.jobs import JobRegistry
-from parvis.kernel.outbound import OutboundPolicy, OutboundRefused
+from parvis.kernel.outbound import OutboundPolicy, OutboundRefused, guarded_client
 from parvis.modules.sensors import subscriptions
 from parvis.modules.sensors.models import ApiKey
 from parvis.modules.sensors.standards import context as ldctx
@@ -190,9 +190,8 @@ class Notifier:
         return orjson.dumps(document), headers
 
     def _client(self) -> httpx.Client:
-        if self.client is None:
-            self.client = httpx.Client(timeout=self.settings.sensors_notify_timeout_seconds,
-                                       follow_redirects=False, trust_env=False)
+        if self.client is None:  # connects only where the allow-list permits (no DNS rebinding)
+            self.client = guarded_client(self.outbound, timeout=self.settings.sensors_notify_timeout_seconds)
         return self.client
 
     def send(self, item: Claimed) -> None:
