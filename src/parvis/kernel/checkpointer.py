@@ -21,6 +21,7 @@ import os
 import sqlite3
 import threading
 import time
+import weakref
 
 log = logging.getLogger(__name__)
 
@@ -29,49 +30,65 @@ INTERVAL = 0.25  # seconds between passive checkpoints
 
 
 class Checkpointer:
-    """The databases of this process (by path, counted) and the thread that checkpoints them.
-    Only that thread opens, uses and closes its connections: a path removed is closed there, on
-    its next round, never under a checkpoint running on it."""
+    """The databases of this process and the thread that checkpoints them.
+
+    A database is held weakly (``add(owner, path)``): one that is disposed (``remove``) or
+    forgotten by everyone is no longer checkpointed. A log untouched since the last round (same
+    modification time and size) costs one ``stat``. Only the thread opens, uses and closes its
+    connections: a database removed is closed there, on its next round, never under a
+    checkpoint running on it."""
 
     def __init__(self, interval: float = INTERVAL) -> None:
         self.interval = interval
-        self._paths: dict[str, int] = {}
+        self._owners: weakref.WeakKeyDictionary[object, str] = weakref.WeakKeyDictionary()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._pid = 0
         self.rounds = 0  # rounds done (tests wait on it)
 
-    def add(self, path: str) -> None:
+    def add(self, owner: object, path: str) -> None:
         with self._lock:
-            self._paths[path] = self._paths.get(path, 0) + 1
+            self._owners[owner] = path
             alive = self._thread is not None and self._thread.is_alive() and self._pid == os.getpid()
             if not alive:  # none yet, or a forked child (its parent's thread is not in it)
                 self._pid = os.getpid()
                 self._thread = threading.Thread(target=self._run, name="sqlite-checkpointer", daemon=True)
                 self._thread.start()
 
-    def remove(self, path: str) -> None:
+    def remove(self, owner: object) -> None:
         with self._lock:
-            left = self._paths.get(path, 0) - 1
-            if left > 0:
-                self._paths[path] = left
-            else:
-                self._paths.pop(path, None)
+            self._owners.pop(owner, None)
+
+    def _paths(self) -> set[str] | None:
+        """The paths to checkpoint; None (and the thread ends) when there are none."""
+        with self._lock:
+            paths = set(self._owners.values())
+            if not paths:
+                self._thread = None
+                return None
+            return paths
 
     def _run(self) -> None:
         connections: dict[str, sqlite3.Connection] = {}
+        seen: dict[str, tuple[int, int]] = {}  # path -> the log's (mtime, size) at its last checkpoint
         try:
             while True:
                 time.sleep(self.interval)
-                with self._lock:
-                    paths = list(self._paths)
-                    if not paths:
-                        self._thread = None
-                        return
+                paths = self._paths()
+                if paths is None:
+                    return
                 for path in list(connections):
                     if path not in paths:
                         connections.pop(path).close()
+                        seen.pop(path, None)
                 for path in paths:
+                    try:
+                        log_stat = os.stat(f"{path}-wal")
+                    except OSError:  # no log (not opened yet, or the database is gone)
+                        continue
+                    stamp = (log_stat.st_mtime_ns, log_stat.st_size)
+                    if seen.get(path) == stamp:
+                        continue
                     try:
                         conn = connections.get(path)
                         if conn is None:
@@ -79,18 +96,13 @@ class Checkpointer:
                             conn = connections[path] = sqlite3.connect(
                                 f"file:{path}?mode=rw", uri=True, isolation_level=None, timeout=0)
                         conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                        seen[path] = stamp
                     except sqlite3.Error as exc:  # busy, or the file is gone: try again next round
                         log.debug("checkpoint of %s skipped: %s", path, exc)
-                        if not os.path.exists(path):
-                            self._forget(path)
                 self.rounds += 1
         finally:
             for conn in connections.values():
                 conn.close()
-
-    def _forget(self, path: str) -> None:
-        with self._lock:
-            self._paths.pop(path, None)
 
 
 checkpointer = Checkpointer()

@@ -201,9 +201,8 @@ class Database:
             path = make_url(url).database
             self._write_lock = (WriterLock(f"{path}.writer-lock") if path and path != ":memory:"
                                 else threading.Lock())
-            self._checkpointed = path if path and path != ":memory:" else None
-            if self._checkpointed:
-                checkpointer.add(self._checkpointed)
+            if path and path != ":memory:":
+                checkpointer.add(self, path)
 
     @property
     def dialect(self) -> str:
@@ -250,6 +249,4 @@ class Database:
         self.engine.dispose()
         if isinstance(self._write_lock, WriterLock):
             self._write_lock.close()
-        if getattr(self, "_checkpointed", None):
-            checkpointer.remove(self._checkpointed)
-            self._checkpointed = None
+        checkpointer.remove(self)
