@@ -175,13 +175,20 @@ def _merge(row: Entity, attrs: Attrs, *, overwrite: bool, existing_only: bool) -
 
 
 def append_attributes(db: Database, entity_id: str, attrs: Attrs, *, overwrite: bool = True) -> list[str]:
-    with db.transaction() as session:
-        return _merge(_get(session, entity_id), attrs, overwrite=overwrite, existing_only=False)
+    """Append (or, ``overwrite``, replace) attributes: the IRIs not written."""
+    return _alone(write_attributes(db, [AttributeWrite(entity_id, attrs, overwrite=overwrite)]))
 
 
 def update_attributes(db: Database, entity_id: str, attrs: Attrs) -> list[str]:
-    with db.transaction() as session:
-        return _merge(_get(session, entity_id), attrs, overwrite=True, existing_only=True)
+    """Update the attributes the entity has: the IRIs not written (those it lacks)."""
+    return _alone(write_attributes(db, [AttributeWrite(entity_id, attrs, existing_only=True)]))
+
+
+def _alone(results: list[list[str] | Exception]) -> list[str]:
+    (result,) = results
+    if isinstance(result, Exception):
+        raise result
+    return result
 
 
 @dataclass(frozen=True)
