@@ -13,13 +13,14 @@ from sqlalchemy import select
 
 from parvis.kernel.db import Database
 from parvis.kernel.jobs import JobRegistry, Worker
-from parvis.modules.twin import actions, demo_twin
+from parvis.modules.twin import actions, demo_twin, solar_charts
 from parvis.modules.twin.errors import NoTerrain
 from parvis.modules.twin.jobs import register, request_solar_run
 from parvis.modules.twin.models import RoofFaceRow
 from parvis.modules.twin.solar import best_plane_kwh_m2, pv_estimate, roof_irradiation
 from parvis.modules.twin.solar_run import (
     BadTmyFile,
+    colour_thresholds,
     computed_with,
     district_stats,
     run_solar,
@@ -55,7 +56,7 @@ def test_stored_results_match_the_engine_on_the_same_twin(twin: Database, settin
     sky = year_sky(LAT, LON, altitude_m=round(float(np.nanmean(generated.dtm.values))), timezone=TZ)
     engine = roof_irradiation(generated.dsm.values, 1.0, generated.face_labels, tilt, azimuth, sky, xp=np)
     pv = pv_estimate(area, tilt[1:], engine.annual_kwh_m2[1:], price_per_kwh=settings.twin_electricity_price,
-                     min_annual_kwh_m2=suitability_threshold(sky, LAT, settings))
+                     min_annual_kwh_m2=suitability_threshold(best_plane_kwh_m2(sky, LAT), settings))
 
     faces = _faces(twin)
     assert result.faces == len(faces) == len(area) and result.buildings == BUILDINGS
@@ -144,7 +145,7 @@ def test_only_roofs_near_the_best_orientation_are_suggested_under_clear_sky(twin
     run_solar(twin, settings, xp=np)
     sky = year_sky(LAT, LON, timezone=TZ)
     best = best_plane_kwh_m2(sky, LAT)
-    threshold = suitability_threshold(sky, LAT, settings)
+    threshold = suitability_threshold(best, settings)
     assert threshold == pytest.approx(0.8 * best) and threshold > settings.twin_pv_min_annual_kwh_m2
     faces = _faces(twin)
     suggested = [f for f in faces if f.kwp and f.kwp > 0]
@@ -153,7 +154,7 @@ def test_only_roofs_near_the_best_orientation_are_suggested_under_clear_sky(twin
     assert min(f.annual_kwh_m2 for f in suggested) >= threshold - 1e-6
     assert all(f.annual_kwh_m2 < threshold or f.usable_area_m2 == 0 for f in refused)
     loose = settings.model_copy(update={"twin_pv_min_share_of_best": 0.0})
-    assert suitability_threshold(sky, LAT, loose) == loose.twin_pv_min_annual_kwh_m2
+    assert suitability_threshold(best, loose) == loose.twin_pv_min_annual_kwh_m2
 
 
 def test_the_run_records_the_threshold_its_pages_state(twin: Database, settings, client) -> None:
@@ -161,6 +162,32 @@ def test_the_run_records_the_threshold_its_pages_state(twin: Database, settings,
     with twin.read() as session:
         used = computed_with(session)
         building_id = session.scalar(select(RoofFaceRow.building_id).limit(1))
-    assert used == {"sky": "clear sky", "pv_threshold_kwh_m2": round(result.threshold_kwh_m2, 1)}
+    assert used == {"sky": "clear sky", "pv_threshold_kwh_m2": round(result.threshold_kwh_m2, 1),
+                    "best_plane_kwh_m2": round(result.best_kwh_m2, 1)}
+    assert result.threshold_kwh_m2 == pytest.approx(0.8 * result.best_kwh_m2)
     page = client.get(f"/twin/solar/buildings/{building_id}", headers={"Accept-Language": "en"})
     assert f"at least {round(result.threshold_kwh_m2):,} kWh/m²" in page.text
+
+
+def test_the_colours_grade_roofs_against_the_best_roof_of_the_run(twin: Database, settings, client) -> None:
+    """Under clear sky nearly every roof passed the fixed top class (2,100 kWh/m²): the map was one
+    colour. The classes are shares of the run's best plane, so the map tells roofs apart."""
+    result = run_solar(twin, settings, xp=np)
+    with twin.read() as session:
+        thresholds = colour_thresholds(session)
+    assert thresholds == solar_charts.thresholds_for(result.best_kwh_m2)
+    assert thresholds[2] == pytest.approx(0.8 * result.best_kwh_m2, abs=5)  # "suggested" starts there
+    known = [f.annual_kwh_m2 for f in _faces(twin) if f.annual_kwh_m2 is not None]
+    graded = [solar_charts.potential_class(v, thresholds) for v in known]
+    assert len(set(graded)) >= 3
+    assert max(graded.count(c) for c in set(graded)) < 0.9 * len(graded)  # not one colour
+    page = client.get("/twin/solar", headers={"Accept-Language": "en"})
+    shown = f"{round(thresholds[0]):,} to {round(thresholds[1]):,} kWh/m²"
+    assert shown in page.text  # the legend states the run's classes
+
+
+def test_classes_fall_back_to_fixed_bounds_until_a_run_says_what_the_best_roof_gets() -> None:
+    assert solar_charts.thresholds_for(None) == solar_charts.THRESHOLDS
+    assert solar_charts.thresholds_for(float("nan")) == solar_charts.THRESHOLDS
+    assert solar_charts.thresholds_for(2400.0) == (1200.0, 1560.0, 1920.0, 2160.0)
+    assert solar_charts.potential_class(1919.0, (1200.0, 1560.0, 1920.0, 2160.0)) == 2

@@ -14,26 +14,40 @@ from typing import Any
 from markupsafe import Markup
 from shapely.geometry import MultiPolygon, Polygon, shape
 
-#: Upper bounds (kWh/m² a year) of the colour classes; the last class is everything above.
+#: Upper bounds (kWh/m² a year) of the colour classes; the last class is everything above. Used
+#: until a solar run has said what the best roof at the city gets (``thresholds_for``).
 THRESHOLDS = (1200.0, 1500.0, 1800.0, 2100.0)
+#: The classes as shares of the best unshaded plane at the city under the run's sky: under 50 %
+#: (shaded or turned away), 50-65, 65-80, 80-90 (suggested for PV from 80 % by default), 90 % and
+#: more. Relative classes keep the map telling roofs apart whatever the sky: under clear sky (an
+#: upper bound) nearly every roof passed the fixed 2,100 kWh/m² and the map was one colour.
+SHARES_OF_BEST = (0.5, 0.65, 0.8, 0.9)
 #: One colour per class, from poor (shaded or turned away) to excellent; dark text reads on all.
 COLOURS = ("#8c9bb0", "#fde68a", "#fbbf24", "#f97316", "#dc2626")
 NO_DATA = "#e5e7eb"
 
 
-def potential_class(kwh_m2: float | None) -> int | None:
+def thresholds_for(best_kwh_m2: float | None) -> tuple[float, ...]:
+    """The classes' bounds for a run whose best plane gets ``best_kwh_m2`` (rounded to 10 kWh/m²);
+    the fixed ``THRESHOLDS`` when it is not known."""
+    if best_kwh_m2 is None or not math.isfinite(best_kwh_m2) or best_kwh_m2 <= 0:
+        return THRESHOLDS
+    return tuple(round(best_kwh_m2 * share / 10.0) * 10.0 for share in SHARES_OF_BEST)
+
+
+def potential_class(kwh_m2: float | None, thresholds: Sequence[float] = THRESHOLDS) -> int | None:
     """The colour class (0-4) of a yearly irradiation, or None when it is not known."""
     if kwh_m2 is None or not math.isfinite(kwh_m2):
         return None
-    return sum(1 for t in THRESHOLDS if kwh_m2 >= t)
+    return sum(1 for t in thresholds if kwh_m2 >= t)
 
 
-def colour(kwh_m2: float | None) -> str:
-    cls = potential_class(kwh_m2)
+def colour(kwh_m2: float | None, thresholds: Sequence[float] = THRESHOLDS) -> str:
+    cls = potential_class(kwh_m2, thresholds)
     return NO_DATA if cls is None else COLOURS[cls]
 
 
-def legend_texts() -> list[dict[str, Any]]:
+def legend_texts(thresholds: Sequence[float] = THRESHOLDS) -> list[dict[str, Any]]:
     """The classes with their translated labels in the page's language: colour and text."""
     from parvis.kernel.i18n import _, current
 
@@ -41,7 +55,7 @@ def legend_texts() -> list[dict[str, Any]]:
         return current().format_number(round(value))
 
     out = []
-    for item in legend():
+    for item in legend(thresholds):
         if item["low"] is None:
             text = _("under %(value)s kWh/m²", value=num(item["high"]))
         elif item["high"] is None:
@@ -52,9 +66,9 @@ def legend_texts() -> list[dict[str, Any]]:
     return out
 
 
-def legend() -> list[dict[str, Any]]:
+def legend(thresholds: Sequence[float] = THRESHOLDS) -> list[dict[str, Any]]:
     """The classes for a legend: colour and bounds (``low`` None for the first, ``high`` for the last)."""
-    bounds = (None, *THRESHOLDS, None)
+    bounds = (None, *thresholds, None)
     return [{"colour": COLOURS[i], "low": bounds[i], "high": bounds[i + 1]} for i in range(len(COLOURS))]
 
 
@@ -68,7 +82,8 @@ def _rings(geom: Polygon | MultiPolygon) -> list[list[tuple[float, float]]]:
 
 
 def roof_svg(
-    chart_id: str, title: str, description: str, faces: Sequence[dict[str, Any]], size: int = 320
+    chart_id: str, title: str, description: str, faces: Sequence[dict[str, Any]], size: int = 320,
+    thresholds: Sequence[float] = THRESHOLDS,
 ) -> Markup:
     """The roof from above, north up: each face (``polygon``: GeoJSON in local metres) filled with
     its class colour and labelled with its number; a north arrow and a 5 or 10 m scale bar."""
@@ -97,7 +112,7 @@ def roof_svg(
         path = " ".join("M" + " L".join(px(x, y) for x, y in ring) + " Z" for ring in _rings(geom))
         label = f"{face['number']}"
         parts.append(
-            f'<path class="roof-face" d="{path}" fill="{colour(face.get("annual_kwh_m2"))}" '
+            f'<path class="roof-face" d="{path}" fill="{colour(face.get("annual_kwh_m2"), thresholds)}" '
             f'fill-rule="evenodd" stroke="#1f2937" stroke-width="1.5" '
             f'data-face="{face["number"]}"><title>{escape(label)}</title></path>'
         )

@@ -45,7 +45,7 @@ from sqlalchemy.orm import Session
 from parvis.kernel.db import Database
 from parvis.kernel.errors import N_, ParvisError
 from parvis.modules import city
-from parvis.modules.twin import actions, queries
+from parvis.modules.twin import actions, queries, solar_charts
 from parvis.modules.twin.backend import array_module
 from parvis.modules.twin.errors import NoTerrain, TwinError
 from parvis.modules.twin.grid import transformer
@@ -81,6 +81,7 @@ class SolarRunResult:
     seconds: float
     sky: str  # "clear sky" or "typical year"
     threshold_kwh_m2: float = 0.0  # the yearly irradiation a face needed to be suggested for PV
+    best_kwh_m2: float = 0.0  # the best unshaded plane at the city under the same sky
 
 
 # ------------------------------------------------------------------------------------ the run
@@ -143,14 +144,14 @@ def twin_location(
     return float(lon), float(lat)
 
 
-def suitability_threshold(sky: SunSky, latitude: float, settings: Any) -> float:
+def suitability_threshold(best_kwh_m2: float, settings: Any) -> float:
     """The yearly irradiation (kWh/m²) a roof face needs to be suggested for PV: the larger of
-    ``twin_pv_min_annual_kwh_m2`` (an absolute floor) and ``twin_pv_min_share_of_best`` of the best
-    unshaded plane at the city under the same sky. The relative part keeps the grading meaningful
-    whatever the sky: under clear sky (an upper bound) the absolute floor alone lets every roof pass."""
+    ``twin_pv_min_annual_kwh_m2`` (an absolute floor) and ``twin_pv_min_share_of_best`` of
+    ``best_kwh_m2``, the best unshaded plane at the city under the same sky. The relative part keeps
+    the grading meaningful whatever the sky: under clear sky (an upper bound) the absolute floor
+    alone lets every roof pass."""
     share = getattr(settings, "twin_pv_min_share_of_best", 0.0) or 0.0
-    best = best_plane_kwh_m2(sky, latitude, getattr(settings, "twin_albedo", 0.2)) if share else 0.0
-    return max(float(settings.twin_pv_min_annual_kwh_m2), share * best)
+    return max(float(settings.twin_pv_min_annual_kwh_m2), share * best_kwh_m2)
 
 
 def _report(
@@ -206,7 +207,8 @@ def run_solar(
             f"{result.faces} roof faces of {result.buildings} buildings, {result.positions} sun positions "
             f"({result.sky}, {result.backend}), {result.seconds:.1f} s"
         ),
-        details={"sky": result.sky, "pv_threshold_kwh_m2": round(result.threshold_kwh_m2, 1)},
+        details={"sky": result.sky, "pv_threshold_kwh_m2": round(result.threshold_kwh_m2, 1),
+                 "best_plane_kwh_m2": round(result.best_kwh_m2, 1)},
     )
     return result
 
@@ -278,7 +280,8 @@ def _compute(
     _report(progress, db, run_id, "storing", 0.94, last)
     annual = result.annual_kwh_m2[1:]
     monthly = result.monthly_kwh_m2[1:]
-    threshold = suitability_threshold(sky, lat, settings)
+    best = best_plane_kwh_m2(sky, lat, getattr(settings, "twin_albedo", 0.2))
+    threshold = suitability_threshold(best, settings)
     pv = pv_estimate(
         area,
         tilt[1:],
@@ -313,6 +316,7 @@ def _compute(
         seconds=time.perf_counter() - started,
         sky="typical year" if tmy is not None else "clear sky",
         threshold_kwh_m2=threshold,
+        best_kwh_m2=best,
     )
 
 
@@ -326,11 +330,17 @@ def latest_run(session: Session) -> dict[str, Any] | None:
 
 
 def computed_with(session: Session) -> dict[str, Any]:
-    """What the figures on show were computed with (the last finished run): ``sky`` and
-    ``pv_threshold_kwh_m2``; empty before any run finished."""
+    """What the figures on show were computed with (the last finished run): ``sky``,
+    ``pv_threshold_kwh_m2`` and ``best_plane_kwh_m2``; empty before any run finished."""
     details = session.scalar(select(Run.details).where(Run.kind == KIND, Run.status == "done")
                              .order_by(Run.id.desc()).limit(1))
     return dict(details or {})
+
+
+def colour_thresholds(session: Session) -> tuple[float, ...]:
+    """The colour classes of the figures on show: shares of the best plane their run found
+    (``solar_charts.thresholds_for``); the fixed classes before any run said so."""
+    return solar_charts.thresholds_for(computed_with(session).get("best_plane_kwh_m2"))
 
 
 def run_state(session: Session) -> dict[str, Any]:

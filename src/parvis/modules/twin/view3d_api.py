@@ -17,6 +17,7 @@ The colour classes (``solar_charts``' scale, ``HEAT_COLORS``) are shared with th
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,7 +29,7 @@ from sqlalchemy.orm import Session
 from parvis.kernel.auth import Principal, current_principal
 from parvis.kernel.errors import N_, ValidationFailed
 from parvis.kernel.i18n import _
-from parvis.modules.twin import cityjson_export, owners, queries, solar_charts
+from parvis.modules.twin import cityjson_export, owners, queries, solar_charts, solar_run
 from parvis.modules.twin.models import Building, RoofFaceRow
 from parvis.modules.twin.thermography import LEVEL_LABELS, may_see_level
 
@@ -46,18 +47,20 @@ SOLAR_NO_DATA = N_("not computed yet")
 HEAT_NO_DATA = N_("no level (not measured, or not shown to you)")
 
 
-def solar_class(value: float | None) -> int | None:
-    """The colour class of an annual irradiation (None when not computed), as on the solar pages."""
-    return solar_charts.potential_class(value)
+def solar_class(value: float | None, thresholds: Sequence[float] = solar_charts.THRESHOLDS) -> int | None:
+    """The colour class of an annual irradiation (None when not computed), as on the solar pages
+    (``thresholds``: ``solar_run.colour_thresholds``)."""
+    return solar_charts.potential_class(value, thresholds)
 
 
-def legend(mode: str) -> list[dict[str, str]]:
+def legend(mode: str, thresholds: Sequence[float] = solar_charts.THRESHOLDS) -> list[dict[str, str]]:
     """The legend of a colouring, translated: colour and label of each class, then 'no data'."""
     if mode == "heat":
         items = [{"color": HEAT_COLORS[level], "label": f"{level}: {_(LEVEL_LABELS[level])}"}
                  for level in HEAT_COLORS]
         return [*items, {"color": NO_DATA_COLOR, "label": _(HEAT_NO_DATA)}]
-    items = [{"color": item["colour"], "label": item["text"]} for item in solar_charts.legend_texts()]
+    items = [{"color": item["colour"], "label": item["text"]}
+             for item in solar_charts.legend_texts(thresholds)]
     return [*items, {"color": NO_DATA_COLOR, "label": _(SOLAR_NO_DATA)}]
 
 
@@ -148,13 +151,14 @@ def buildings_3d(session: Session, bbox: tuple[float, float, float, float] | Non
         for building_id, ground, level, period in session.execute(q):
             extra[building_id] = (ground, level, period)
     lowest = extent(session).lowest_ground
+    thresholds = solar_run.colour_thresholds(session)
     out = []
     for feature in features:
         props = feature["properties"]
         ground, level, period = extra.get(feature["id"], (None, None, None))
         base_m = round(max(0.0, (ground if ground is not None else lowest) - lowest), 2)
         potential = props.get("annual_kwh_m2")
-        klass = solar_class(potential)
+        klass = solar_class(potential, thresholds)
         may_see = levels_visible or feature["id"] in own
         shown_level = level if may_see else None
         if mode == "heat":
@@ -191,7 +195,8 @@ def buildings_3d_view(request: Request,
     with request.app.state.db.read() as session:
         own = set() if access.visible else own_buildings(session, principal)
         body = buildings_3d(session, box, mode, levels_visible=access.visible, own=own, limit=limit)
-    body["legend"] = legend(mode)
+        thresholds = solar_run.colour_thresholds(session)
+    body["legend"] = legend(mode, thresholds)
     body["levels_notice"] = access.notice if mode == "heat" else None
     return JSONResponse(body, media_type="application/geo+json")
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -65,24 +66,21 @@ def _money(value: float | None, settings: Settings) -> str:
     return current().format_currency(round(float(value), -2 if value >= 10_000 else 0), settings.currency)
 
 
-def _legend() -> list[dict[str, Any]]:
-    return solar_charts.legend_texts()
-
-
 def _map_context(session: Any) -> dict[str, Any]:
     import json
 
     bounds = solar_run.twin_bounds_lonlat(session)
+    thresholds = solar_run.colour_thresholds(session)
     return {
         "map_bounds": json.dumps(bounds) if bounds else "",
         "map_classes": json.dumps(
             {
-                "thresholds": list(solar_charts.THRESHOLDS),
+                "thresholds": list(thresholds),
                 "colours": list(solar_charts.COLOURS),
                 "none": solar_charts.NO_DATA,
             }
         ),
-        "legend": _legend(),
+        "legend": solar_charts.legend_texts(thresholds),
     }
 
 
@@ -108,13 +106,14 @@ def solar_home(request: Request) -> HTMLResponse:
     )
 
 
-def _face_rows(faces: list[dict[str, Any]], settings: Settings) -> list[dict[str, Any]]:
+def _face_rows(faces: list[dict[str, Any]], settings: Settings, thresholds: Sequence[float]
+               ) -> list[dict[str, Any]]:
     rows = []
     for f in faces:
         rows.append(
             {
                 "number": f["number"],
-                "colour": solar_charts.colour(f["annual_kwh_m2"]),
+                "colour": solar_charts.colour(f["annual_kwh_m2"], thresholds),
                 "orientation": _orientation(f["tilt"], f["azimuth"]),
                 "tilt": _num(f["tilt"]),
                 "area": _num(f["area_m2"], 1),
@@ -156,6 +155,7 @@ def _building_context(request: Request, building_id: int) -> dict[str, Any]:
             raise BuildingNotFound()
         state = solar_run.run_state(session)
         used = solar_run.computed_with(session)
+        thresholds = solar_charts.thresholds_for(used.get("best_plane_kwh_m2"))
         district = (
             city.district_names(session).get(found["district_id"])
             if found["district_id"] is not None
@@ -193,6 +193,7 @@ def _building_context(request: Request, building_id: int) -> dict[str, Any]:
         _("The roof of %(name)s seen from above", name=name),
         _("Each roof face is numbered and coloured by its yearly irradiation; north is up."),
         found["faces"],
+        thresholds=thresholds,
     )
     figures = {
         "annual": _num(totals["annual_kwh_m2"]),
@@ -209,7 +210,7 @@ def _building_context(request: Request, building_id: int) -> dict[str, Any]:
         "building": found,
         "name": name,
         "district": district,
-        "faces": _face_rows(found["faces"], settings),
+        "faces": _face_rows(found["faces"], settings, thresholds),
         "figures": figures,
         "chart": chart,
         "chart_title": chart_title,
@@ -217,7 +218,7 @@ def _building_context(request: Request, building_id: int) -> dict[str, Any]:
         "roof": roof,
         "run": _state_view(state),
         "computed": found["computed"],
-        "legend": _legend(),
+        "legend": solar_charts.legend_texts(thresholds),
         "price": _money(settings.twin_electricity_price, settings),
         "clear_sky": used.get("sky", "typical year" if settings.twin_tmy_file else "clear sky")
         == "clear sky",

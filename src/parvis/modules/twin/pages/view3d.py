@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse
 
 from parvis.kernel.auth import current_principal
 from parvis.kernel.web import render
-from parvis.modules.twin import queries, view3d_api
+from parvis.modules.twin import queries, solar_run, view3d_api
 
 router = APIRouter(include_in_schema=False)
 
@@ -32,8 +32,10 @@ def view3d(request: Request) -> HTMLResponse:
     with request.app.state.db.read() as session:
         where = view3d_api.extent(session)
         found = queries.search(session, text, limit=20) if text else None
+        thresholds = solar_run.colour_thresholds(session)
     return render(request, "twin/view3d.html", {
         "mode": mode, "q": text, "found": found, "extent": where,
         "bounds": json.dumps(list(where.bbox)) if where.bbox else "",
-        "legend": view3d_api.legend(mode), "levels_visible": access.visible, "levels_notice": access.notice,
+        "legend": view3d_api.legend(mode, thresholds), "levels_visible": access.visible,
+        "levels_notice": access.notice,
         "max_features": view3d_api.DEFAULT_FEATURES})
