@@ -33,8 +33,7 @@ class Checkpointer:
     """The databases of this process and the thread that checkpoints them.
 
     A database is held weakly (``add(owner, path)``): one that is disposed (``remove``) or
-    forgotten by everyone is no longer checkpointed. A log untouched since the last round (same
-    modification time and size) costs one ``stat``. Only the thread opens, uses and closes its
+    forgotten by everyone is no longer checkpointed. Only the thread opens, uses and closes its
     connections: a database removed is closed there, on its next round, never under a
     checkpoint running on it."""
 
@@ -70,7 +69,6 @@ class Checkpointer:
 
     def _run(self) -> None:
         connections: dict[str, sqlite3.Connection] = {}
-        seen: dict[str, tuple[int, int]] = {}  # path -> the log's (mtime, size) at its last checkpoint
         try:
             while True:
                 time.sleep(self.interval)
@@ -80,14 +78,8 @@ class Checkpointer:
                 for path in list(connections):
                     if path not in paths:
                         connections.pop(path).close()
-                        seen.pop(path, None)
                 for path in paths:
-                    try:
-                        log_stat = os.stat(f"{path}-wal")
-                    except OSError:  # no log (not opened yet, or the database is gone)
-                        continue
-                    stamp = (log_stat.st_mtime_ns, log_stat.st_size)
-                    if seen.get(path) == stamp:
+                    if not os.path.exists(f"{path}-wal"):  # not opened yet, or the database is gone
                         continue
                     try:
                         conn = connections.get(path)
@@ -95,8 +87,8 @@ class Checkpointer:
                             # mode=rw: a database removed meanwhile is not created again, empty
                             conn = connections[path] = sqlite3.connect(
                                 f"file:{path}?mode=rw", uri=True, isolation_level=None, timeout=0)
+                        # nothing to copy costs a read of the shared index: no need to skip idle logs
                         conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-                        seen[path] = stamp
                     except sqlite3.Error as exc:  # busy, or the file is gone: try again next round
                         log.debug("checkpoint of %s skipped: %s", path, exc)
                 self.rounds += 1
