@@ -41,6 +41,7 @@ from parvis.modules.reports import pages as reports_pages
 from parvis.modules.sensors import api as sensors_api
 from parvis.modules.sensors import events_api as sensors_events_api
 from parvis.modules.sensors import iot_api as sensors_iot_api
+from parvis.modules.sensors import keys_api as sensors_keys_api
 from parvis.modules.sensors import pages as sensors_pages
 from parvis.modules.sensors import subscriptions_api as sensors_subscriptions_api
 from parvis.modules.sensors import temporal_api as sensors_temporal_api
@@ -82,7 +83,7 @@ def routers() -> list[APIRouter]:
     NGSI-LD first: its sensors write thousands of times a second, and a request is matched
     against the routers in this order."""
     return [sensors_api.router, accounts_api.router, city_api.router, reports_api.router, open311_api.router,
-            alerts_api.router, alerts_cap_api.router, sensors_api.keys_router,
+            alerts_api.router, alerts_cap_api.router, sensors_keys_api.router,
             sensors_iot_api.router, sensors_temporal_api.router, sensors_subscriptions_api.router,
             sensors_events_api.router, sensors_views_api.router,
             notify_setup.router(), accounts_pages.router, city_pages.router,

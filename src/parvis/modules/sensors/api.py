@@ -13,22 +13,20 @@ import threading
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from functools import cache, partial
-from typing import Annotated, Any
+from typing import Any
 from urllib.parse import quote
 
 import anyio.to_thread
 import httpx
 import orjson
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.routing import APIRoute
 from sqlalchemy.orm import Session
 
-from parvis.kernel.auth import Principal, require, token_digest
 from parvis.kernel.errors import Conflict, Forbidden, NotAuthenticated, NotFound, ParvisError
 from parvis.kernel.group_commit import GroupCommit
 from parvis.modules.sensors import actions, key_cache, queries
 from parvis.modules.sensors.models import Entity
-from parvis.modules.sensors.schemas import ApiKeyCreate, ApiKeyIssued, ApiKeyPublic
 from parvis.modules.sensors.standards import context as ldctx
 from parvis.modules.sensors.standards import negotiation as neg
 from parvis.modules.sensors.standards import ngsi_ld as ngsi
@@ -570,34 +568,4 @@ async def batch(request: Request, operation: str) -> Response:
     return _batch_answer(outcome.success, problems, created=False)
 
 
-
-# ------------------------------------------------------------- API keys (the city's admins)
-
-keys_router = APIRouter(prefix="/api/v1/sensors/keys", tags=["sensors"])
-
-
-@keys_router.get("", summary="NGSI-LD API keys (admin)")
-def list_keys(request: Request,
-              _principal: Annotated[Principal, Depends(require("city.manage"))]) -> list[ApiKeyPublic]:
-    with request.app.state.db.read() as session:
-        return [ApiKeyPublic.model_validate(k) for k in queries.api_keys(session)]
-
-
-@keys_router.post("", status_code=201, summary="Issue an NGSI-LD API key, shown once (admin)")
-def issue_key(request: Request, body: ApiKeyCreate,
-              principal: Annotated[Principal, Depends(require("city.manage"))]) -> ApiKeyIssued:
-    db = request.app.state.db
-    key = actions.issue_api_key(db, body.name, read=body.read, write=body.write, actor=principal)
-    with db.read() as session:
-        row = queries.api_key_by_digest(session, token_digest(key))
-        return ApiKeyIssued.model_validate({**ApiKeyPublic.model_validate(row).model_dump(), "key": key})
-
-
-@keys_router.post("/{key_id}/revoke", status_code=204, summary="Revoke an NGSI-LD API key (admin)")
-def revoke_key(request: Request, key_id: int,
-               principal: Annotated[Principal, Depends(require("city.manage"))]) -> Response:
-    actions.revoke_api_key(request.app.state.db, key_id, actor=principal)
-    return Response(status_code=204)
-
-
-__all__ = ["keys_router", "router"]
+__all__ = ["router"]
