@@ -135,7 +135,7 @@ def parse_bbox(text: str | None) -> tuple[float, float, float, float] | None:
 
 def buildings_3d(session: Session, bbox: tuple[float, float, float, float] | None, mode: str, *,
                  levels_visible: bool, own: set[int] | frozenset[int] = frozenset(),
-                 limit: int = DEFAULT_FEATURES) -> dict[str, Any]:
+                 limit: int = DEFAULT_FEATURES, thresholds: Sequence[float] | None = None) -> dict[str, Any]:
     """Buildings touching ``bbox`` as a lon/lat FeatureCollection for the 3D view (see the module
     docstring); ``truncated`` is true when more than ``limit`` touch the box. Heat-loss levels are
     included for every building when ``levels_visible``, else for the buildings in ``own`` only."""
@@ -151,7 +151,8 @@ def buildings_3d(session: Session, bbox: tuple[float, float, float, float] | Non
         for building_id, ground, level, period in session.execute(q):
             extra[building_id] = (ground, level, period)
     lowest = extent(session).lowest_ground
-    thresholds = solar_run.colour_thresholds(session)
+    if thresholds is None:
+        thresholds = solar_run.colour_thresholds(session)
     out = []
     for feature in features:
         props = feature["properties"]
@@ -194,8 +195,9 @@ def buildings_3d_view(request: Request,
     access = level_access(request.app.state.settings.twin_thermography_visibility, principal)
     with request.app.state.db.read() as session:
         own = set() if access.visible else own_buildings(session, principal)
-        body = buildings_3d(session, box, mode, levels_visible=access.visible, own=own, limit=limit)
-        thresholds = solar_run.colour_thresholds(session)
+        thresholds = solar_run.colour_thresholds(session)  # read once: the features and the legend
+        body = buildings_3d(session, box, mode, levels_visible=access.visible, own=own, limit=limit,
+                            thresholds=thresholds)
     body["legend"] = legend(mode, thresholds)
     body["levels_notice"] = access.notice if mode == "heat" else None
     return JSONResponse(body, media_type="application/geo+json")
