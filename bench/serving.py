@@ -3,12 +3,14 @@ web process, and their CPU time."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -65,3 +67,49 @@ def serve(env: dict[str, str], folder: Path, workers: int) -> tuple[subprocess.P
             time.sleep(0.2)
     wait_for_workers(log, workers)
     return server, base
+
+
+async def http_load(base: str, requests: Callable[[int], Iterator[bytes]], clients: int,
+                    seconds: float) -> tuple[dict[int, int], list[float], float]:
+    """Keep-alive HTTP/1.1 clients sending prepared requests for ``seconds``: a lean client (a
+    request is bytes written, an answer is its status line and ``Content-Length`` bytes read),
+    so that the load generator, on the same cores as the server, takes little of their time.
+    ``requests(n)``: client n's endless requests, each the whole bytes of one (no ``Host`` needed:
+    added here). Returns the count of each status, the latencies and the elapsed seconds."""
+    host, _, port = base.removeprefix("http://").partition(":")
+    statuses: dict[int, int] = {}
+    latencies: list[float] = []
+    stop = time.perf_counter() + seconds
+
+    async def client(n: int) -> None:
+        reader, writer = await asyncio.open_connection(host, int(port))
+        try:
+            for request in requests(n):
+                if time.perf_counter() >= stop:
+                    return
+                t0 = time.perf_counter()
+                writer.write(request)
+                head = await reader.readuntil(b"\r\n\r\n")
+                lines = head.split(b"\r\n")
+                status = int(lines[0].split()[1])
+                length = next((int(line.split(b":", 1)[1]) for line in lines[1:]
+                               if line[:15].lower() == b"content-length:"), 0)
+                if length:
+                    await reader.readexactly(length)
+                latencies.append(time.perf_counter() - t0)
+                statuses[status] = statuses.get(status, 0) + 1
+        finally:
+            writer.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(client(n) for n in range(clients)))
+    return statuses, latencies, time.perf_counter() - started
+
+
+def request_bytes(method: str, target: str, headers: dict[str, str], body: bytes = b"") -> bytes:
+    """One HTTP/1.1 request as bytes (JSON body, keep-alive) for ``http_load``."""
+    lines = [f"{method} {target} HTTP/1.1", "Host: 127.0.0.1",
+             *(f"{k}: {v}" for k, v in headers.items())]
+    if body:
+        lines += ["Content-Type: application/json", f"Content-Length: {len(body)}"]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
