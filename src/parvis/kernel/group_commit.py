@@ -10,7 +10,10 @@ error in its place instead of raising. An error of the transaction itself (the d
 fails every write of that group.
 
 A lone request waits for nothing: the first write of a quiet moment starts its transaction at
-once; only writes arriving during a transaction are grouped.
+once; only writes arriving during a transaction are grouped. ``lanes`` transactions may run at
+once (each with its own group): one where the database has a single writer (SQLite), more where
+writers run side by side (PostgreSQL), so that a process does not sit idle while a commit waits
+for its ``fsync``.
 """
 
 from __future__ import annotations
@@ -29,8 +32,8 @@ R = TypeVar("R")
 class _Queue(Generic[T, R]):
     def __init__(self) -> None:
         self.items: list[tuple[T, asyncio.Future[R]]] = []
-        self.running = False
-        self.task: asyncio.Task[None] | None = None  # held: the loop keeps only weak references
+        self.running = 0  # transactions running (at most the lanes)
+        self.tasks: set[asyncio.Task[None]] = set()  # held: the loop keeps only weak references
 
 
 class GroupCommit(Generic[T, R]):
@@ -38,9 +41,11 @@ class GroupCommit(Generic[T, R]):
     together (at most ``most``) and returns one result per item, in order, or an exception in
     the place of an item that failed; that exception is raised to its caller."""
 
-    def __init__(self, write: Callable[[list[T]], list[R | BaseException]], most: int = 200) -> None:
+    def __init__(self, write: Callable[[list[T]], list[R | BaseException]], most: int = 200,
+                 lanes: int = 1) -> None:
         self.write = write
         self.most = most
+        self.lanes = max(1, lanes)
         # one queue per event loop (each web process has one; tests may start several)
         self._queues: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Queue[T, R]] = (
             weakref.WeakKeyDictionary())
@@ -52,9 +57,11 @@ class GroupCommit(Generic[T, R]):
             queue = self._queues[loop] = _Queue()
         future: asyncio.Future[R] = loop.create_future()
         queue.items.append((item, future))
-        if not queue.running:
-            queue.running = True
-            queue.task = loop.create_task(self._drain(queue))
+        if queue.running < self.lanes:
+            queue.running += 1
+            task = loop.create_task(self._drain(queue))
+            queue.tasks.add(task)
+            task.add_done_callback(queue.tasks.discard)
         return await future
 
     async def _drain(self, queue: _Queue[T, R]) -> None:
@@ -80,4 +87,4 @@ class GroupCommit(Generic[T, R]):
                     else:
                         future.set_result(result)
         finally:
-            queue.running = False
+            queue.running -= 1

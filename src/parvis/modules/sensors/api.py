@@ -443,7 +443,8 @@ def _attribute_writes(request: Request) -> GroupCommit[actions.AttributeWrite, l
     if group is None:
         db = state.db
         group = state.ngsi_attribute_writes = GroupCommit(
-            lambda writes: actions.write_attributes(db, writes))
+            lambda writes: actions.write_attributes(db, writes),
+            lanes=2 if db.dialect == "postgresql" else 1)
     return group
 
 
