@@ -8,14 +8,14 @@ from datetime import UTC, datetime, timedelta
 
 import orjson
 import pytest
-from sqlalchemy import update
+from sqlalchemy import func, select, update
 
 from factories import PASSWORD, citizen, staff
 from parvis.kernel.db import utcnow
 from parvis.modules.city import actions as city_actions
 from parvis.modules.city.schemas import DepartmentCreate
 from parvis.modules.sensors import actions, events, ingest, live, simulate
-from parvis.modules.sensors.models import Entity
+from parvis.modules.sensors.models import FeedLog
 from parvis.modules.sensors.standards.ngsi_ld import LOCATION
 from web_helpers import sign_in
 
@@ -157,12 +157,39 @@ def test_a_write_that_commits_behind_the_cursor_is_still_sent_once(db, settings,
     stamped = feed.cursor - timedelta(seconds=1)
     read(db, settings, "air-1", pm25=12.0, pm10=20.0, no2=10.0, o3=20.0)
     with db.transaction() as session:
-        session.execute(update(Entity).where(Entity.id == entity_id("air-1")).values(modified_at=stamped))
+        newest = session.scalar(select(func.max(FeedLog.id)))
+        assert session.get(FeedLog, newest).entity_ids == [entity_id("air-1")]
+        session.execute(update(FeedLog).where(FeedLog.id == newest).values(at=stamped))
     with db.read() as session:
         sent = {f["id"]: f["properties"] for f in feed.poll(session)}
         assert feed.poll(session) == []
     assert sent[entity_id("parking-1")]["level"] == "full"
     assert sent[entity_id("air-1")]["pm25"] == 12.0
+
+
+def test_a_stream_back_after_the_log_moved_on_gets_the_whole_map_first(db, settings, city_sensors) -> None:
+    """The feed log keeps ``LOG_KEEP``: a browser coming back later than that (a laptop woken up)
+    with its old cursor is sent every sensor again, then the changes."""
+    with db.read() as session:
+        current = live.Feed(live.cursor_now(session) + timedelta(microseconds=1), timedelta(0))
+        old = live.feed_from(session, utcnow() - live.LOG_KEEP - timedelta(minutes=1), timedelta(0))
+        assert {f["id"] for f in old.poll(session)} == {entity_id(d) for d in DEVICES}
+        assert old.poll(session) == []
+        assert current.poll(session) == []  # up to date: only what changes next
+    read(db, settings, "waste-1", fill=0.2, temp=20.0)
+    with db.read() as session:
+        assert [f["id"] for f in old.poll(session)] == [entity_id("waste-1")]
+
+
+def test_writers_delete_the_feed_log_rows_older_than_it_keeps(db, settings, city_sensors, monkeypatch) -> None:
+    with db.transaction() as session:
+        session.add(FeedLog(at=utcnow() - live.LOG_KEEP - timedelta(seconds=1), entity_ids=["x"]))
+        session.add(FeedLog(at=utcnow() - live.LOG_KEEP + timedelta(minutes=1), entity_ids=["y"]))
+    monkeypatch.setitem(live._pruned, "at", 0.0)
+    read(db, settings, "waste-1", fill=0.3, temp=20.0)
+    with db.read() as session:
+        kept = [ids for [ids] in session.execute(select(FeedLog.entity_ids).order_by(FeedLog.id))]
+    assert ["x"] not in kept and ["y"] in kept and [entity_id("waste-1")] in kept
 
 
 def test_a_busy_feed_sends_at_most_a_bounded_batch_per_poll(db, settings, city_sensors, monkeypatch) -> None:

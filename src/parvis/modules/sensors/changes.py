@@ -69,8 +69,8 @@ def merged(changes: list[Change]) -> list[Change]:
 
 def reactions() -> list[Reaction]:
     """The hub's reactions to changes (imported here, late, so that they may use actions)."""
-    from parvis.modules.sensors import rules, subscriptions
-    return [subscriptions.on_changes, rules.on_changes]
+    from parvis.modules.sensors import live, rules, subscriptions
+    return [subscriptions.on_changes, rules.on_changes, live.on_changes]
 
 
 @event.listens_for(Session, "before_commit")

@@ -1,12 +1,20 @@
 """The operations room's live feed: the city's sensors as map features, and what changed since a cursor.
 
 Web processes keep no shared state (there can be several behind a proxy), so each open operations
-room polls the database: the entities of the map's types whose ``modified_at`` is after its cursor,
-in (modified_at, id) order (the index of migration 0013). A write stamps ``modified_at`` before it
-commits, so a transaction that commits late can land *behind* a cursor that already moved on: each
-poll also looks again at a window of ``overlap`` before the cursor and sends what it had not sent
-yet, deduplicated by (id, modified_at). Every poll is bounded (``SEND_MAX`` features, ``SCAN_MAX``
-rows of the window), so one connection's work stays small whatever the city's size.
+room polls the database. What it follows is the feed log (``models.FeedLog``): every transaction
+that writes entities drawn on the map adds one row naming them (``on_changes``, a reaction to the
+hub's changes, in the writing transaction). The entities' own ``modified_at`` is not indexed: an
+index on a column every update changes would cost each update an entry in every index of the
+table on PostgreSQL (migration 0018).
+
+A row is stamped before its transaction commits, so a transaction that commits late can land
+*behind* a cursor that already moved on: each poll also looks again at a window of ``overlap``
+before the cursor for rows it has not read. The entities named are queued (once each) and sent as
+they are now, deduplicated by (id, modified_at). Every poll is bounded (``SEND_MAX`` features,
+``ROWS_MAX`` fresh rows and ``SCAN_MAX`` rows of the window), so one connection's work stays small
+whatever the city's size. Rows older than ``LOG_KEEP`` are deleted by the writers themselves (at
+most every ``PRUNE_EVERY`` seconds per process); a stream coming back with an older cursor starts
+with the whole map again (``Feed.resync``).
 
 A feature is compact GeoJSON carrying the state the room shows, computed here: a road segment's
 level of service (``traffic.segment_state``), a car park's free spaces, an air station's VN_AQI
@@ -16,20 +24,22 @@ level of service (``traffic.segment_state``), a car park's free spaces, an air s
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from shapely.geometry import shape
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, delete, func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from parvis.kernel.auth import Principal
 from parvis.kernel.db import utcnow
 from parvis.modules import city
 from parvis.modules.sensors import actions, air, events, traffic, waste
-from parvis.modules.sensors.models import Entity
+from parvis.modules.sensors.changes import Change
+from parvis.modules.sensors.models import Entity, FeedLog
 from parvis.settings import Settings
 
 # map layer -> its Smart Data Models types (single parking spots are not drawn: too many)
@@ -37,7 +47,10 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "traffic": ("TrafficFlowObserved",), "parking": ("OffStreetParking", "OnStreetParking"),
     "air": ("AirQualityObserved",), "waste": ("WasteContainer",)}
 SEND_MAX = 300  # features sent at most by one poll (the rest follows at the next)
+ROWS_MAX = 50  # fresh rows of the feed log read at most by one poll
 SCAN_MAX = 5_000  # rows of the overlap window looked at again by one poll
+LOG_KEEP = timedelta(minutes=10)  # rows of the feed log kept (a stream lives a minute at most)
+PRUNE_EVERY = 30.0  # seconds between two deletions of old rows by one process
 SNAPSHOT_MAX = 5_000  # features of the first load
 EVENTS_MAX = 200  # open events listed
 
@@ -149,9 +162,9 @@ def _map_types() -> list[str]:
 
 
 def cursor_now(session: Session) -> datetime:
-    """Where a feed starts after a snapshot: the newest change the map's types have (the writers'
-    clock, not this process's), or now when there is none."""
-    newest = session.scalar(select(func.max(Entity.modified_at)).where(Entity.type.in_(_map_types())))
+    """Where a feed starts after a snapshot: the newest row of the feed log (the writers' clock, not
+    this process's), or now when there is none."""
+    newest = session.scalar(select(func.max(FeedLog.at)))
     return newest or utcnow()
 
 
@@ -194,39 +207,33 @@ def summaries(features: Iterable[dict[str, Any]]) -> list[LayerSummary]:
 
 @dataclass
 class Feed:
-    """One connection's view of the changes: its cursor ((modified_at, id) of the last feature sent
-    in order) and what it sent in the overlap window behind it."""
+    """One connection's view of the changes: its cursor ((at, id) of the last feed log row read in
+    order), the rows read in the overlap window behind it, the entities still to send."""
     cursor: datetime
     overlap: timedelta
     collect: float = WASTE_COLLECT  # the waste list's threshold
-    last_id: str = ""
+    last_row: int = 0
+    resync: bool = False  # the cursor is older than the log: send the whole map first
+    rows: dict[int, datetime] = field(default_factory=dict)  # feed log rows read -> their time
+    pending: dict[str, None] = field(default_factory=dict)  # entities to send, in order
     seen: dict[str, datetime] = field(default_factory=dict)  # id -> modified_at sent
 
     def poll(self, session: Session) -> list[dict[str, Any]]:
         """The features that changed since the last poll (at most ``SEND_MAX``), oldest first."""
-        types = _map_types()
-        out: list[Entity] = []
-        # 1. writes that committed late, behind the cursor but inside the window
-        low = self.cursor - self.overlap
-        window = session.execute(
-            select(Entity.id, Entity.modified_at)
-            .where(Entity.type.in_(types), Entity.modified_at >= low, Entity.modified_at <= self.cursor)
-            .order_by(Entity.modified_at.desc(), Entity.id.desc()).limit(SCAN_MAX)).all()
-        late = [i for i, at in window if self.seen.get(i) != at
-                and not (at == self.cursor and i > self.last_id)][:SEND_MAX]
-        if late:
-            out.extend(session.scalars(select(Entity).where(Entity.id.in_(late))))
-        # 2. what is after the cursor, in order
-        fresh = list(session.scalars(
-            select(Entity).where(Entity.type.in_(types), or_(
-                Entity.modified_at > self.cursor,
-                and_(Entity.modified_at == self.cursor, Entity.id > self.last_id)))
-            .order_by(Entity.modified_at, Entity.id).limit(SEND_MAX - len(out))))
-        if fresh:
-            self.cursor, self.last_id = fresh[-1].modified_at, fresh[-1].id
-        out.extend(fresh)
+        if self.resync:
+            self.resync = False
+            self.pending = dict.fromkeys(session.scalars(
+                select(Entity.id).where(Entity.type.in_(_map_types())).order_by(Entity.id).limit(SNAPSHOT_MAX)))
+        if len(self.pending) < SEND_MAX:
+            self._read_log(session)
+        ids = list(self.pending)[:SEND_MAX]
+        for i in ids:
+            del self.pending[i]
+        rows = session.scalars(select(Entity).where(Entity.id.in_(ids), Entity.type.in_(_map_types()))) \
+            if ids else []
+        order = {i: n for n, i in enumerate(ids)}
         sent = []
-        for row in out:
+        for row in sorted(rows, key=lambda r: order[r.id]):
             if self.seen.get(row.id) == row.modified_at:
                 continue
             self.seen[row.id] = row.modified_at
@@ -234,8 +241,61 @@ class Feed:
             if f is not None:
                 sent.append(f)
         horizon = self.cursor - self.overlap
+        self.rows = {n: at for n, at in self.rows.items() if at >= horizon}
         self.seen = {i: at for i, at in self.seen.items() if at >= horizon}
         return sent
+
+    def _read_log(self, session: Session) -> None:
+        """Queue the entities of the log rows not read yet: those that committed late, behind the
+        cursor but inside the window, then those after the cursor, in order."""
+        window = session.execute(
+            select(FeedLog.id, FeedLog.at)
+            .where(FeedLog.at >= self.cursor - self.overlap, FeedLog.at <= self.cursor)
+            .order_by(FeedLog.at.desc(), FeedLog.id.desc()).limit(SCAN_MAX)).all()
+        late = [n for n, at in window if n not in self.rows
+                and not (at == self.cursor and n > self.last_row)]
+        found = list(session.execute(select(FeedLog.id, FeedLog.at, FeedLog.entity_ids)
+                                     .where(FeedLog.id.in_(late)).order_by(FeedLog.at, FeedLog.id))
+                     ) if late else []
+        fresh = list(session.execute(
+            select(FeedLog.id, FeedLog.at, FeedLog.entity_ids).where(or_(
+                FeedLog.at > self.cursor, and_(FeedLog.at == self.cursor, FeedLog.id > self.last_row)))
+            .order_by(FeedLog.at, FeedLog.id).limit(ROWS_MAX)))
+        if fresh:
+            self.cursor, self.last_row = fresh[-1].at, fresh[-1].id
+        for n, at, entity_ids in found + fresh:
+            self.rows[n] = at
+            self.pending.update(dict.fromkeys(entity_ids))
+
+
+def feed_from(session: Session, start: datetime | None, overlap: timedelta,
+              collect: float = WASTE_COLLECT) -> Feed:
+    """The feed of a stream that starts at ``start`` (a snapshot's cursor or the last event id the
+    browser had; None: from now). Never ahead of the log; older than what the log keeps: the
+    whole map is sent first, then the changes."""
+    newest = cursor_now(session)
+    if start is None:
+        return Feed(newest, overlap, collect)
+    return Feed(min(start, newest), overlap, collect, resync=start < utcnow() - LOG_KEEP + overlap)
+
+
+# ----------------------------------------------------------------------------- the feed log
+
+_pruned = {"at": 0.0}  # when this process last deleted old rows (time.monotonic)
+
+
+def on_changes(session: Session, changes: list[Change]) -> None:
+    """A reaction to the hub's changes (``changes.reactions``): one feed log row naming the entities
+    drawn on the map that this transaction wrote; now and then, the old rows deleted."""
+    drawn = layer_of_type()
+    ids = [c.entity_id for c in changes if not c.deleted and c.type in drawn]
+    if not ids:
+        return
+    now = utcnow()
+    session.execute(insert(FeedLog).values(at=now, entity_ids=ids))
+    if time.monotonic() - _pruned["at"] >= PRUNE_EVERY:
+        _pruned["at"] = time.monotonic()
+        session.execute(delete(FeedLog).where(FeedLog.at < now - LOG_KEEP))
 
 
 # ----------------------------------------------------------------------------- open events

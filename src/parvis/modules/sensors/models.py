@@ -34,8 +34,22 @@ class Entity(Base):
         Index("ix_sensors_entities_type_box", "type", "lon_min", "lat_min", "lon_max", "lat_max"),
         Index("ix_sensors_entities_type_id", "type", "id"),
         Index("ix_sensors_entities_box", "lon_min", "lat_min", "lon_max", "lat_max"),
-        Index("ix_sensors_entities_modified_at", "modified_at", "id"),
     )
+    # ``modified_at`` is not indexed: every update changes it, and on PostgreSQL an indexed column
+    # that changes makes each update a new entry in every index of the table (no heap-only update).
+    # What needs "changed since" (the operations room) follows ``FeedLog`` instead.
+
+
+class FeedLog(Base):
+    """The operations room's feed (``live.py``): after each transaction that wrote entities drawn on
+    its map, one row naming them. Rows older than ``live.LOG_KEEP`` are deleted by the writers."""
+    __tablename__ = "sensors_feed_log"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    entity_ids: Mapped[list[str]] = mapped_column(JSON)
+
+    __table_args__ = (Index("ix_sensors_feed_log_at", "at", "id"),)
 
 
 class ApiKey(Base):

@@ -153,10 +153,8 @@ async def _stream(request: Request, principal: Principal, start: datetime | None
 
     def begin() -> tuple[live.Feed, set[str] | None]:
         with db.read() as session:
-            newest = live.cursor_now(session)
-            cursor = min(start, newest) if start is not None else newest  # never ahead of the data
-            return (live.Feed(cursor, timedelta(seconds=settings.sensors_operations_overlap_seconds),
-                              settings.waste_collect_threshold),
+            overlap = timedelta(seconds=settings.sensors_operations_overlap_seconds)
+            return (live.feed_from(session, start, overlap, settings.waste_collect_threshold),
                     live.department_kinds(session, principal))
 
     feed, kinds = await anyio.to_thread.run_sync(begin)
