@@ -151,11 +151,11 @@ def delete_entity(db: Database, entity_id: str) -> None:
 
 
 def _merged(current: Attrs, attrs: Attrs, *, overwrite: bool, existing_only: bool,
-            at: datetime | None = None) -> tuple[Attrs, list[str]]:
-    """``attrs`` merged into a copy of ``current`` (stamped ``at``, by default now), and the IRIs
-    that were not written."""
+            stamp: str | None = None) -> tuple[Attrs, list[str]]:
+    """``attrs`` merged into a copy of ``current`` (stamped ``stamp``, by default now), and the
+    IRIs that were not written."""
     out = dict(current)
-    stamp = _stamp(at or utcnow())
+    stamp = stamp or _stamp(utcnow())
     skipped = []
     for iri, attr in attrs.items():
         old = out.get(iri)
@@ -210,6 +210,7 @@ def write_attributes(db: Database, writes: list[AttributeWrite]) -> list[list[st
     attribute). The entities are read with one statement and written with one."""
     ids = list(dict.fromkeys(w.entity_id for w in writes))
     now = utcnow()
+    stamp = _stamp(now)
     out: list[list[str] | Exception] = []
     with db.transaction() as session:
         state = _read_state(session, ids)
@@ -221,7 +222,7 @@ def write_attributes(db: Database, writes: list[AttributeWrite]) -> list[list[st
             try:
                 attrs, skipped = (_patched(seen[1], w, now) if w.partial else
                                   _merged(seen[1], w.attrs, overwrite=w.overwrite,
-                                          existing_only=w.existing_only, at=now))
+                                          existing_only=w.existing_only, stamp=stamp))
             except (AttributeNotFound, NgsiError) as exc:
                 out.append(exc)
                 continue
@@ -353,7 +354,7 @@ def _batch(db: Database, operation: str, items: list[tuple[int, EntityIn | str]]
                     seen[0] = item.type
                 else:
                     attrs, skipped = _merged(before, item.attrs, overwrite=overwrite, existing_only=False,
-                                             at=now)
+                                             stamp=stamp)
                     if len(skipped) == len(item.attrs):
                         out.success.append(item.id)
                         continue

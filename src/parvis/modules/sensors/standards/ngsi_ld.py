@@ -222,12 +222,21 @@ def parse_attribute(name: str, body: Any, ctx: Context, *, partial: bool = False
     return out
 
 
+_NOT_IN_NAMES = re.compile(r"[ <>\"'=;()]")
+_CHECKED_MAX = 4096  # names remembered by one context
+
+
 def _name(term: Any, ctx: Context) -> str:
+    if isinstance(term, str) and (iri := ctx.checked.get(term)) is not None:
+        return iri
     if not isinstance(term, str) or not term or len(term) > MAX_NAME:
         raise bad("An attribute name must be a non-empty string of at most 256 characters.")
-    if term.startswith("@") or any(c in term for c in " <>\"'=;()"):
+    if term.startswith("@") or _NOT_IN_NAMES.search(term):
         raise bad(f"{term!r} is not a valid attribute name.")
-    return ctx.expand(term)
+    iri = ctx.expand(term)
+    if len(ctx.checked) < _CHECKED_MAX:
+        ctx.checked[term] = iri
+    return iri
 
 
 def expand_type(term: Any, ctx: Context) -> str:
