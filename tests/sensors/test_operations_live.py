@@ -16,6 +16,9 @@ from parvis.modules.city import actions as city_actions
 from parvis.modules.city.schemas import DepartmentCreate
 from web_helpers import csrf_of, sign_in
 
+# The client's own limit is wide (a clean-clone CI run once saw the first page of a fresh server
+# take more than 5 s on a loaded machine); what the tests assert is timed by their own deadlines.
+
 
 def _next_message(lines, deadline: float) -> dict[str, str]:
     fields: dict[str, str] = {}
@@ -39,7 +42,7 @@ def test_a_change_reaches_an_open_stream_at_once_and_idle_time_is_heartbeats(app
     settings.sensors_operations_heartbeat_seconds = 1.0
     dep = city_actions.create_department(db, None, DepartmentCreate(code="mob", name="Mobility", kind="mobility"))
     staff(db, settings, "ops@city.test", department_ids=[dep.id])
-    with LiveServer(app) as server, httpx.Client(base_url=server.url, timeout=5) as http:
+    with LiveServer(app) as server, httpx.Client(base_url=server.url, timeout=15) as http:
         sign_in(http, "ops@city.test", PASSWORD)
         cursor = http.get("/sensors/operations/snapshot.geojson").json()["cursor"]
         with http.stream("GET", f"/sensors/operations/stream?since={cursor}",
@@ -74,10 +77,10 @@ def test_signing_out_ends_an_open_stream_at_the_next_poll(app, db, settings, cit
     settings.sensors_operations_stream_seconds = 50.0
     dep = city_actions.create_department(db, None, DepartmentCreate(code="mob", name="Mobility", kind="mobility"))
     staff(db, settings, "ops@city.test", department_ids=[dep.id])
-    with LiveServer(app) as server, httpx.Client(base_url=server.url, timeout=5) as http:
+    with LiveServer(app) as server, httpx.Client(base_url=server.url, timeout=15) as http:
         sign_in(http, "ops@city.test", PASSWORD)
         cookies = dict(http.cookies)
-        with httpx.Client(base_url=server.url, timeout=5, cookies=cookies) as tab, \
+        with httpx.Client(base_url=server.url, timeout=15, cookies=cookies) as tab, \
                 tab.stream("GET", "/sensors/operations/stream",
                            headers={"Accept": "text/event-stream"}) as response:
             assert response.status_code == 200

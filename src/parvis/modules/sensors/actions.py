@@ -23,7 +23,14 @@ from parvis.kernel.errors import N_, Conflict, NotFound, ValidationFailed
 from parvis.modules.sensors import changes, entity_rows, key_cache, observations
 from parvis.modules.sensors.models import ApiKey, DeadLetter, Device, Entity
 from parvis.modules.sensors.standards import context as ldctx
-from parvis.modules.sensors.standards.ngsi_ld import LOCATION, EntityIn, NgsiError, check_uri, geometry
+from parvis.modules.sensors.standards.ngsi_ld import (
+    LOCATION,
+    EntityIn,
+    NgsiError,
+    check_uri,
+    geometry,
+    ngsi_time,
+)
 
 Attrs = dict[str, dict[str, Any]]
 
@@ -38,10 +45,6 @@ class AttributeNotFound(NotFound):
 
 class EntityExists(Conflict):
     pass
-
-
-def _stamp(when: datetime) -> str:
-    return when.isoformat().replace("+00:00", "Z")
 
 
 def _stamped(attr: dict[str, Any], now: str, created: str | None = None) -> dict[str, Any]:
@@ -72,7 +75,7 @@ def _place(row: Entity, attrs: Attrs) -> None:
 
 def _new_row(entity: EntityIn) -> Entity:
     now = utcnow()
-    stamp = _stamp(now)
+    stamp = ngsi_time(now)
     attrs = {iri: _stamped(a, stamp) for iri, a in entity.attrs.items()}
     row = Entity(id=entity.id, type=entity.type, created_at=now, modified_at=now, attrs=attrs)
     _place(row, attrs)
@@ -137,7 +140,7 @@ def create_entity(db: Database, entity: EntityIn) -> None:
 def replace_entity(db: Database, entity: EntityIn) -> None:
     with db.transaction() as session:
         row = _get(session, entity.id)
-        stamp = _stamp(utcnow())
+        stamp = ngsi_time(utcnow())
         _save(row, {iri: _stamped(a, stamp) for iri, a in entity.attrs.items()}, entity.type)
 
 
@@ -155,7 +158,7 @@ def _merged(current: Attrs, attrs: Attrs, *, overwrite: bool, existing_only: boo
     """``attrs`` merged into a copy of ``current`` (stamped ``stamp``, by default now), and the
     IRIs that were not written."""
     out = dict(current)
-    stamp = stamp or _stamp(utcnow())
+    stamp = stamp or ngsi_time(utcnow())
     skipped = []
     for iri, attr in attrs.items():
         old = out.get(iri)
@@ -210,7 +213,7 @@ def write_attributes(db: Database, writes: list[AttributeWrite]) -> list[list[st
     attribute). The entities are read with one statement and written with one."""
     ids = list(dict.fromkeys(w.entity_id for w in writes))
     now = utcnow()
-    stamp = _stamp(now)
+    stamp = ngsi_time(now)
     out: list[list[str] | Exception] = []
     with db.transaction() as session:
         state = _read_state(session, ids)
@@ -244,7 +247,7 @@ def _patched(current: Attrs, w: AttributeWrite, at: datetime) -> tuple[Attrs, li
     old = current.get(iri)
     if old is None:
         raise AttributeNotFound(f"The entity {w.entity_id} has no attribute {iri}.")
-    merged = {**old, **fields, "modifiedAt": _stamp(at)}
+    merged = {**old, **fields, "modifiedAt": ngsi_time(at)}
     if merged.get("type") == "GeoProperty" and "value" in fields:
         geometry(merged["value"], "value")
     return {**current, iri: merged}, []
@@ -282,7 +285,7 @@ def _upsert(db: Database, entity: EntityIn, *, replace: bool) -> bool:
             _record(session, entity.id, entity.attrs)
             return True
         if replace:
-            stamp = _stamp(utcnow())
+            stamp = ngsi_time(utcnow())
             _save(row, {iri: _stamped(a, stamp) for iri, a in entity.attrs.items()}, entity.type)
         else:
             _merge(row, entity.attrs, overwrite=True, existing_only=False)
@@ -318,7 +321,7 @@ def _batch(db: Database, operation: str, items: list[tuple[int, EntityIn | str]]
     out = BatchOutcome([], [], [])
     ids = list(dict.fromkeys(item if isinstance(item, str) else item.id for _n, item in items))
     now = utcnow()
-    stamp = _stamp(now)
+    stamp = ngsi_time(now)
     with db.transaction() as session:
         state = _read_state(session, ids)
         observed: list[tuple[str, Attrs]] = []
@@ -469,7 +472,7 @@ def _provision(session: Session, spec: DeviceSpec) -> None:
     row.api_key, row.entity_id, row.entity_type = spec.api_key, spec.entity_id, kind
     row.attributes, row.lon, row.lat = dict(spec.attributes), spec.lon, spec.lat
     entity = session.get(Entity, spec.entity_id, with_for_update=True)
-    stamp = _stamp(utcnow())
+    stamp = ngsi_time(utcnow())
     static = spec.static or {}
     attrs: Attrs = {attribute_iri(k): {"type": "Property", "value": v} for k, v in static.items()}
     if spec.lon is not None and spec.lat is not None:
@@ -511,7 +514,7 @@ def apply_observations(session: Session, updates: dict[tuple[str, str], dict[str
         query = query.with_for_update()
     current_of = dict(session.execute(query).all())
     now = utcnow()
-    stamp = _stamp(now)
+    stamp = ngsi_time(now)
     changed: list[dict[str, Any]] = []
     for (entity_id, entity_type), values in updates.items():
         if entity_id not in current_of:  # provisioned, then deleted through NGSI-LD: create it again
@@ -550,7 +553,7 @@ def merge_newest(current: Attrs, values: dict[str, tuple[datetime, Any]], stamp:
                 continue
         text = stamps.get(observed)
         if text is None:
-            text = stamps[observed] = _stamp(observed.astimezone(UTC))
+            text = stamps[observed] = ngsi_time(observed.astimezone(UTC))
         current[iri] = {"type": "Property", "value": value, "observedAt": text,
                         "createdAt": old.get("createdAt", stamp) if old else stamp, "modifiedAt": stamp}
         written.add(iri)

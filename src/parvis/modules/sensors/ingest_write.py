@@ -15,23 +15,20 @@ update, through the driver).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from parvis.kernel.db import utcnow
 from parvis.modules.sensors import actions, changes, entity_rows, observations
+from parvis.modules.sensors.standards.ngsi_ld import ngsi_time
 
 Row = observations.Row
 # (entity id, type IRI) -> {attribute IRI: (observed at, value)}
 Latest = dict[tuple[str, str], dict[str, tuple[datetime, Any]]]
 
 store = observations.store_rows
-
-
-def _stamp(when: datetime) -> str:
-    return when.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def apply_latest(session: Session, latest: Latest, places: dict[str, tuple[float, float]]) -> None:
@@ -44,7 +41,7 @@ def apply_latest(session: Session, latest: Latest, places: dict[str, tuple[float
     if missing:  # rare: the general path creates them
         actions.apply_observations(session, missing, places)
     now = utcnow()
-    stamp = _stamp(now)
+    stamp = ngsi_time(now)
     updates: dict[str, dict[str, Any]] = {}
     stamps: dict[datetime, str] = {}  # times repeat within a batch: each one written once
     times: dict[str, datetime] = {}  # and read once

@@ -20,6 +20,7 @@ from sqlalchemy import Integer, Select, cast, func, literal, select
 from sqlalchemy.orm import Session
 
 from parvis.modules.sensors.models import Observation
+from parvis.modules.sensors.standards.ngsi_ld import ngsi_time
 
 MAX_INSTANCES = 10_000  # per attribute and response, without aggregation
 MAX_AGGREGATED = 500_000  # per attribute: instances read to aggregate
@@ -286,9 +287,7 @@ def needs_values(methods: Iterable[str]) -> bool:
     return "distinctCount" in methods
 
 
-def stamp(when: datetime) -> str:
-    return when.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
+stamp = ngsi_time  # the times of temporal answers
 
 __all__ = ["AGGR_METHODS", "MAX_INSTANCES", "Instance", "TemporalError", "Window", "aggr_methods",
            "aggregate", "aggregate_in_sql", "duration", "instances", "needs_values", "parse_time",

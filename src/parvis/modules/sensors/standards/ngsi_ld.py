@@ -322,8 +322,8 @@ def render_entity(entity_id: str, type_iri: str, attrs: dict[str, dict[str, Any]
                   modified: datetime | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {"id": entity_id, "type": ctx.compact(type_iri)}
     if sysattrs and created and modified:
-        out["createdAt"] = _stamp(created)
-        out["modifiedAt"] = _stamp(modified)
+        out["createdAt"] = ngsi_time(created)
+        out["modifiedAt"] = ngsi_time(modified)
     for iri, attr in attrs.items():
         if only is not None and iri not in only:
             continue
@@ -331,7 +331,8 @@ def render_entity(entity_id: str, type_iri: str, attrs: dict[str, dict[str, Any]
     return out
 
 
-def _stamp(when: datetime) -> str:
+def ngsi_time(when: datetime) -> str:
+    """A time as NGSI-LD writes it: ISO 8601 in UTC, ``Z``."""
     return when.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
