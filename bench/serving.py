@@ -48,13 +48,14 @@ def cpu_seconds(parent: int) -> dict[int, float]:
     return out
 
 
-def serve(env: dict[str, str], folder: Path, workers: int) -> tuple[subprocess.Popen[bytes], str]:
+def serve(env: dict[str, str], folder: Path, workers: int,
+          log_name: str = "serve.log") -> tuple[subprocess.Popen[bytes], str]:
     """Start ``parvis serve`` (no migration: the bench built the database) with ``workers`` web
     processes on a free port; return the process and its base URL once every process answers."""
     port = free_port()
     command = [sys.executable, "-m", "parvis.cli", "serve", "--port", str(port), "--no-migrate",
                "--workers", str(workers)]
-    log = folder / "serve.log"
+    log = folder / log_name
     with log.open("wb") as log_file:
         server = subprocess.Popen(command, env={**os.environ, **env}, stdout=log_file,
                                   stderr=subprocess.STDOUT)
@@ -69,19 +70,21 @@ def serve(env: dict[str, str], folder: Path, workers: int) -> tuple[subprocess.P
     return server, base
 
 
-async def http_load(base: str, requests: Callable[[int], Iterator[bytes]], clients: int,
+async def http_load(bases: list[str], requests: Callable[[int], Iterator[bytes]], clients: int,
                     seconds: float) -> tuple[dict[int, int], list[float], float]:
     """Keep-alive HTTP/1.1 clients sending prepared requests for ``seconds``: a lean client (a
     request is bytes written, an answer is its status line and ``Content-Length`` bytes read),
     so that the load generator, on the same cores as the server, takes little of their time.
-    ``requests(n)``: client n's endless requests, each the whole bytes of one (no ``Host`` needed:
-    added here). Returns the count of each status, the latencies and the elapsed seconds."""
-    host, _, port = base.removeprefix("http://").partition(":")
+    Client n talks to ``bases[n % len(bases)]`` (the clients spread evenly over the servers, as
+    a proxy's round robin spreads requests). ``requests(n)``: client n's endless requests, each
+    the whole bytes of one. Returns the count of each status, the latencies and the elapsed
+    seconds."""
     statuses: dict[int, int] = {}
     latencies: list[float] = []
     stop = time.perf_counter() + seconds
 
     async def client(n: int) -> None:
+        host, _, port = bases[n % len(bases)].removeprefix("http://").partition(":")
         reader, writer = await asyncio.open_connection(host, int(port))
         try:
             for request in requests(n):

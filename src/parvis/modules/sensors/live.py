@@ -30,8 +30,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import orjson
 from shapely.geometry import shape
-from sqlalchemy import and_, delete, func, insert, or_, select
+from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from parvis.kernel.auth import Principal
@@ -40,6 +41,7 @@ from parvis.modules import city
 from parvis.modules.sensors import actions, air, events, traffic, waste
 from parvis.modules.sensors.changes import Change
 from parvis.modules.sensors.models import Entity, FeedLog
+from parvis.modules.sensors.observations import driver, sqlite_time
 from parvis.settings import Settings
 
 # map layer -> its Smart Data Models types (single parking spots are not drawn: too many)
@@ -282,6 +284,8 @@ def feed_from(session: Session, start: datetime | None, overlap: timedelta,
 # ----------------------------------------------------------------------------- the feed log
 
 _pruned = {"at": 0.0}  # when this process last deleted old rows (time.monotonic)
+_PG_LOG = "INSERT INTO sensors_feed_log (at, entity_ids) VALUES (%s, %s::json)"
+_SQLITE_LOG = "INSERT INTO sensors_feed_log (at, entity_ids) VALUES (?, ?)"
 
 
 def on_changes(session: Session, changes: list[Change]) -> None:
@@ -292,7 +296,18 @@ def on_changes(session: Session, changes: list[Change]) -> None:
     if not ids:
         return
     now = utcnow()
-    session.execute(insert(FeedLog).values(at=now, entity_ids=ids))
+    # through the driver: one statement at every write transaction (SQLAlchemy's insert cost a
+    # partial update a seventh of its CPU)
+    conn = driver(session)
+    if session.get_bind().dialect.name == "postgresql":
+        with conn.cursor() as cursor:
+            cursor.execute(_PG_LOG, (now, orjson.dumps(ids).decode()))
+    else:
+        cursor = conn.cursor()
+        try:
+            cursor.execute(_SQLITE_LOG, (sqlite_time(now), orjson.dumps(ids).decode()))
+        finally:
+            cursor.close()
     if time.monotonic() - _pruned["at"] >= PRUNE_EVERY:
         _pruned["at"] = time.monotonic()
         session.execute(delete(FeedLog).where(FeedLog.at < now - LOG_KEEP))
