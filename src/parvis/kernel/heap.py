@@ -6,11 +6,11 @@ modules, routes, templates, SQLAlchemy's mappings). Writes that allocate many ob
 of a thousand sensor entities decodes a thousand JSON documents) trigger those full walks often:
 they cost a batch upsert a third of its time. ``settle`` freezes what exists once the process is
 ready (``gc.freeze``): those objects are never walked again; everything made afterwards is
-collected as before (the collector's thresholds are left alone: collecting the youngest
+collected as before. The collector's thresholds are left alone: collecting the youngest
 generation every 20,000 allocations instead of 700 saved a batch 2-3 ms in-process, but server
-runs under load did not show it). Called by the entry points of long-running processes (``parvis serve``,
-``worker``, ``sensors listen``), not by ``create_app``, so that tests building hundreds of
-applications keep collecting them.
+runs under load did not show it. Called by the entry points of long-running processes (``parvis
+serve``, ``worker``, ``sensors listen``), not by ``create_app``, so that tests building hundreds
+of applications keep collecting them.
 """
 
 from __future__ import annotations

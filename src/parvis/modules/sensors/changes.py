@@ -22,7 +22,7 @@ from parvis.kernel.db import utcnow
 KEY = "sensors_changes"
 
 
-@dataclass
+@dataclass(slots=True)
 class Change:
     """One entity's change in a transaction. ``attrs`` are the entity's attributes after the write
     (normalised: keys are full IRIs), ``None`` once deleted; ``changed`` the IRIs written or removed
@@ -54,9 +54,8 @@ def merged(changes: list[Change]) -> list[Change]:
     out: dict[str, Change] = {}
     for c in changes:
         seen = out.get(c.entity_id)
-        if seen is None:
-            out[c.entity_id] = Change(c.entity_id, c.type, c.attrs, set(c.changed), c.created,
-                                      c.deleted, c.at)
+        if seen is None:  # the notes are the transaction's own (``_settle`` takes them): reused
+            out[c.entity_id] = c
             continue
         seen.type, seen.attrs, seen.at = c.type, c.attrs, c.at
         seen.changed |= c.changed

@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 from sqlalchemy.orm import Session
 
-from parvis.modules.sensors.observations import driver, sqlite_time
+from parvis.modules.sensors.raw_sql import driver, is_postgres, sqlite_time
 
 _PG_READ = ("SELECT id, type, attrs::text FROM sensors_entities WHERE id = ANY(%s) "
             "ORDER BY id FOR UPDATE")
@@ -29,16 +29,12 @@ _SQLITE_UPDATE = "UPDATE sensors_entities SET attrs = ?, modified_at = ? WHERE i
 _SQLITE_PARAMETERS = 500  # ids per statement: under SQLite's limit on parameters
 
 
-def _is_postgres(session: Session) -> bool:
-    return session.get_bind().dialect.name == "postgresql"
-
-
 def read(session: Session, ids: list[str]) -> dict[str, tuple[str, dict[str, Any]]]:
     """The type and attributes of those of ``ids`` that exist (locked on PostgreSQL)."""
     if not ids:
         return {}
     conn = driver(session)
-    if _is_postgres(session):
+    if is_postgres(session):
         with conn.cursor() as cursor:
             cursor.execute(_PG_READ, (ids,))
             rows = cursor.fetchall()
@@ -61,7 +57,7 @@ def write_attrs(session: Session, updates: dict[str, dict[str, Any]], now: datet
     if not updates:
         return
     conn = driver(session)
-    if _is_postgres(session):
+    if is_postgres(session):
         with conn.cursor() as cursor:
             cursor.execute(_PG_UPDATE, (now, orjson.dumps(updates).decode()))
         return

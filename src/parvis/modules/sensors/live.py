@@ -38,10 +38,9 @@ from sqlalchemy.orm import Session
 from parvis.kernel.auth import Principal
 from parvis.kernel.db import utcnow
 from parvis.modules import city
-from parvis.modules.sensors import actions, air, events, traffic, waste
+from parvis.modules.sensors import actions, air, events, raw_sql, traffic, waste
 from parvis.modules.sensors.changes import Change
 from parvis.modules.sensors.models import Entity, FeedLog
-from parvis.modules.sensors.observations import driver, sqlite_time
 from parvis.settings import Settings
 
 # map layer -> its Smart Data Models types (single parking spots are not drawn: too many)
@@ -298,16 +297,8 @@ def on_changes(session: Session, changes: list[Change]) -> None:
     now = utcnow()
     # through the driver: one statement at every write transaction (SQLAlchemy's insert cost a
     # partial update a seventh of its CPU)
-    conn = driver(session)
-    if session.get_bind().dialect.name == "postgresql":
-        with conn.cursor() as cursor:
-            cursor.execute(_PG_LOG, (now, orjson.dumps(ids).decode()))
-    else:
-        cursor = conn.cursor()
-        try:
-            cursor.execute(_SQLITE_LOG, (sqlite_time(now), orjson.dumps(ids).decode()))
-        finally:
-            cursor.close()
+    raw_sql.execute(session, _PG_LOG if raw_sql.is_postgres(session) else _SQLITE_LOG,
+                    (now, orjson.dumps(ids).decode()))
     if time.monotonic() - _pruned["at"] >= PRUNE_EVERY:
         _pruned["at"] = time.monotonic()
         session.execute(delete(FeedLog).where(FeedLog.at < now - LOG_KEEP))

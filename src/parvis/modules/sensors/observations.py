@@ -11,11 +11,13 @@ SQLAlchemy's SQLite DateTime writes them, so that a repeat is one whichever path
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import orjson
 from sqlalchemy.orm import Session
+
+from parvis.modules.sensors.raw_sql import driver, is_postgres, sqlite_time
 
 # (entity id, attribute IRI, observed at (aware), number or None, value)
 Row = tuple[str, str, datetime, float | None, Any]
@@ -31,16 +33,6 @@ _SQLITE_INSERT = ("INSERT INTO sensors_observations (entity_id, attribute, obser
 SQLITE_CACHE_KB = 65_536
 
 
-def sqlite_time(at: datetime) -> str:
-    """A time as SQLAlchemy's SQLite DateTime stores it (``UTCDateTime``: naive UTC)."""
-    return at.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
-
-
-def driver(session: Session) -> Any:
-    """The DB-API connection of the session's transaction."""
-    return session.connection().connection.driver_connection
-
-
 def store_rows(session: Session, rows: list[Row]) -> int:
     """Insert observations (one per (entity, attribute, time) in ``rows``); how many were new."""
     if not rows:
@@ -51,7 +43,7 @@ def store_rows(session: Session, rows: list[Row]) -> int:
             if at.tzinfo is None:
                 raise ValueError("naive datetime given to a UTC column")
             times[at] = sqlite_time(at)
-    if session.get_bind().dialect.name == "postgresql":
+    if is_postgres(session):
         with driver(session).cursor() as cursor:
             cursor.execute(_PG_INSERT, (orjson.dumps(rows).decode(),))
             return cursor.rowcount

@@ -75,7 +75,7 @@ class Context:
     links: tuple[str, ...] = ()  # the URLs to announce in a Link header / @context on output
     inline: Any = None  # the @context as given, echoed in application/ld+json answers
     _reverse: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
-    # attribute and type names already checked and expanded (``ngsi_ld.name``): a client sends
+    # attribute and type names already checked and expanded (``ngsi_ld._name``): a client sends
     # the same few names in every request, and a batch a thousand times
     checked: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
