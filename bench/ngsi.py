@@ -37,6 +37,8 @@ from parvis.kernel.db import Database
 from parvis.migrations import upgrade
 from parvis.modules.sensors import actions
 from parvis.modules.sensors.models import Entity
+from parvis.modules.sensors.standards import context as ldctx
+from parvis.modules.sensors.standards import ngsi_ld
 from parvis.settings import Settings
 from serving import http_load, p95, request_bytes, serve
 
@@ -143,6 +145,23 @@ def _errors(statuses: dict[int, int], ok: int) -> int:
     return sum(n for status, n in statuses.items() if status != ok)
 
 
+def cpu_probe() -> float:
+    """Milliseconds to decode and check a batch of 1,000 entities in this process (the median of
+    20): pure Python, so it says how fast the machine is at the moment. On the 2-core development
+    machine the same work took from 3.2 to 6.3 ms within an hour (2026-11-30), and the write
+    figures moved with it (docs/sensors-write-performance.md)."""
+    ctx = ldctx.shipped(ldctx.SDM_CONTEXT_URL)
+    body = orjson.dumps([{"id": f"urn:ngsi-ld:AirQualityObserved:probe-{i}", "type": "AirQualityObserved",
+                          "pm25": {"type": "Property", "value": 12.5}} for i in range(BATCH)])
+    times = []
+    for _ in range(20):
+        t0 = time.perf_counter()
+        for item in ngsi_ld.loads(body):
+            ngsi_ld.parse_entity(item, ctx)
+        times.append(time.perf_counter() - t0)
+    return sorted(times)[len(times) // 2] * 1000
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--entities", type=int, default=100_000)
@@ -167,7 +186,8 @@ def main() -> None:
                              "use an empty one")
         build(db, args.entities)
     actions.issue_api_key(db, "bench", KEY, read=True, write=True) if not have else None
-    print(f"engine: {db.dialect}; {args.entities:,} entities ready in {time.perf_counter() - started:.1f} s")
+    print(f"engine: {db.dialect}; {args.entities:,} entities ready in {time.perf_counter() - started:.1f} s; "
+          f"CPU probe {cpu_probe():.1f} ms (the machine's speed now: see cpu_probe)")
     rng = random.Random(9)
 
     def near() -> dict[str, str]:
