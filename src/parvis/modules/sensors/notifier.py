@@ -96,6 +96,7 @@ class Notifier:
         self._stop = threading.Event()
         self._wake: threading.Event | None = None
         self.pg_idle_seconds = 1.0  # PostgreSQL: LISTEN wakes the sender; this is a safety net
+        self.listening = threading.Event()  # PostgreSQL: set while the LISTEN is in place
         self._thread: threading.Thread | None = None
         self._pool = db.engine.pool
         self._serving = False
@@ -329,10 +330,12 @@ class Notifier:
             try:
                 with psycopg.connect(*args, **{**kwargs, "autocommit": True}) as conn:
                     conn.execute(f"LISTEN {subscriptions.CHANNEL}")
+                    self.listening.set()
                     while mine():
                         for _notice in conn.notifies(timeout=1.0):
                             wake.set()
             except Exception as exc:
+                self.listening.clear()
                 if mine():
                     log.warning("LISTEN for notifications failed (%s); polling meanwhile", exc)
                 self._stop.wait(1.0)
