@@ -110,6 +110,13 @@ def patch_requests(count: int) -> Callable[[int], Iterator[bytes]]:
     return requests
 
 
+def batch_body(names: list[str], rng: random.Random) -> bytes:
+    """A batch of AirQualityObserved (``urn:ngsi-ld:AirQualityObserved:<name>``), a new pm25 each."""
+    return orjson.dumps([{"id": f"urn:ngsi-ld:AirQualityObserved:{name}", "type": "AirQualityObserved",
+                          "pm25": {"type": "Property", "value": round(rng.uniform(5, 20), 1)}}
+                         for name in names])
+
+
 def upsert_requests(count: int) -> Callable[[int], Iterator[bytes]]:
     """Client n's batches: 1,000 AirQualityObserved from a random place in the id range (16
     prepared bodies a client, sent in turn: building 1,000 entities is the client's work, not the
@@ -119,12 +126,9 @@ def upsert_requests(count: int) -> Callable[[int], Iterator[bytes]]:
         prepared = []
         for _ in range(16):
             first = rng.randrange(0, count - 4 * BATCH, 4)
-            body = [{"id": f"urn:ngsi-ld:AirQualityObserved:bench-{first + 4 * i}",
-                     "type": "AirQualityObserved",
-                     "pm25": {"type": "Property", "value": round(rng.uniform(5, 20), 1)}}
-                    for i in range(BATCH)]
+            body = batch_body([f"bench-{first + 4 * i}" for i in range(BATCH)], rng)
             prepared.append(request_bytes("POST", "/ngsi-ld/v1/entityOperations/upsert?options=update",
-                                          HEADERS, orjson.dumps(body)))
+                                          HEADERS, body))
         while True:
             yield from prepared
     return requests
@@ -151,8 +155,7 @@ def cpu_probe() -> float:
     machine the same work took from 3.2 to 6.3 ms within an hour (2026-11-30), and the write
     figures moved with it (docs/sensors-write-performance.md)."""
     ctx = ldctx.shipped(ldctx.SDM_CONTEXT_URL)
-    body = orjson.dumps([{"id": f"urn:ngsi-ld:AirQualityObserved:probe-{i}", "type": "AirQualityObserved",
-                          "pm25": {"type": "Property", "value": 12.5}} for i in range(BATCH)])
+    body = batch_body([f"probe-{i}" for i in range(BATCH)], random.Random(0))
     times = []
     for _ in range(20):
         t0 = time.perf_counter()

@@ -331,11 +331,13 @@ class Notifier:
                 with psycopg.connect(*args, **{**kwargs, "autocommit": True}) as conn:
                     conn.execute(f"LISTEN {subscriptions.CHANNEL}")
                     self.listening.set()
-                    while mine():
-                        for _notice in conn.notifies(timeout=1.0):
-                            wake.set()
+                    try:
+                        while mine():
+                            for _notice in conn.notifies(timeout=1.0):
+                                wake.set()
+                    finally:
+                        self.listening.clear()
             except Exception as exc:
-                self.listening.clear()
                 if mine():
                     log.warning("LISTEN for notifications failed (%s); polling meanwhile", exc)
                 self._stop.wait(1.0)

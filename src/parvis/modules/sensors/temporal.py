@@ -210,11 +210,11 @@ def _span(win: Window, start: datetime, end: datetime, index: int,
           period: timedelta | None) -> list[str]:
     """[start, end] of bucket ``index``; the last bucket of a closed interval ends with it."""
     if period is None:
-        return [stamp(start), stamp(end)]
+        return [ngsi_time(start), ngsi_time(end)]
     high = start + (index + 1) * period
     if win.upper() is not None:
         high = min(high, end)
-    return [stamp(start + index * period), stamp(high)]
+    return [ngsi_time(start + index * period), ngsi_time(high)]
 
 
 def sql_aggregable(methods: Iterable[str], win: Window, period: timedelta | None,
@@ -287,8 +287,6 @@ def needs_values(methods: Iterable[str]) -> bool:
     return "distinctCount" in methods
 
 
-stamp = ngsi_time  # the times of temporal answers
-
 __all__ = ["AGGR_METHODS", "MAX_INSTANCES", "Instance", "TemporalError", "Window", "aggr_methods",
            "aggregate", "aggregate_in_sql", "duration", "instances", "needs_values", "parse_time",
-           "sql_aggregable", "stamp", "window"]
+           "sql_aggregable", "window"]

@@ -119,11 +119,11 @@ def temporal_entity(session: Any, row: Entity, ctx: ldctx.Context, ask: Temporal
         if aggregated:
             out[name] = {"type": kind, **temporal.aggregate(items, ask.methods, ask.window, ask.period)}
         elif ask.representation == TEMPORAL_VALUES:
-            out[name] = {"type": kind, "values": [[i.value, temporal.stamp(i.at)] for i in items]}
+            out[name] = {"type": kind, "values": [[i.value, ngsi.ngsi_time(i.at)] for i in items]}
         else:
             unit = current.get("unitCode") if isinstance(current, dict) else None
             extra = {"unitCode": unit} if unit else {}
-            out[name] = [{"type": kind, "value": i.value, "observedAt": temporal.stamp(i.at), **extra}
+            out[name] = [{"type": kind, "value": i.value, "observedAt": ngsi.ngsi_time(i.at), **extra}
                          for i in items]
     return out
 
