@@ -15,6 +15,11 @@ Every request it accepts is appended to the log, one line each, tab-separated:
 Kannel's ``dlr-url`` or the webhook's ``reference``; ``repeat`` when that reference came before).
 ``summary(path)`` counts requests received, distinct messages and repeats from that log.
 
+With ``--hold-after N`` it accepts N messages, then holds every further request until the file
+``<log>.release`` exists (a gateway that stalls): a test can kill a sender mid-send at a known
+point, whatever the machine's speed. A held request whose client has gone by then is dropped, not
+sent (the gateway never answered it).
+
 Run: ``python tests/alerts/fake_sms_gateway.py --port 13013 --log /tmp/sms.log [--delay-ms 5]``
 (aiohttp, from the ``[bench]`` extra).
 """
@@ -74,9 +79,12 @@ def summary(path: Path) -> Summary:
 
 
 class Gateway:
-    def __init__(self, log: Path, delay: float, receipts: bool = False) -> None:
+    def __init__(self, log: Path, delay: float, receipts: bool = False, hold_after: int | None = None) -> None:
         self.delay = delay
         self.receipts = receipts
+        self.hold_after = hold_after
+        self.release = release_path(log)
+        self.accepted = 0
         self.seen: set[str] = set()
         self.file = open(log, "a", encoding="utf-8", buffering=1)  # noqa: SIM115 - one line each
         self.client: Any = None  # aiohttp.ClientSession, made in the server's loop on first use
@@ -96,7 +104,17 @@ class Gateway:
         except (ClientError, OSError) as exc:  # Kannel retries; the tests count what arrived
             print(f"fake gateway: delivery report failed: {exc}", file=sys.stderr)
 
+    async def held(self, request: Any) -> bool:
+        """Past ``hold_after`` messages, wait for the release file; True when the client left
+        meanwhile (the request is then dropped unanswered)."""
+        if self.hold_after is None or self.accepted < self.hold_after:
+            return False
+        while not self.release.exists():
+            await asyncio.sleep(0.01)
+        return request.transport is None or request.transport.is_closing()
+
     def record(self, interface: str, ref: str, to: str) -> bool:
+        self.accepted += 1
         first = ref not in self.seen
         self.seen.add(ref)
         self.file.write(f"{interface}\t{ref}\t{to}\t{'first' if first else 'repeat'}\n")
@@ -115,6 +133,8 @@ class Gateway:
         ref = (dlr.get("ref") or [""])[0]
         if self.delay:
             await asyncio.sleep(self.delay)
+        if await self.held(request):
+            return web.Response(status=503, text="Gateway stalled")
         self.record("kannel", ref, to)
         if self.receipts and query.get("dlr-url"):
             task = asyncio.get_running_loop().create_task(self.report(query["dlr-url"]))
@@ -131,14 +151,20 @@ class Gateway:
             return web.json_response({"error": "to and reference are required"}, status=400)
         if self.delay:
             await asyncio.sleep(self.delay)
+        if await self.held(request):
+            return web.json_response({"error": "gateway stalled"}, status=503)
         first = self.record("webhook", ref, to)
         return web.json_response({"status": "accepted" if first else "duplicate", "reference": ref})
 
 
-def serve(port: int, log: Path, delay_ms: float, receipts: bool = False) -> None:
+def release_path(log: Path) -> Path:
+    return log.with_name(log.name + ".release")
+
+
+def serve(port: int, log: Path, delay_ms: float, receipts: bool = False, hold_after: int | None = None) -> None:
     from aiohttp import web
 
-    gateway = Gateway(log, delay_ms / 1000, receipts)
+    gateway = Gateway(log, delay_ms / 1000, receipts, hold_after)
     app = web.Application()
     app.router.add_get("/cgi-bin/sendsms", gateway.sendsms)
     app.router.add_post("/sms", gateway.webhook)
@@ -191,14 +217,15 @@ class GatewayProcess:
     manager giving ``url`` (base), ``sendsms_url``, ``webhook_url`` and ``log``."""
 
     def __init__(self, log: Path, *, delay_ms: float = 0.0, port: int | None = None,
-                 receipts: bool = False) -> None:
+                 receipts: bool = False, hold_after: int | None = None) -> None:
         self.log = log
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.sendsms_url = f"{self.url}/cgi-bin/sendsms"
         self.webhook_url = f"{self.url}/sms"
         self.command = [sys.executable, str(Path(__file__).resolve()), "--port", str(self.port),
-                        "--log", str(log), "--delay-ms", str(delay_ms)] + (["--receipts"] if receipts else [])
+                        "--log", str(log), "--delay-ms", str(delay_ms)] + (["--receipts"] if receipts else []) \
+            + (["--hold-after", str(hold_after)] if hold_after is not None else [])
         self.process: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> GatewayProcess:
@@ -222,6 +249,10 @@ class GatewayProcess:
     def summary(self) -> Summary:
         return summary(self.log)
 
+    def release(self) -> None:
+        """Let a gateway started with ``hold_after`` go on accepting messages."""
+        release_path(self.log).touch()
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -230,8 +261,10 @@ def main() -> None:
     parser.add_argument("--delay-ms", type=float, default=0.0, help="Time the gateway takes per message.")
     parser.add_argument("--receipts", action="store_true",
                         help="Report each Kannel message back as Kannel does (dlr-url, type 8).")
+    parser.add_argument("--hold-after", type=int, default=None,
+                        help="Hold requests after this many messages until <log>.release exists.")
     args = parser.parse_args()
-    serve(args.port, args.log, args.delay_ms, args.receipts)
+    serve(args.port, args.log, args.delay_ms, args.receipts, args.hold_after)
 
 
 if __name__ == "__main__":
