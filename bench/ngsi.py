@@ -40,7 +40,7 @@ from parvis.modules.sensors.models import Entity
 from parvis.modules.sensors.standards import context as ldctx
 from parvis.modules.sensors.standards import ngsi_ld
 from parvis.settings import Settings
-from serving import http_load, p95, request_bytes, serve
+from serving import database_pids, http_load, p95, process_cpu, request_bytes, serve
 
 KEY = "bench-ngsi-key"
 LINK = ('<https://smartdatamodels.org/context.jsonld>; rel="http://www.w3.org/ns/json-ld#context"; '
@@ -219,16 +219,29 @@ def main() -> None:
     bases = [base for _server, base in servers]
     try:
         context = multiprocessing.get_context("spawn")
-        with context.Pool(1) as pool:
-            statuses, lat, elapsed = pool.apply(run_patch_load, (bases, args.entities, args.seconds))
+        def loaded(load: Callable[[list[str], int, float], Load]) -> tuple[Load, float]:
+            """The load's outcome, and the server's CPU: web processes, and PostgreSQL's backends
+            (those that started during the load count whole)."""
+            def cpu() -> dict[int, float]:
+                pids = [server.pid for server, _base in servers] + database_pids(db)
+                return {pid: process_cpu(pid) for pid in pids}
+
+            before = cpu()
+            with context.Pool(1) as pool:
+                outcome = pool.apply(load, (bases, args.entities, args.seconds))
+            return outcome, sum(t - before.get(pid, 0.0) for pid, t in cpu().items())
+
+        (statuses, lat, elapsed), cpu = loaded(run_patch_load)
+        done = statuses.get(204, 0)
         print(f"4. partial updates over HTTP, {CLIENTS} clients, {args.workers} web processes: "
-              f"{statuses.get(204, 0) / elapsed:,.0f}/s, p95 {p95(lat):.0f} ms, "
-              f"{_errors(statuses, 204)} errors")
-        with context.Pool(1) as pool:
-            statuses, lat, elapsed = pool.apply(run_upsert_load, (bases, args.entities, args.seconds))
+              f"{done / elapsed:,.0f}/s, p95 {p95(lat):.0f} ms, {_errors(statuses, 204)} errors; "
+              f"server CPU {cpu / max(done, 1) * 1e6:,.0f} µs an update")
+        (statuses, lat, elapsed), cpu = loaded(run_upsert_load)
+        done = statuses.get(204, 0)
         print(f"5. batch upsert ({BATCH} entities a request, 4 clients): "
-              f"{statuses.get(204, 0) * BATCH / elapsed:,.0f} entity updates/s, "
-              f"p95 {p95(lat):.0f} ms a request, {_errors(statuses, 204)} errors")
+              f"{done * BATCH / elapsed:,.0f} entity updates/s, "
+              f"p95 {p95(lat):.0f} ms a request, {_errors(statuses, 204)} errors; "
+              f"server CPU {cpu / max(done, 1) * 1000:.1f} ms a request")
     finally:
         for server, _base in servers:
             server.terminate()

@@ -41,13 +41,13 @@ from pathlib import Path
 import orjson
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 from parvis.kernel.db import Database
 from parvis.migrations import upgrade
 from parvis.modules.sensors import actions
 from parvis.modules.sensors.models import IngestCount, Observation
-from serving import free_port
+from serving import database_pids, free_port, process_cpu
 
 MAPPING = {"f": "intensity", "s": "averageVehicleSpeed", "o": "occupancy", "mc": "motorcycleIntensity"}
 PUBLISHERS = 2
@@ -154,26 +154,6 @@ def paho_publisher(key: str, devices: list[str], seconds: float, start: str, off
     return sent, began
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU of a process and its waited-for children, from /proc (Linux)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
-
-
-def database_pids(db: Database) -> list[int]:
-    """The PostgreSQL server processes serving this database (a local server: their CPU is read
-    from /proc too); none on SQLite."""
-    if db.is_sqlite:
-        return []
-    with db.read() as session:
-        return list(session.scalars(text(
-            "SELECT pid FROM pg_stat_activity "
-            "WHERE datname = current_database() AND pid <> pg_backend_pid()")))
-
-
 def stored(db: Database) -> int:
     with db.read() as session:
         return int(session.scalar(select(func.coalesce(func.sum(IngestCount.count), 0))
@@ -228,7 +208,7 @@ def main() -> None:
         # readings of the last hours, inside the hub's window of accepted times
         start = (datetime.now(UTC) - timedelta(hours=24)).replace(microsecond=0).isoformat()
         shares = [devices[i::PUBLISHERS] for i in range(PUBLISHERS)]
-        cpu0 = [cpu_seconds(p.pid) for p in (*listeners, broker)]
+        cpu0 = [process_cpu(p.pid) for p in (*listeners, broker)]
         with multiprocessing.get_context("spawn").Pool(PUBLISHERS) as pool:
             done = list(pool.starmap(paho_publisher if args.paho else publisher,
                                     [(key, share, args.seconds, start, i, port)
@@ -247,10 +227,10 @@ def main() -> None:
             now = stored(db)
             if now != last:
                 last, last_change = now, time.monotonic()
-        cpu = [b - a for a, b in zip(cpu0, [cpu_seconds(p.pid) for p in (*listeners, broker)], strict=True)]
+        cpu = [b - a for a, b in zip(cpu0, [process_cpu(p.pid) for p in (*listeners, broker)], strict=True)]
         # the listeners' server processes start with their first batch: their CPU since then
         servers = database_pids(db)
-        server_cpu = sum(cpu_seconds(pid) for pid in servers)
+        server_cpu = sum(process_cpu(pid) for pid in servers)
         done_in = last_change - t0
         print(f"2. ingestion, first publish to last measure stored: {(last - before) / 4 / done_in:,.0f} "
               f"messages/s ({(last - before) / 4:,.0f} messages in {done_in:.1f} s; the last one stored "

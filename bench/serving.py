@@ -14,6 +14,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
+from sqlalchemy import text
+
+from parvis.kernel.db import Database
 
 
 def p95(samples: list[float]) -> float:
@@ -36,6 +39,26 @@ def wait_for_workers(log: Path, workers: int, timeout: float = 60.0) -> None:
             return
         time.sleep(0.2)
     raise RuntimeError(f"the {workers} web processes did not all start; see {log}")
+
+
+def process_cpu(pid: int) -> float:
+    """User + system CPU of a process and its waited-for children, from /proc (Linux); 0 once gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+def database_pids(db: Database) -> list[int]:
+    """The PostgreSQL server processes serving this database (a local server: their CPU is read
+    from /proc too); none on SQLite."""
+    if db.is_sqlite:
+        return []
+    with db.read() as session:
+        return list(session.scalars(text(
+            "SELECT pid FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()")))
 
 
 def cpu_seconds(parent: int) -> dict[int, float]:

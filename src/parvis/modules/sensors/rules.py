@@ -66,6 +66,7 @@ class Config:
     clear_readings: int
     clear_minutes: float
     pollutants: dict[str, frozenset[str]]  # pollutant -> the attribute IRIs that carry it
+    pollutant_iris: frozenset[str]  # all of them
 
     @classmethod
     def of(cls, settings: Settings) -> Config:
@@ -76,12 +77,13 @@ class Config:
             log.warning("the congestion clear level must be under the raise level: using %s",
                         traffic.LEVELS[raise_rank - 1])
             clear_rank = raise_rank - 1
+        pollutants = {p: frozenset({attribute_iri(p), attribute_iri(SDM_POLLUTANTS.get(p, p))})
+                      for p in thresholds}
         return cls(raise_rank=raise_rank, clear_rank=clear_rank,
                    thresholds=thresholds, clear_ratio=settings.sensors_air_clear_ratio,
                    clear_readings=settings.sensors_event_clear_readings,
                    clear_minutes=settings.sensors_event_clear_minutes,
-                   pollutants={p: frozenset({attribute_iri(p), attribute_iri(SDM_POLLUTANTS.get(p, p))})
-                               for p in thresholds})
+                   pollutants=pollutants, pollutant_iris=frozenset().union(*pollutants.values()))
 
 
 _configs: weakref.WeakKeyDictionary[Database, Config] = weakref.WeakKeyDictionary()
@@ -105,7 +107,9 @@ def _config(session: Session) -> Config:
 
 @dataclass(slots=True)  # one per changed entity and rule: cheap to make (not frozen)
 class Reading:
-    """What one change says for one rule: is it bad enough to raise, calm enough to clear."""
+    """What one change says for one rule: is it bad enough to raise, calm enough to clear.
+    Its time (``at``) is read from the change only when an event needs it: a batch of a thousand
+    air readings, nearly all below every threshold, parses no timestamp."""
     entity_id: str
     entity_type: str
     kind: str
@@ -116,8 +120,16 @@ class Reading:
     severity: str
     level: str | None
     threshold: float
-    at: datetime
-    attrs: dict[str, Any]
+    change: Change
+    iris: frozenset[str] | set[str]  # the attributes whose observedAt is the reading's time
+
+    @property
+    def at(self) -> datetime:
+        return _observed_at(self.change, self.iris)
+
+    @property
+    def attrs(self) -> dict[str, Any]:
+        return self.change.attrs or {}
 
 
 def _observed_at(change: Change, iris: frozenset[str] | set[str]) -> datetime:
@@ -131,6 +143,9 @@ def _observed_at(change: Change, iris: frozenset[str] | set[str]) -> datetime:
     return change.at
 
 
+_SPEED_ONLY = frozenset({traffic.SPEED})
+
+
 def _traffic(change: Change, config: Config) -> Reading | None:
     state = traffic.segment_state(change.attrs or {})
     if state is None:
@@ -140,11 +155,13 @@ def _traffic(change: Change, config: Config) -> Reading | None:
     return Reading(change.entity_id, "TrafficFlowObserved", "congestion", "", round(state.index, 2),
                    bad=rank >= config.raise_rank, calm=rank <= config.clear_rank,
                    severity="severe" if state.level == "F" else "moderate",
-                   level=state.level, threshold=round(threshold, 2),
-                   at=_observed_at(change, {traffic.SPEED}), attrs=change.attrs or {})
+                   level=state.level, threshold=round(threshold, 2), change=change,
+                   iris=_SPEED_ONLY)
 
 
-def _air(change: Change, config: Config) -> list[Reading]:
+def _air(change: Change, config: Config, followed: set[str] | frozenset[str]) -> list[Reading]:
+    """The readings of an air-quality change that matter: over a threshold, or of an entity with
+    an open event (``followed``); the calm readings of the others say nothing and cost nothing."""
     out = []
     attrs = change.attrs or {}
     for pollutant, iris in config.pollutants.items():
@@ -155,10 +172,12 @@ def _air(change: Change, config: Config) -> list[Reading]:
         if value is None:
             continue
         threshold = config.thresholds[pollutant]
+        if value <= threshold and change.entity_id not in followed:
+            continue
         out.append(Reading(change.entity_id, "AirQualityObserved", "air_quality", pollutant, value,
                            bad=value > threshold, calm=value < threshold * config.clear_ratio,
                            severity="severe" if value >= 2 * threshold else "moderate", level=None,
-                           threshold=threshold, at=_observed_at(change, written), attrs=attrs))
+                           threshold=threshold, change=change, iris=written))
     return out
 
 
@@ -186,9 +205,10 @@ def on_changes(session: Session, changes: list[Change]) -> None:
     """Raise or clear events for the entities that changed."""
     config = _config(session)
     readings: list[Reading] = []
+    air: list[Change] = []
     deleted: set[str] = set()
     for change in changes:
-        if change.deleted or change.attrs is None:
+        if change.deleted:
             if change.type in (TRAFFIC_TYPE, AIR_TYPE):
                 deleted.add(change.entity_id)
         elif change.type == TRAFFIC_TYPE:
@@ -196,12 +216,15 @@ def on_changes(session: Session, changes: list[Change]) -> None:
                 reading = _traffic(change, config)
                 if reading is not None:
                     readings.append(reading)
-        elif change.type == AIR_TYPE:
-            readings.extend(_air(change, config))
-    if not readings and not deleted:
+        elif change.type == AIR_TYPE and not config.pollutant_iris.isdisjoint(change.changed):
+            air.append(change)
+    if not readings and not air and not deleted:
         return
-    ids = {r.entity_id for r in readings} | deleted
+    ids = {r.entity_id for r in readings} | {c.entity_id for c in air} | deleted
     open_rows = _open_rows(session, ids)
+    followed = {entity_id for entity_id, _kind, _key in open_rows}
+    for change in air:
+        readings.extend(_air(change, config, followed))
     now = utcnow()
     for (entity_id, _kind, _key), row in open_rows.items():
         if entity_id in deleted:  # the entity is gone: its events end with it
@@ -267,10 +290,11 @@ def _insert(session: Session, readings: list[Reading]) -> list[SensorEvent]:
 
 
 def _new(r: Reading) -> SensorEvent:
+    at = r.at
     return SensorEvent(kind=r.kind, key=r.key, department=DEPARTMENT_OF[r.kind], entity_id=r.entity_id,
                        entity_type=r.entity_type, label=_label(r.attrs, r.entity_id), severity=r.severity,
-                       level=r.level, value=r.value, peak=r.value, threshold=r.threshold, raised_at=r.at,
-                       updated_at=r.at, calm_count=0, location=_location(r.attrs))
+                       level=r.level, value=r.value, peak=r.value, threshold=r.threshold, raised_at=at,
+                       updated_at=at, calm_count=0, location=_location(r.attrs))
 
 
 def _raise(session: Session, readings: list[Reading]) -> None:
@@ -289,20 +313,21 @@ def _raise(session: Session, readings: list[Reading]) -> None:
 
 def _follow(session: Session, row: SensorEvent, r: Reading, config: Config) -> None:
     """A new reading of an open event: note it; clear the event once calm long enough."""
-    if r.at <= row.updated_at:  # an older reading stored late, or the same one written again (a retried
+    at = r.at
+    if at <= row.updated_at:  # an older reading stored late, or the same one written again (a retried
         return                  # request, a corrected free-flow speed): it says nothing new
     row.peak = r.value if row.peak is None else max(row.peak, r.value)
     if r.severity == "severe":  # the worst seen while open
         row.severity = "severe"
-    row.value, row.level, row.updated_at = r.value, r.level, r.at
+    row.value, row.level, row.updated_at = r.value, r.level, at
     if not r.calm:
         row.calm_count, row.calm_since = 0, None
         return
     row.calm_count += 1
-    row.calm_since = row.calm_since or r.at
+    row.calm_since = row.calm_since or at
     if (row.calm_count >= config.clear_readings
-            and r.at - row.calm_since >= timedelta(minutes=config.clear_minutes)):
-        _clear(session, row, r.at)
+            and at - row.calm_since >= timedelta(minutes=config.clear_minutes)):
+        _clear(session, row, at)
 
 
 def _clear(session: Session, row: SensorEvent, at: datetime) -> None:
