@@ -91,6 +91,47 @@ def test_q(client, r, stations, q, expected):
     assert ids(client.get(f"{BASE}/entities?type=AirQualityObserved&q={quote(q)}", headers=r)) == expected
 
 
+@pytest.fixture
+def observed(client, w):
+    """Three stations observed at different times, with addresses (a compound value)."""
+    for n, (at, town) in enumerate([("2026-11-29T08:00:00Z", "Huế"), ("2026-11-29T09:30:00.000Z", "Hanoi"),
+                                    ("2026-11-30T07:00:00+07:00", "Huế")]):
+        entity = air(n, address={"type": "Property",
+                                 "value": {"addressLocality": town, "postal": {"code": f"5300{n}"}}},
+                     accuracy={"type": "Property", "value": 0.5 * n})
+        entity["NO2"]["observedAt"] = at
+        if n == 2:
+            del entity["NO2"]["unitCode"]
+        entity["NO2"]["accuracy"] = {"type": "Property", "value": 0.5 * n}
+        create(client, w, entity)
+
+
+@pytest.mark.parametrize("q, expected", [
+    # members of an attribute, as clients of Orion-LD and Stellio write them
+    ("NO2.observedAt>2026-11-29T08:30:00Z", ["1", "2"]),
+    ("NO2.observedAt==2026-11-29T09:30:00Z", ["1"]),  # ".000Z" is the same time
+    ("NO2.observedAt<2026-11-30T00:30:00Z", ["0", "1", "2"]),  # 07:00+07:00 is 00:00Z
+    ("NO2.observedAt==2026-11-29T00:00:00Z..2026-11-29T23:59:59Z", ["0", "1"]),
+    ('NO2.unitCode=="GQ"', ["0", "1"]),
+    ("NO2.unitCode", ["0", "1"]),
+    # a sub-attribute, by its name in the context
+    ("NO2.accuracy>=0.5", ["1", "2"]),
+    # a trailing path into a compound value
+    ('address[addressLocality]=="Huế"', ["0", "2"]),
+    ('address[postal.code]=="53001"', ["1"]),
+    ('address[postal][code]=="53002"', ["2"]),
+    ("address[missing]", []),
+])
+def test_q_on_members_sub_attributes_and_compound_values(client, r, observed, q, expected):
+    assert ids(client.get(f"{BASE}/entities?type=AirQualityObserved&q={quote(q)}", headers=r)) == expected
+
+
+@pytest.mark.parametrize("q", ["address[", "address[]", "address[a..b]", "address]x[", "NO2.", "NO2..x"])
+def test_malformed_attribute_paths_are_invalid_requests(client, r, q):
+    response = client.get(f"{BASE}/entities?type=AirQualityObserved&q={quote(q)}", headers=r)
+    assert response.status_code == 400 and response.json()["type"] == ERR + "InvalidRequest", response.text
+
+
 @pytest.mark.parametrize("q", ["NO2>", "(NO2>1", "NO2>1)", ">1", "NO2>1;;", "NO2==\"x",
                                "(" * 600 + "NO2>1" + ")" * 600])
 def test_malformed_q_is_invalid_request(client, r, q):

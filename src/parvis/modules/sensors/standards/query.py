@@ -2,7 +2,10 @@
 
 ``q`` subset: ``attr==value``, ``!=``, ``>``, ``>=``, ``<``, ``<=``, ``~=`` (regex), a bare
 ``attr`` (it exists), ``;`` (AND), ``|`` (OR) and parentheses; values are numbers, quoted
-strings, ``true``/``false``, comma lists (``==`` any of them) or ``a..b`` ranges.
+strings, ``true``/``false``, date-times (compared as times), comma lists (``==`` any of them)
+or ``a..b`` ranges. An attribute path is ``attr``, ``attr.subAttr`` (sub-attributes, and the
+members ``observedAt``, ``unitCode``, ``datasetId``, ``createdAt``, ``modifiedAt``) and may end
+with a trailing path into a compound value: ``address[addressLocality]``, ``a[b.c]`` or ``a[b][c]``.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -22,7 +26,7 @@ from shapely.geometry.base import BaseGeometry
 from shapely.ops import nearest_points
 
 from parvis.modules.sensors.standards.context import Context
-from parvis.modules.sensors.standards.ngsi_ld import NgsiError, geometry
+from parvis.modules.sensors.standards.ngsi_ld import META, NgsiError, geometry
 
 MAX_Q = 2000
 MAX_PATTERN = 200
@@ -91,6 +95,10 @@ def _compare(op: str, left: Any, right: Any) -> bool:
     if isinstance(left, list):
         return any(_compare(op, item, right) for item in left) if op != "!=" else all(
             _compare(op, item, right) for item in left)
+    if isinstance(left, str) and isinstance(right, str):
+        left_time, right_time = _time(left), _time(right)
+        if left_time is not None and right_time is not None:
+            left, right = left_time, right_time
     numeric = (isinstance(left, (int, float)) and not isinstance(left, bool)
                and isinstance(right, (int, float)) and not isinstance(right, bool))
     if not numeric and type(left) is not type(right):
@@ -103,18 +111,39 @@ def _compare(op: str, left: Any, right: Any) -> bool:
         return False
 
 
-def _attribute_value(attrs: dict[str, dict[str, Any]], path: list[str]) -> Any:
-    attr: Any = attrs.get(path[0])
-    for part in path[1:]:
+def _time(text: str) -> datetime | None:
+    """A date-time (``2026-11-29T08:00:00Z``) as an aware time, for comparing times as times
+    (``...:00Z`` and ``...:00.000Z`` are one time); None for any other text."""
+    if len(text) < 19 or text[4] != "-" or text[10] != "T":
+        return None
+    try:
+        at = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
+    except ValueError:
+        return None
+    return at if at.tzinfo is not None else None
+
+
+@dataclass(frozen=True)
+class AttrPath:
+    """Where ``q`` looks: an attribute (full IRI), sub-attributes or members below it, and a
+    trailing path of keys into its compound value."""
+    names: tuple[str, ...]
+    trail: tuple[str, ...] = ()
+
+
+def _attribute_value(attrs: dict[str, dict[str, Any]], path: AttrPath) -> Any:
+    attr: Any = attrs.get(path.names[0])
+    for part in path.names[1:]:
         if not isinstance(attr, dict):
             return None
         attr = attr.get(part)
-    if not isinstance(attr, dict):
-        return attr
-    for key in ("value", "object", "languageMap"):
-        if key in attr:
-            return attr[key]
-    return None
+    if isinstance(attr, dict):
+        attr = next((attr[key] for key in ("value", "object", "languageMap") if key in attr), None)
+    for key in path.trail:
+        if not isinstance(attr, dict):
+            return None
+        attr = attr.get(key)
+    return attr
 
 
 # What SQL may test before Python does (a superset of the matches, never fewer): numeric
@@ -136,10 +165,11 @@ def _any(parts: list[Prefilter]) -> Prefilter:
     return None if any(p is None for p in parts) else ("or", parts)
 
 
-def _numeric(path: list[str], op: str, right: Any) -> Prefilter:
+def _numeric(attr: AttrPath, op: str, right: Any) -> Prefilter:
     """The SQL-testable form of ``attr op right``, when it is a numeric test of a top attribute."""
-    if len(path) != 1 or op not in _NUMERIC_OPS:
+    if len(attr.names) != 1 or attr.trail or op not in _NUMERIC_OPS:
         return None
+    path = attr.names
     if isinstance(right, tuple) and right[0] == "range" and op == "==":
         if _is_number(right[1]) and _is_number(right[2]):
             return ("between", path[0], right[1], right[2])
@@ -225,11 +255,20 @@ class _Parser:
         return Q(lambda a: (v := _attribute_value(a, path)) is not None and _compare(op, v, right),
                  _numeric(path, op, right))
 
-    def _path(self, text: str) -> list[str]:
-        head, *rest = text.split(".") if "://" not in text else [text]
-        if "[" in head or not head:
+    def _path(self, text: str) -> AttrPath:
+        where, bracket, inner = text.partition("[")
+        trail: list[str] = []
+        if bracket:
+            if not inner.endswith("]"):
+                raise invalid(f"q: {text!r} is not a supported attribute path.")
+            trail = inner[:-1].replace("][", ".").split(".")
+        head, *rest = where.split(".") if "://" not in where else [where]
+        if not head or not all(rest) or not all(trail) or any(c in k for k in trail for c in "[]"):
             raise invalid(f"q: {text!r} is not a supported attribute path.")
-        return [self.ctx.expand(head)] + [self.ctx.expand(p) for p in rest]
+        # the members of an attribute are stored by their short names (``ngsi_ld.META``);
+        # sub-attributes by their IRIs
+        return AttrPath((self.ctx.expand(head), *(p if p in META else self.ctx.expand(p) for p in rest)),
+                        tuple(trail))
 
 
 def parse_q(text: str, ctx: Context) -> Q:
