@@ -119,8 +119,10 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
 
     install_error_handlers(app)
     app.add_middleware(GZipMiddleware, minimum_size=500)
+    # NGSI-LD routes read their bodies within PARVIS_NGSI_MAX_BODY_BYTES and refuse a larger one
+    # with the spec's problem type (sensors/api.py ``read_body``)
     app.add_middleware(RequestContext, settings=settings, resolver=accounts.resolve_principal,
-                       database=db, metrics=app.state.metrics)
+                       database=db, metrics=app.state.metrics, own_body_limits=("/ngsi-ld/",))
 
     static_root = resources.files("parvis") / "static"
     app.mount("/static/vendor/leaflet", StaticFiles(directory=xs_leaflet.BASE_DIR), name="leaflet")

@@ -119,9 +119,16 @@ async def csrf_protect(request: Request) -> None:
 # ---------------------------------------------------------------- request context middleware
 
 class RequestContext:
+    """Who is behind a request, its language, the security headers, the body size limit.
+
+    ``own_body_limits``: path prefixes whose routes read their body themselves, within a limit of
+    their own and answering in their own standard's error format (NGSI-LD's problem types): this
+    middleware leaves their bodies to them."""
+
     def __init__(self, app: ASGIApp, *, settings: Settings, resolver: PrincipalResolver,
-                 database: Any, metrics: Any = None) -> None:
+                 database: Any, metrics: Any = None, own_body_limits: tuple[str, ...] = ()) -> None:
         self.app = app
+        self.own_body_limits = own_body_limits
         self.settings = settings
         self.resolver = resolver
         self.database = database
@@ -187,6 +194,13 @@ class RequestContext:
                 message["headers"] = raw
             await send(message)
 
+        if self.own_body_limits and scope["path"].startswith(self.own_body_limits):
+            try:
+                await self.app(scope, receive, send_wrapper)
+            finally:
+                if self.metrics is not None:
+                    self.metrics.observe(scope, status_holder["status"], started)
+            return
         limit = (self.settings.max_upload_bytes
                  if headers.get("content-type", "").startswith("multipart/form-data")
                  else self.settings.max_body_bytes)
