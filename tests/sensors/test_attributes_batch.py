@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 import pytest
 
 from conftest import BASE, air, create
 
 ERR = "https://uri.etsi.org/ngsi-ld/errors/"
 E1 = "urn:ngsi-ld:AirQualityObserved:1"
+NO2_IRI = "https://smartdatamodels.org/dataModel.Environment/NO2"
+O3_IRI = "https://smartdatamodels.org/dataModel.Environment/O3"
 
 
 def get(client, r, entity_id: str = E1) -> dict:
@@ -38,6 +42,20 @@ def test_update_existing_attributes_only(client, w, r):
     assert only.status_code == 204
     missing = client.patch(f"{BASE}/entities/urn:x:404/attrs", json=body, headers=w)
     assert missing.status_code == 404 and missing.json()["type"] == ERR + "ResourceNotFound"
+
+
+def test_attributes_named_by_their_full_iri_in_the_path(client, w, r):
+    # clients that keep expanded names send the IRI, percent-encoded, as the attribute's name
+    create(client, w, air(1, O3={"type": "Property", "value": 60}))
+    no2 = quote(NO2_IRI, safe="")
+    assert client.patch(f"{BASE}/entities/{E1}/attrs/{no2}", json={"value": 12}, headers=w).status_code == 204
+    assert get(client, r)["NO2"]["value"] == 12
+    o3 = quote(O3_IRI, safe="")
+    assert client.delete(f"{BASE}/entities/{E1}/attrs/{o3}", headers=w).status_code == 204
+    assert "O3" not in get(client, r) and get(client, r)["NO2"]["value"] == 12
+    gone = client.delete(f"{BASE}/entities/{E1}/attrs/{o3}", headers=w)
+    assert gone.status_code == 404 and gone.json()["type"] == ERR + "ResourceNotFound"
+    assert client.get(f"{BASE}/entities/{E1}", headers=r).status_code == 200  # the entity stays
 
 
 def test_partial_attribute_update_and_delete(client, w, r):

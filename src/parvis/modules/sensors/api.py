@@ -476,7 +476,7 @@ async def update_attributes(request: Request, entity_id: str) -> Response:
                                    overwrite=True, existing_only=True)
 
 
-@router.patch("/entities/{entity_id:path}/attrs/{attr_id}", summary="NGSI-LD: partial attribute update",
+@router.patch("/entities/{entity_id:path}/attrs/{attr_id:path}", summary="NGSI-LD: partial attribute update",
               status_code=204)
 async def patch_attribute(request: Request, entity_id: str, attr_id: str) -> Response:
     require_write(request)
@@ -491,7 +491,7 @@ async def patch_attribute(request: Request, entity_id: str, attr_id: str) -> Res
     return Response(status_code=204)
 
 
-@router.delete("/entities/{entity_id:path}/attrs/{attr_id}", summary="NGSI-LD: delete an attribute",
+@router.delete("/entities/{entity_id:path}/attrs/{attr_id:path}", summary="NGSI-LD: delete an attribute",
                status_code=204)
 async def delete_attribute(request: Request, entity_id: str, attr_id: str) -> Response:
     require_write(request)
