@@ -10,6 +10,7 @@ from __future__ import annotations
 import inspect
 import logging
 import threading
+import uuid
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from functools import cache, partial
@@ -348,6 +349,26 @@ def query_entities(request: Request) -> Response:
         payload = [render(row, ctx, options, only) for row in rows]
     headers = {"NGSILD-Results-Count": str(total)} if total is not None else None
     return answer(request, payload, ctx, headers=headers)
+
+
+@router.get("/types", summary="NGSI-LD: the entity types available")
+def list_entity_types(request: Request) -> Response:
+    """An ``EntityTypeList`` of the types this client may read (every stored type with a read key,
+    the public ones without); ``details=true``: an ``EntityType`` per type with its attributes."""
+    access = access_of(request)
+    neg.accepted(request.headers.get("accept"))
+    ctx = read_context(request)
+    readable = None if access.can_read else set(access.public_types)
+    with request.app.state.db.read() as session:
+        if request.query_params.get("details") == "true":
+            found = queries.type_attributes(session, readable)
+            payload: Any = [{"id": t, "type": "EntityType", "typeName": ctx.compact(t),
+                             "attributeNames": sorted(ctx.compact(a) for a in attrs)}
+                            for t, attrs in found.items()]
+        else:
+            payload = {"id": f"urn:ngsi-ld:EntityTypeList:{uuid.uuid4()}", "type": "EntityTypeList",
+                       "typeList": [ctx.compact(t) for t in queries.entity_types(session, readable)]}
+    return answer(request, payload, ctx)
 
 
 def entity_query(request: Request, ctx: ldctx.Context, access: Access) -> queries.EntityQuery:

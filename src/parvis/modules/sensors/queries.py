@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from shapely.geometry import shape
-from sqlalchemy import ColumnElement, Float, Select, and_, case, cast, false, func, literal, or_, select
+from sqlalchemy import ColumnElement, Float, Select, and_, case, cast, false, func, literal, or_, select, text
 from sqlalchemy.orm import Session
 
 from parvis.kernel.auth import token_digest
@@ -137,6 +137,30 @@ def _scan(session: Session, query: EntityQuery) -> Iterator[Entity]:
         if len(rows) < SCAN_CHUNK:
             return
         last = rows[-1].id
+
+
+def entity_types(session: Session, readable: set[str] | None) -> list[str]:
+    """The types (full IRIs) of the stored entities, in order; only ``readable`` ones if given."""
+    stmt = select(Entity.type).distinct().order_by(Entity.type)
+    if readable is not None:
+        stmt = stmt.where(Entity.type.in_(sorted(readable)))
+    return list(session.scalars(stmt))
+
+
+_TYPE_ATTRIBUTES = {  # each type with each attribute name its entities hold, listed by the database
+    "sqlite": "SELECT DISTINCT e.type, j.key FROM sensors_entities AS e, json_each(e.attrs) AS j",
+    "postgresql": "SELECT DISTINCT type, json_object_keys(attrs) FROM sensors_entities",
+}
+
+
+def type_attributes(session: Session, readable: set[str] | None) -> dict[str, set[str]]:
+    """Per type (full IRI): the attribute IRIs its entities hold; only ``readable`` types if given."""
+    out: dict[str, set[str]] = {t: set() for t in entity_types(session, readable)}
+    dialect = session.get_bind().dialect.name
+    for type_iri, attribute in session.execute(text(_TYPE_ATTRIBUTES[dialect])):
+        if type_iri in out:
+            out[type_iri].add(attribute)
+    return out
 
 
 def entities(session: Session, query: EntityQuery) -> tuple[list[Entity], int | None]:

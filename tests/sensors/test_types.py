@@ -1,0 +1,43 @@
+"""``GET /types``: the entity types a client may read, with their attributes on request."""
+
+from __future__ import annotations
+
+from conftest import BASE, SDM, air, create, link
+
+
+def test_the_types_a_client_may_read(client, w, r):
+    create(client, w, air(1))
+    create(client, w, air(2, O3={"type": "Property", "value": 60}))
+    create(client, w, {"id": "urn:ngsi-ld:Meter:1", "type": "Meter",  # not a public type
+                       "reading": {"type": "Property", "value": 3}})
+    listed = client.get(f"{BASE}/types", headers=r)
+    assert listed.status_code == 200, listed.text
+    body = listed.json()
+    assert body["type"] == "EntityTypeList" and body["id"].startswith("urn:ngsi-ld:EntityTypeList:")
+    assert sorted(body["typeList"]) == ["AirQualityObserved", "Meter"]
+    anonymous = client.get(f"{BASE}/types", headers={"Link": link(SDM)}).json()
+    assert anonymous["typeList"] == ["AirQualityObserved"]  # a private type is not even named
+
+
+def test_types_with_details_name_their_attributes(client, w, r):
+    create(client, w, air(1))
+    create(client, w, air(2, O3={"type": "Property", "value": 60}))
+    details = client.get(f"{BASE}/types?details=true", headers=r)
+    assert details.status_code == 200, details.text
+    (air_type,) = details.json()
+    assert air_type["type"] == "EntityType" and air_type["typeName"] == "AirQualityObserved"
+    assert air_type["id"] == "https://smartdatamodels.org/dataModel.Environment/AirQualityObserved"
+    assert air_type["attributeNames"] == ["NO2", "O3", "location"]
+
+
+def test_types_in_json_ld_carry_their_context(client, w, r):
+    create(client, w, air(1))
+    answer = client.get(f"{BASE}/types", headers={**r, "Accept": "application/ld+json"})
+    assert answer.status_code == 200
+    assert answer.headers["content-type"].startswith("application/ld+json")
+    assert answer.json()["typeList"] == ["AirQualityObserved"] and "@context" in answer.json()
+
+
+def test_no_entity_no_type(client, r):
+    assert client.get(f"{BASE}/types", headers=r).json()["typeList"] == []
+    assert client.get(f"{BASE}/types?details=true", headers=r).json() == []
