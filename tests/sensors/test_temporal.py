@@ -118,6 +118,24 @@ def test_ngsi_ld_writes_with_observed_at_join_the_history(client, w):
     assert "unit" not in body  # a property without observedAt has no history
 
 
+def test_relationships_written_with_observed_at_have_a_history(client, w):
+    # a bin moved from one collection round to another: its relationship's objects over time
+    bin_id = "urn:ngsi-ld:WasteContainer:r1"
+    create(client, w, {"id": bin_id, "type": "WasteContainer",
+                       "refRound": {"type": "Relationship", "object": "urn:ngsi-ld:Round:A",
+                                    "observedAt": "2026-11-29T08:00:00Z"}})
+    later = {"refRound": {"type": "Relationship", "object": "urn:ngsi-ld:Round:B",
+                          "observedAt": "2026-11-29T12:00:00Z"}}
+    assert client.patch(f"{BASE}/entities/{bin_id}/attrs", json=later, headers=w).status_code == 204
+    body = client.get(f"{BASE}/temporal/entities/{bin_id}", headers=w).json()
+    assert body["refRound"] == [
+        {"type": "Relationship", "object": "urn:ngsi-ld:Round:A", "observedAt": "2026-11-29T08:00:00Z"},
+        {"type": "Relationship", "object": "urn:ngsi-ld:Round:B", "observedAt": "2026-11-29T12:00:00Z"}]
+    simplified = client.get(f"{BASE}/temporal/entities/{bin_id}?options=temporalValues", headers=w).json()
+    assert simplified["refRound"] == {"type": "Relationship", "objects": [
+        ["urn:ngsi-ld:Round:A", "2026-11-29T08:00:00Z"], ["urn:ngsi-ld:Round:B", "2026-11-29T12:00:00Z"]]}
+
+
 def test_last_n_gives_the_last_instances_in_time_order(client, station):
     body = _get(client, f"/{AIR}", attrs="NO2", lastN="3").json()
     assert [i["value"] for i in body["NO2"]] == [118, 119, 120]

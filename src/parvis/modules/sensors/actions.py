@@ -113,12 +113,16 @@ def _add(session: Session, entity: EntityIn) -> Entity:
 
 
 def _record(session: Session, entity_id: str, attrs: Attrs) -> None:
-    """Properties written with ``observedAt`` join the temporal store (what the temporal API
-    shows), as device readings do; one already there is skipped."""
+    """Properties and Relationships written with ``observedAt`` join the temporal store (what the
+    temporal API shows; a relationship's object as its value), as device readings do; one already
+    there is skipped."""
     rows = []
     for iri, attr in attrs.items():
-        if attr.get("type") == "Property" and "observedAt" in attr and "value" in attr:
-            value = attr["value"]
+        if "observedAt" not in attr:
+            continue
+        kind = attr.get("type")
+        if (kind == "Property" and "value" in attr) or (kind == "Relationship" and "object" in attr):
+            value = attr["value"] if kind == "Property" else attr["object"]
             number = float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
             rows.append({"entity_id": entity_id, "attribute": iri, "observed_at": _parse(attr["observedAt"]),
                          "number": number, "value": value})

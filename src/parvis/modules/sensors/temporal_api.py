@@ -118,12 +118,14 @@ def temporal_entity(session: Any, row: Entity, ctx: ldctx.Context, ask: Temporal
         name = ctx.compact(iri)
         if aggregated:
             out[name] = {"type": kind, **temporal.aggregate(items, ask.methods, ask.window, ask.period)}
-        elif ask.representation == TEMPORAL_VALUES:
-            out[name] = {"type": kind, "values": [[i.value, ngsi.ngsi_time(i.at)] for i in items]}
+        elif ask.representation == TEMPORAL_VALUES:  # a relationship's are its "objects"
+            key = "objects" if kind == "Relationship" else "values"
+            out[name] = {"type": kind, key: [[i.value, ngsi.ngsi_time(i.at)] for i in items]}
         else:
             unit = current.get("unitCode") if isinstance(current, dict) else None
             extra = {"unitCode": unit} if unit else {}
-            out[name] = [{"type": kind, "value": i.value, "observedAt": ngsi.ngsi_time(i.at), **extra}
+            member = "object" if kind == "Relationship" else "value"
+            out[name] = [{"type": kind, member: i.value, "observedAt": ngsi.ngsi_time(i.at), **extra}
                          for i in items]
     return out
 
