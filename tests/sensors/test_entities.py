@@ -101,6 +101,15 @@ def test_an_id_in_the_path_must_be_a_uri(client, r):
     assert response.status_code == 400 and response.json()["type"] == ERR + "BadRequestData"
 
 
+def test_multi_attributes_are_refused_plainly(client, w):
+    entity = air(1, NO2=[{"type": "Property", "value": 40, "datasetId": "urn:ngsi-ld:Dataset:a"},
+                         {"type": "Property", "value": 42, "datasetId": "urn:ngsi-ld:Dataset:b"}])
+    response = client.post(f"{BASE}/entities", json=entity, headers=w)
+    assert response.status_code == 422 and response.json()["type"] == ERR + "OperationNotSupported"
+    assert "datasetId" in response.json()["detail"]
+    assert client.get(f"{BASE}/entities/urn:ngsi-ld:AirQualityObserved:1", headers=w).status_code == 404
+
+
 def test_body_too_large(client, w, settings):
     blob = {"id": "urn:x:1", "type": "T", "a": {"type": "Property", "value": "x" * 2_100_000}}
     response = client.post(f"{BASE}/entities", json=blob, headers=w)

@@ -180,6 +180,10 @@ def geometry(value: Any, what: str = "location") -> BaseGeometry:
 def parse_attribute(name: str, body: Any, ctx: Context, *, partial: bool = False,
                     depth: int = 0) -> dict[str, Any]:
     """One attribute (``partial``: a PATCH of some of its fields, type optional)."""
+    if isinstance(body, list):
+        raise NgsiError("OperationNotSupported", f"The attribute {name!r} is given as an array of "
+                        "instances: Parvis keeps one instance per attribute (multi-attributes told "
+                        "apart by datasetId are not supported). Send a single instance.")
     if not isinstance(body, dict):
         raise bad(f"The attribute {name!r} must be a JSON object with a type and a value.")
     kind = body.get("type")
