@@ -217,6 +217,23 @@ class Settings(BaseSettings):
         "parvis-sensors", description="MQTT client id of the listener: its persistent session keeps "
         "the messages that arrive while it is stopped (run one listener per id)."
     )
+    sensors_mqtt_protocol: Literal["5", "3.1.1"] = Field(
+        "5", description="MQTT version `parvis sensors listen` speaks: `5`, or `3.1.1` for a broker "
+        "without MQTT 5 (the broker's own in-flight window then applies, e.g. Mosquitto's "
+        "`max_inflight_messages`)."
+    )
+    sensors_mqtt_ca_file: str = Field(
+        "", description="CA certificates (PEM file) that sign the certificate of an `mqtts://` broker; "
+        "empty: the system's trusted CAs."
+    )
+    sensors_mqtt_cert_file: str = Field(
+        "", description="Client certificate (PEM file) the listener presents to an `mqtts://` broker "
+        "that asks for one; empty: none."
+    )
+    sensors_mqtt_key_file: str = Field(
+        "", description="Private key (PEM file) of `PARVIS_SENSORS_MQTT_CERT_FILE`, when it is not in "
+        "that file."
+    )
     sensors_max_past_hours: int = Field(
         168, ge=1, description="Oldest reading stored, in hours before it arrives; older ones are "
         "set aside as dead letters."

@@ -54,7 +54,9 @@ def listen(database_url: str | None, seconds: float) -> None:
     listener.start()
     if not listener.connected.wait(30):
         listener.stop()
-        raise click.ClickException(f"No MQTT broker answered at {settings.sensors_mqtt_url}.")
+        why = listener.subscriber.refused
+        raise click.ClickException(f"No MQTT broker answered at {settings.sensors_mqtt_url}"
+                                   + (f": {why}." if why else "."))
     click.echo(f"listening on {settings.sensors_mqtt_url} ({listener.topic})")
     sys.stdout.flush()
     deadline = time.monotonic() + seconds if seconds else None
@@ -92,7 +94,7 @@ def simulate(database_url: str | None, minutes: int, live: bool, step: int, seed
     road segment jams for --jam-minutes from the start of the live readings (or from now)."""
     from parvis.modules.sensors import demo_sensors
     from parvis.modules.sensors import simulate as sim
-    from parvis.modules.sensors.mqtt import publish
+    from parvis.modules.sensors.mqtt import broker, publish, tls_context
 
     settings, db = _db(database_url)
     try:
@@ -103,10 +105,16 @@ def simulate(database_url: str | None, minutes: int, live: bool, step: int, seed
     if not direct:
         db.dispose()
 
+    try:  # a broker URL or a TLS file that cannot be used: said at once
+        tls = None if direct or not broker(settings.sensors_mqtt_url).tls else tls_context(settings)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+
     def send(times: Any) -> int:
         if direct:
             return _store(db, settings, simulator, times)
-        return publish(settings.sensors_mqtt_url, sim.messages(simulator, settings.demo_iot_api_key, times))
+        return publish(settings.sensors_mqtt_url, sim.messages(simulator, settings.demo_iot_api_key, times),
+                       ssl_context=tls)
 
     if not devices:
         raise click.ClickException("The database has no district: run `parvis demo` first.")

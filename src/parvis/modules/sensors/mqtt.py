@@ -1,8 +1,9 @@
 """The MQTT side of the hub: a listener that subscribes to the broker and stores what devices
 publish, and a publisher (paho-mqtt) for ``parvis simulate``.
 
-The listener speaks MQTT 5 (``ingest_mqtt5.Subscriber``) with a persistent session (fixed client
-id, no clean start, a session that outlives a restart) and acknowledges a QoS 1 message only once
+The listener speaks MQTT 5, or 3.1.1 (``PARVIS_SENSORS_MQTT_PROTOCOL``), through
+``ingest_mqtt5.Subscriber``, over TCP or TLS (``mqtts://``), with a persistent session (fixed
+client id, no clean start, a session that outlives a restart) and acknowledges a QoS 1 message only once
 its batch is committed: a listener killed at any moment loses nothing, the broker delivers again
 what was not acknowledged, and the store ignores the repeats. Between the network thread and the
 writer sits a bounded inbox (``PARVIS_SENSORS_QUEUE_MAX`` messages); when the database cannot keep
@@ -16,6 +17,7 @@ client id (docs/sensors-ingestion-performance.md).
 from __future__ import annotations
 
 import logging
+import ssl
 import threading
 import time
 from collections import deque
@@ -31,7 +33,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from parvis.kernel.db import Database, utcnow
 from parvis.modules.sensors import ingest as ingestion
 from parvis.modules.sensors.counts import record_counts
-from parvis.modules.sensors.ingest_mqtt5 import Received, Subscriber
+from parvis.modules.sensors.ingest_mqtt5 import MQTT5, MQTT311, Received, Subscriber
 from parvis.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -39,15 +41,54 @@ SESSION_EXPIRY = 7 * 24 * 3600  # seconds the broker keeps a stopped listener's 
 RECEIVE_MAXIMUM = 5000
 
 
-def broker_address(url: str) -> tuple[str, int]:
-    """``mqtt://host:port`` (or ``host:port``) -> (host, port). TLS (``mqtts://``) is not spoken
-    yet: refused plainly rather than tried in clear text (bridge a local Mosquitto to a remote
-    TLS broker, or run the listener beside the broker)."""
+PROTOCOL_LEVELS = {"5": MQTT5, "3.1.1": MQTT311}
+_PLAIN, _TLS = ("mqtt", "tcp"), ("mqtts", "ssl")
+
+
+class Broker(NamedTuple):
+    host: str
+    port: int
+    tls: bool
+    username: str | None = None
+    password: str | None = None
+
+
+def broker(url: str) -> Broker:
+    """``mqtt://[user:password@]host[:port]`` (or ``host:port``; port 1883), or
+    ``mqtts://...`` for TLS (port 8883). Other schemes (WebSockets) are refused plainly."""
     parts = urlsplit(url if "://" in url else f"mqtt://{url}")
-    if parts.scheme not in ("mqtt", "tcp"):
-        raise ValueError(f"The MQTT broker URL {url!r} is not mqtt://host:port: Parvis does not speak "
-                         f"{parts.scheme}:// yet (bridge a local Mosquitto to a TLS broker instead).")
-    return parts.hostname or "127.0.0.1", parts.port or 1883
+    if parts.scheme not in _PLAIN + _TLS:
+        raise ValueError(f"The MQTT broker URL {url!r} is neither mqtt://host:port nor mqtts://host:port: "
+                         f"Parvis does not speak {parts.scheme}://.")
+    tls = parts.scheme in _TLS
+    return Broker(parts.hostname or "127.0.0.1", parts.port or (8883 if tls else 1883), tls,
+                  unquote(parts.username) if parts.username else None,
+                  unquote(parts.password) if parts.password else None)
+
+
+def broker_address(url: str) -> tuple[str, int]:
+    """``mqtt://host:port``, ``mqtts://host:port`` or ``host:port`` -> (host, port)."""
+    found = broker(url)
+    return found.host, found.port
+
+
+def tls_context(settings: Settings) -> ssl.SSLContext:
+    """The TLS of an ``mqtts://`` broker: its certificate checked against the system's CAs or
+    ``PARVIS_SENSORS_MQTT_CA_FILE``, its name against the URL's host; a client certificate when
+    ``PARVIS_SENSORS_MQTT_CERT_FILE`` is set. Unreadable files: ValueError, naming the setting."""
+    ca_file = settings.sensors_mqtt_ca_file or None
+    try:
+        context = ssl.create_default_context(cafile=ca_file)
+    except (OSError, ssl.SSLError) as exc:
+        raise ValueError(f"PARVIS_SENSORS_MQTT_CA_FILE={ca_file}: cannot be used ({exc})") from None
+    if settings.sensors_mqtt_cert_file:
+        try:
+            context.load_cert_chain(settings.sensors_mqtt_cert_file, settings.sensors_mqtt_key_file or None)
+        except (OSError, ssl.SSLError) as exc:
+            raise ValueError(f"PARVIS_SENSORS_MQTT_CERT_FILE={settings.sensors_mqtt_cert_file} "
+                             f"(key: {settings.sensors_mqtt_key_file or 'in the same file'}): cannot be "
+                             f"used ({exc})") from None
+    return context
 
 
 class _Item(NamedTuple):
@@ -112,17 +153,16 @@ class Listener:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._writer = threading.Thread(target=self._write_loop, name="sensors-writer", daemon=True)
-        host, port = broker_address(settings.sensors_mqtt_url)
-        parts = urlsplit(settings.sensors_mqtt_url if "://" in settings.sensors_mqtt_url
-                         else f"mqtt://{settings.sensors_mqtt_url}")
+        address = broker(settings.sensors_mqtt_url)
         # How many unacknowledged messages the broker may send at once: our acknowledgements wait
         # for a commit, so a small window (MQTT 3's brokers use ~20) would cap the stream at
-        # window / commit time.
-        self.subscriber = Subscriber(host, port, client_id or settings.sensors_mqtt_client_id, self.topic,
-                                     self._on_messages, session_expiry=SESSION_EXPIRY,
+        # window / commit time. MQTT 3.1.1 cannot ask: the broker's setting applies.
+        self.subscriber = Subscriber(address.host, address.port, client_id or settings.sensors_mqtt_client_id,
+                                     self.topic, self._on_messages, session_expiry=SESSION_EXPIRY,
                                      receive_maximum=min(RECEIVE_MAXIMUM, settings.sensors_queue_max),
-                                     username=unquote(parts.username) if parts.username else None,
-                                     password=unquote(parts.password) if parts.password else None)
+                                     username=address.username, password=address.password,
+                                     level=PROTOCOL_LEVELS[settings.sensors_mqtt_protocol],
+                                     ssl_context=tls_context(settings) if address.tls else None)
         self.connected = self.subscriber.connected
 
     # ---------------------------------------------------------------- network thread
@@ -234,12 +274,18 @@ class Listener:
 
 
 def publish(url: str, items: Iterable[tuple[str, dict[str, Any]]], *, qos: int = 1,
-            client_id: str = "parvis-simulate", pace: float = 0.0) -> int:
+            client_id: str = "parvis-simulate", pace: float = 0.0,
+            ssl_context: ssl.SSLContext | None = None) -> int:
     """Publish (topic, measures) pairs; returns how many were published (each acknowledged by
-    the broker at QoS 1). ``pace``: seconds to wait between messages."""
-    host, port = broker_address(url)
+    the broker at QoS 1). ``pace``: seconds to wait between messages. ``mqtts://``: TLS with
+    ``ssl_context`` (default: the system's CAs)."""
+    address = broker(url)
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id)
-    client.connect(host, port, keepalive=30)
+    if address.tls:
+        client.tls_set_context(ssl_context or ssl.create_default_context())
+    if address.username is not None:
+        client.username_pw_set(address.username, address.password)
+    client.connect(address.host, address.port, keepalive=30)
     client.loop_start()
     sent = 0
     try:
