@@ -2,9 +2,10 @@
 
 NGSI-LD entity types and attribute names are JSON-LD terms: Parvis stores their full IRIs and
 compacts them with the context of each request. The contexts Parvis knows (the NGSI-LD core
-context, a merged Smart Data Models context) ship with the package and are served by URL from
-memory; nothing is fetched at run time unless an operator lists a URL in an allow-list, and then
-only through the loader given by the caller.
+context, a merged Smart Data Models context and the contexts of the Smart Data Models subjects
+it reads) ship with the package and are served by URL from memory; nothing is fetched at run
+time unless an operator lists a URL in an allow-list, and then only through the loader given by
+the caller.
 
 Only what NGSI-LD payloads use is supported: term -> IRI (string or ``{"@id": ...}``), compact
 IRIs through prefixes (``ngsi-ld:location``), ``@vocab``, and lists mixing URLs and objects.
@@ -24,15 +25,35 @@ SDM_CONTEXT_URL = "https://smartdatamodels.org/context.jsonld"
 DEFAULT_VOCAB = "https://uri.etsi.org/ngsi-ld/default-context/"
 NGSI_LD = "https://uri.etsi.org/ngsi-ld/"
 
-# URL -> file shipped in ``contexts/``. Older core context URLs resolve to the same terms.
+CORE_FILE = "ngsi-ld-core-context-v1.8.jsonld"
+# The ETSI core context URLs clients send: every version from 1.3 on maps the terms Parvis uses
+# (Property, value, object, observedAt, location...) to the same IRIs, so all answer with v1.8.
+CORE_CONTEXT_URLS = (
+    CORE_CONTEXT_URL,
+    "https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context.jsonld",
+    *(f"https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context-v1.{minor}.jsonld" for minor in range(3, 8)),
+)
+# Smart Data Models subjects whose types Parvis reads (traffic, parking, air, waste). Each has its
+# own context, published at these URLs and used by the models' examples; Parvis ships, for each,
+# the terms it knows with the IRIs that subject's context gives them (they differ between
+# subjects for shared names: ``refDevice``, ``category``, ``occupancy``...). A subject's other
+# terms fall into the default vocabulary.
+SDM_SUBJECTS = ("Environment", "Parking", "Transportation", "WasteManagement")
+
+
+def _subject_urls(subject: str) -> tuple[str, ...]:
+    return (f"https://raw.githubusercontent.com/smart-data-models/dataModel.{subject}/master/context.jsonld",
+            f"https://smart-data-models.github.io/dataModel.{subject}/context.jsonld")
+
+
+# URL -> file shipped in ``contexts/``. The umbrella context in smart-data-models/data-models
+# (raw.githubusercontent.com/.../data-models/master/context.jsonld) is not among them: it is an
+# obsolete copy with other IRIs (``https://uri.fiware.org/ns/data-models#...``).
 SHIPPED: dict[str, str] = {
-    CORE_CONTEXT_URL: "ngsi-ld-core-context-v1.8.jsonld",
-    "https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context.jsonld": "ngsi-ld-core-context-v1.8.jsonld",
-    "https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context-v1.6.jsonld": "ngsi-ld-core-context-v1.8.jsonld",
-    "https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context-v1.7.jsonld": "ngsi-ld-core-context-v1.8.jsonld",
+    **dict.fromkeys(CORE_CONTEXT_URLS, CORE_FILE),
     SDM_CONTEXT_URL: "smart-data-models-context.jsonld",
-    "https://raw.githubusercontent.com/smart-data-models/data-models/master/context.jsonld":
-        "smart-data-models-context.jsonld",
+    **{url: f"smart-data-models-{subject}-context.jsonld"
+       for subject in SDM_SUBJECTS for url in _subject_urls(subject)},
 }
 
 MAX_CONTEXT_DEPTH = 5
@@ -58,9 +79,12 @@ def refuse(url: str) -> Any:
                                       "shipped contexts and those the city allows are used).")
 
 
-@cache
 def shipped_document(url: str) -> dict[str, Any]:
-    name = SHIPPED[url]
+    return _shipped_file(SHIPPED[url])
+
+
+@cache
+def _shipped_file(name: str) -> dict[str, Any]:
     text = (resources.files(__package__) / "contexts" / name).read_text(encoding="utf-8")
     return json.loads(text)
 
