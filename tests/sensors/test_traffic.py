@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import orjson
 import pytest
+from lxml import html
 from sqlalchemy import select
 from tests import factories
 from tests.web_helpers import sign_in
@@ -77,14 +78,17 @@ def city_with_segment(db, settings):
                                  entity_id=f"urn:ngsi-ld:TrafficFlowObserved:seg-{n}",
                                  entity_type="TrafficFlowObserved",
                                  attributes={"s": "averageVehicleSpeed", "mc": "motorcycleIntensity",
-                                             "car": "carIntensity", "hv": "heavyVehicleIntensity"},
+                                             "car": "carIntensity", "hv": "heavyVehicleIntensity",
+                                             "smc": "motorcycleAverageSpeed", "scar": "carAverageSpeed",
+                                             "omc": "motorcycleOccupancy", "ocar": "carOccupancy"},
                                  lon=107.58, lat=16.46,
                                  static={"freeFlowSpeed": 40, "name": f"Lê Lợi {n}", "length": 420})
         actions.append_attributes(db, f"urn:ngsi-ld:TrafficFlowObserved:seg-{n}",
                                   {actions.attribute_iri("location"): {"type": "GeoProperty", "value": line}})
         now = utcnow().replace(microsecond=0)
         batch = [ingest.Message(KEY, f"seg-{n}", orjson.dumps(
-            {"s": speed + k, "mc": 40, "car": 8, "hv": 2, "t": (now - timedelta(minutes=k)).isoformat()}),
+            {"s": speed + k, "mc": 40, "car": 8, "hv": 2, "smc": speed + 3, "scar": speed - 1,
+             "omc": 0.12, "ocar": 0.05, "t": (now - timedelta(minutes=k)).isoformat()}),
             now) for k in range(3)]
         assert ingest.ingest(db, settings, batch).dead == 0
     return people
@@ -142,6 +146,18 @@ def test_the_segment_page_draws_todays_charts_against_the_typical_weekday(client
     assert "Lê Lợi 1" in text and "los-F" in text and "motorcycles" in text
     assert "Congestion on" not in text  # the environment agent does not see mobility's events
     assert client.get("/sensors/traffic/no-such-segment").status_code == 404
+
+
+def test_the_segment_page_gives_count_speed_and_occupancy_by_vehicle_class(client, db, settings,
+                                                                       city_with_segment):
+    as_(client, db, settings, city_with_segment, "mob@example.org")
+    page = html.fromstring(client.get("/sensors/traffic/seg-2").text)
+    rows = {tr.get("data-class"): [td.text_content().strip() for td in tr.findall("td")]
+            for tr in page.xpath('//table[@class="traffic-classes"]/tbody/tr')}
+    assert rows["motorcycle"] == ["40", "41 km/h", "12.0 %"]
+    assert rows["car"] == ["8", "37 km/h", "5.0 %"]
+    assert rows["heavyVehicle"] == ["2", "—", "—"]  # counted, its speed not measured
+    assert page.xpath('//table[@class="traffic-classes"]/caption/text()') == ["By vehicle class"]
 
 
 def test_the_segment_page_of_an_admin_lists_its_congestion_events(client, db, settings, city_with_segment):

@@ -38,12 +38,36 @@ ENTITY_TYPES: dict[str, str] = {"traffic": "TrafficFlowObserved", "parking": "Of
 # object id sent by the device -> Smart Data Models attribute name
 ATTRIBUTES: dict[str, dict[str, str]] = {
     "traffic": {"f": "intensity", "mc": "motorcycleIntensity", "car": "carIntensity",
-                "hv": "heavyVehicleIntensity", "s": "averageVehicleSpeed", "o": "occupancy"},
+                "hv": "heavyVehicleIntensity", "s": "averageVehicleSpeed", "o": "occupancy",
+                "smc": "motorcycleAverageSpeed", "scar": "carAverageSpeed", "shv": "heavyVehicleAverageSpeed",
+                "omc": "motorcycleOccupancy", "ocar": "carOccupancy", "ohv": "heavyVehicleOccupancy"},
     "parking": {"free": "availableSpotNumber", "occ": "occupiedSpotNumber"},
     "air": {"pm25": "pm25", "pm10": "pm10", "no2": "no2", "o3": "o3"},
     "waste": {"fill": "fillingLevel", "temp": "temperature"},
 }
 TIME_KEY = "t"  # the reading's own time (ISO 8601 with offset), as IoT agents' TimeInstant
+# metres of road a vehicle of each class takes with its spacing, and how its speed departs from
+# the segment's as the segment fills: motorcycles weave through queues, trucks and buses lag
+_CLASS_LENGTH = {"mc": 2.5, "car": 6.0, "hv": 12.0}
+_CLASS_SPEED = {"mc": (1.0, 0.35), "car": (1.0, -0.05), "hv": (0.85, 0.0)}  # (factor, + per congestion)
+
+
+def by_class(measures: dict[str, Any], free_flow_kmh: float) -> dict[str, Any]:
+    """Speed (km/h) and occupancy share of each vehicle class of a traffic reading, from its
+    counts, speed and occupancy (``smc``/``scar``/``shv``, ``omc``/``ocar``/``ohv``): the class
+    occupancies add up to the segment's, in proportion to the time each class's vehicles cover a
+    detector (count x length / speed)."""
+    speed = float(measures["s"])
+    congestion = max(0.0, 1 - speed / free_flow_kmh) if free_flow_kmh > 0 else 0.0
+    speeds = {c: max(1.0, speed * (factor + slope * congestion))
+              for c, (factor, slope) in _CLASS_SPEED.items()}
+    cover = {c: measures[c] * _CLASS_LENGTH[c] / speeds[c] for c in _CLASS_LENGTH}
+    total = sum(cover.values())
+    out: dict[str, Any] = {}
+    for c in _CLASS_LENGTH:
+        out[f"s{c}"] = round(speeds[c], 1) if measures[c] else None
+        out[f"o{c}"] = round(measures["o"] * cover[c] / total, 3) if total else 0.0
+    return {k: v for k, v in out.items() if v is not None}
 
 
 @dataclass(frozen=True)
@@ -162,8 +186,9 @@ class Simulator:
         # metres of road a vehicle takes (motorcycles ~2.5 m with spacing, cars ~6, heavy ~12)
         length = (2.5 * motorcycles + 6.0 * (flow - motorcycles - heavy) + 12.0 * heavy) / max(flow, 1)
         occupancy = min(1.0, flow * length / (speed * 1000 / 60) / 2)  # two lanes of detectors
-        return {"f": flow, "mc": motorcycles, "car": flow - motorcycles - heavy, "hv": heavy,
-                "s": round(speed, 1), "o": round(occupancy, 3)}
+        measures = {"f": flow, "mc": motorcycles, "car": flow - motorcycles - heavy, "hv": heavy,
+                    "s": round(speed, 1), "o": round(occupancy, 3)}
+        return {**measures, **by_class(measures, d.free_flow_kmh)}
 
     def _jammed(self, d: Device, measures: dict[str, Any], stamp: str) -> dict[str, Any]:
         """A jam: vehicles crawl at a sixth of the free-flow speed, the detectors stay covered and
@@ -172,9 +197,10 @@ class Simulator:
         flow = round(d.capacity * rng.uniform(0.25, 0.35))
         motorcycles = round(flow * 0.8)
         heavy = round((flow - motorcycles) * 0.1)
-        return {**measures, "f": flow, "mc": motorcycles, "car": flow - motorcycles - heavy, "hv": heavy,
-                "s": round(d.free_flow_kmh * rng.uniform(0.12, 0.2), 1),
-                "o": round(rng.uniform(0.75, 0.95), 3)}
+        jammed = {"f": flow, "mc": motorcycles, "car": flow - motorcycles - heavy, "hv": heavy,
+                  "s": round(d.free_flow_kmh * rng.uniform(0.12, 0.2), 1),
+                  "o": round(rng.uniform(0.75, 0.95), 3)}
+        return {**measures, **jammed, **by_class(jammed, d.free_flow_kmh)}
 
     def _parking(self, d: Device, hour: float, weekend: bool, minutes: float, _local: datetime
                  ) -> dict[str, Any]:

@@ -34,6 +34,10 @@ OCCUPANCY = attribute_iri("occupancy")
 LENGTH = attribute_iri("length")
 NAME = attribute_iri("name")
 CLASSES = {name: attribute_iri(name) for name in PCU}
+# per vehicle class (Parvis' own attributes, beside SDM's per-segment ones): count, speed, occupancy
+VEHICLE_CLASSES = ("motorcycle", "car", "heavyVehicle")
+CLASS_SPEEDS = {c: attribute_iri(f"{c}AverageSpeed") for c in VEHICLE_CLASSES}
+CLASS_OCCUPANCIES = {c: attribute_iri(f"{c}Occupancy") for c in VEHICLE_CLASSES}
 
 
 def congestion_index(speed_kmh: float, free_flow_kmh: float) -> float:
@@ -98,3 +102,11 @@ def pcu(counts: dict[str, float | None]) -> float | None:
 def classes(attrs: dict[str, Any]) -> dict[str, float | None]:
     """The per-class intensities (short names) of a TrafficFlowObserved entity's attributes."""
     return {name: _number(attrs, iri) for name, iri in CLASSES.items()}
+
+
+def by_class(attrs: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each vehicle class (motorcycles first) with its count in the last minute, its average
+    speed (km/h) and its share of the detectors' occupancy (0-1); None where not measured."""
+    return [{"class": c, "count": _number(attrs, CLASSES[f"{c}Intensity"]),
+             "speed": _number(attrs, CLASS_SPEEDS[c]), "occupancy": _number(attrs, CLASS_OCCUPANCIES[c])}
+            for c in VEHICLE_CLASSES]

@@ -72,7 +72,8 @@ def segment(session: Session, segment_slug: str) -> dict[str, Any] | None:
         Entity.id == entity_id_of(segment_slug), Entity.type == TRAFFIC_TYPE)).first()
     if row is None:
         return None
-    return {**properties(row.id, row.attrs or {}), "geometry": row.location}
+    return {**properties(row.id, row.attrs or {}), "classes": traffic.by_class(row.attrs or {}),
+            "geometry": row.location}
 
 
 @dataclass

@@ -4,7 +4,8 @@
   service (A-F), refreshed every ``PARVIS_SENSORS_TRAFFIC_REFRESH_SECONDS`` by
   ``static/traffic.js``; without JavaScript, the table of segments says the same.
 - ``GET /sensors/traffic/segments.geojson``: the segments and their state.
-- ``GET /sensors/traffic/{segment}``: one segment: its state, vehicles by class, and charts (inline
+- ``GET /sensors/traffic/{segment}``: one segment: its state, vehicles by class (count, speed and
+  occupancy of motorcycles, cars, trucks and buses), and charts (inline
   SVG) of today's speed and flows by hour against the typical profile of the weekday.
 """
 
@@ -31,6 +32,7 @@ PERMISSION = "department.view"
 LEVEL_LABELS = {"A": N_("A: free flow"), "B": N_("B: reasonably free flow"), "C": N_("C: stable flow"),
                 "D": N_("D: approaching unstable flow"), "E": N_("E: unstable flow"), "F": N_("F: jammed")}
 NO_DATA = N_("No data yet")
+CLASS_LABELS = {"motorcycle": N_("Motorcycles"), "car": N_("Cars"), "heavyVehicle": N_("Trucks and buses")}
 CHARTS = {
     "averageVehicleSpeed": (N_("Speed (km/h)"), N_("Average speed by hour, in km/h")),
     "motorcycleIntensity": (N_("Motorcycles per minute"), N_("Motorcycles counted per minute, by hour")),
@@ -108,6 +110,7 @@ def segment_page(request: Request, segment: str,
         "segment": found, "level_labels": _labels(), "no_data": _(NO_DATA), "charts": charts,
         "has_typical": any(s.typical for s in series.values()), "table": _table(series),
         "weekday": _weekday(local.weekday()),
+        "class_labels": {c: _(label) for c, label in CLASS_LABELS.items()},
         "events": _congestion_events(request, principal, found["entityId"], status=None)})
 
 
