@@ -1,4 +1,4 @@
-"""``GET /types``: the entity types a client may read, with their attributes on request."""
+"""``GET /types`` and ``GET /attributes``: the entity types and attribute names a client may read."""
 
 from __future__ import annotations
 
@@ -41,3 +41,20 @@ def test_types_in_json_ld_carry_their_context(client, w, r):
 def test_no_entity_no_type(client, r):
     assert client.get(f"{BASE}/types", headers=r).json()["typeList"] == []
     assert client.get(f"{BASE}/types?details=true", headers=r).json() == []
+
+
+def test_the_attributes_a_client_may_read(client, w, r):
+    create(client, w, air(1, O3={"type": "Property", "value": 60}))
+    create(client, w, {"id": "urn:ngsi-ld:ParkingSpot:1", "type": "ParkingSpot",
+                       "status": {"type": "Property", "value": "free"},
+                       "location": {"type": "GeoProperty", "value": {"type": "Point", "coordinates": [107.5, 16.4]}}})
+    create(client, w, {"id": "urn:ngsi-ld:Meter:1", "type": "Meter", "reading": {"type": "Property", "value": 3}})
+    listed = client.get(f"{BASE}/attributes", headers=r).json()
+    assert listed["type"] == "AttributeList" and listed["id"].startswith("urn:ngsi-ld:AttributeList:")
+    assert listed["attributeList"] == ["NO2", "O3", "location", "reading", "status"]
+    anonymous = client.get(f"{BASE}/attributes", headers={"Link": link(SDM)}).json()
+    assert "reading" not in anonymous["attributeList"]  # only a private type's entities hold it
+    details = {a["attributeName"]: a for a in client.get(f"{BASE}/attributes?details=true", headers=r).json()}
+    assert details["location"]["typeNames"] == ["AirQualityObserved", "ParkingSpot"]
+    assert details["status"] == {"id": "https://uri.etsi.org/ngsi-ld/status", "type": "Attribute",
+                                 "attributeName": "status", "typeNames": ["ParkingSpot"]}

@@ -371,6 +371,29 @@ def list_entity_types(request: Request) -> Response:
     return answer(request, payload, ctx)
 
 
+@router.get("/attributes", summary="NGSI-LD: the attributes available")
+def list_attributes(request: Request) -> Response:
+    """An ``AttributeList`` of the attribute names of the entities this client may read;
+    ``details=true``: an ``Attribute`` per name with the types whose entities hold it."""
+    access = access_of(request)
+    neg.accepted(request.headers.get("accept"))
+    ctx = read_context(request)
+    readable = None if access.can_read else set(access.public_types)
+    with request.app.state.db.read() as session:
+        holders: dict[str, set[str]] = {}
+        for type_iri, attrs in queries.type_attributes(session, readable).items():
+            for attr in attrs:
+                holders.setdefault(attr, set()).add(type_iri)
+    names = sorted(holders, key=ctx.compact)
+    if request.query_params.get("details") == "true":
+        payload: Any = [{"id": a, "type": "Attribute", "attributeName": ctx.compact(a),
+                         "typeNames": sorted(ctx.compact(t) for t in holders[a])} for a in names]
+    else:
+        payload = {"id": f"urn:ngsi-ld:AttributeList:{uuid.uuid4()}", "type": "AttributeList",
+                   "attributeList": [ctx.compact(a) for a in names]}
+    return answer(request, payload, ctx)
+
+
 def entity_query(request: Request, ctx: ldctx.Context, access: Access) -> queries.EntityQuery:
     """The entity query the parameters of ``GET /entities`` (and of the temporal query) ask for."""
     params = request.query_params
