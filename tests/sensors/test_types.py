@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from conftest import BASE, SDM, air, create, link
 
 
@@ -58,3 +60,42 @@ def test_the_attributes_a_client_may_read(client, w, r):
     assert details["location"]["typeNames"] == ["AirQualityObserved", "ParkingSpot"]
     assert details["status"] == {"id": "https://uri.etsi.org/ngsi-ld/status", "type": "Attribute",
                                  "attributeName": "status", "typeNames": ["ParkingSpot"]}
+
+
+def test_one_types_information(client, w, r):
+    create(client, w, air(1, O3={"type": "Property", "value": 60}))
+    create(client, w, air(2, refDevice={"type": "Relationship", "object": "urn:ngsi-ld:Device:2"}))
+    info = client.get(f"{BASE}/types/AirQualityObserved", headers=r)
+    assert info.status_code == 200, info.text
+    body = info.json()
+    assert body["type"] == "EntityTypeInformation" and body["typeName"] == "AirQualityObserved"
+    assert body["entityCount"] == 2
+    assert {(a["attributeName"], tuple(a["attributeTypes"])) for a in body["attributeDetails"]} == {
+        ("NO2", ("Property",)), ("O3", ("Property",)), ("location", ("GeoProperty",)),
+        ("refDevice", ("Relationship",))}
+    by_iri = client.get(f"{BASE}/types/{quote(body['id'], safe='')}", headers=r)
+    assert by_iri.status_code == 200 and by_iri.json()["entityCount"] == 2
+    missing = client.get(f"{BASE}/types/NoSuchType", headers=r)
+    assert missing.status_code == 404 and missing.json()["type"].endswith("ResourceNotFound")
+
+
+def test_a_private_types_information_is_not_told_without_a_key(client, w, r):
+    create(client, w, {"id": "urn:ngsi-ld:Meter:1", "type": "Meter", "reading": {"type": "Property", "value": 3}})
+    assert client.get(f"{BASE}/types/Meter", headers=r).json()["entityCount"] == 1
+    anonymous = client.get(f"{BASE}/types/Meter", headers={"Link": link(SDM)})
+    assert anonymous.status_code == 404  # as good as absent, as an entity of that type would be
+    assert client.get(f"{BASE}/attributes/reading", headers={"Link": link(SDM)}).status_code == 404
+
+
+def test_one_attributes_information(client, w, r):
+    create(client, w, air(1))
+    create(client, w, air(2))
+    create(client, w, {"id": "urn:ngsi-ld:ParkingSpot:1", "type": "ParkingSpot",
+                       "location": {"type": "GeoProperty", "value": {"type": "Point", "coordinates": [107.5, 16.4]}}})
+    info = client.get(f"{BASE}/attributes/location", headers=r)
+    assert info.status_code == 200, info.text
+    assert info.json() == {"id": "https://uri.etsi.org/ngsi-ld/location", "type": "Attribute",
+                           "attributeName": "location", "attributeCount": 3, "attributeTypes": ["GeoProperty"],
+                           "typeNames": ["AirQualityObserved", "ParkingSpot"]}
+    missing = client.get(f"{BASE}/attributes/nothing", headers=r)
+    assert missing.status_code == 404 and missing.json()["type"].endswith("ResourceNotFound")

@@ -147,20 +147,26 @@ def entity_types(session: Session, readable: set[str] | None) -> list[str]:
     return list(session.scalars(stmt))
 
 
-_TYPE_ATTRIBUTES = {  # each type with each attribute name its entities hold, listed by the database
-    "sqlite": "SELECT DISTINCT e.type, j.key FROM sensors_entities AS e, json_each(e.attrs) AS j",
-    "postgresql": "SELECT DISTINCT type, json_object_keys(attrs) FROM sensors_entities",
+_CENSUS = {  # (type, attribute, the attribute's kind, how many entities), counted by the database
+    "sqlite": "SELECT e.type, j.key, json_extract(j.value, '$.type'), count(*) "
+              "FROM sensors_entities AS e, json_each(e.attrs) AS j {where} GROUP BY 1, 2, 3",
+    "postgresql": "SELECT e.type, j.key, j.value->>'type', count(*) "
+                  "FROM sensors_entities AS e, json_each(e.attrs) AS j {where} GROUP BY 1, 2, 3",
 }
 
 
-def type_attributes(session: Session, readable: set[str] | None) -> dict[str, set[str]]:
-    """Per type (full IRI): the attribute IRIs its entities hold; only ``readable`` types if given."""
-    out: dict[str, set[str]] = {t: set() for t in entity_types(session, readable)}
-    dialect = session.get_bind().dialect.name
-    for type_iri, attribute in session.execute(text(_TYPE_ATTRIBUTES[dialect])):
-        if type_iri in out:
-            out[type_iri].add(attribute)
-    return out
+def attribute_census(session: Session, readable: set[str] | None, *, type_iri: str | None = None
+                     ) -> list[tuple[str, str, str, int]]:
+    """(type, attribute IRI, its kind such as ``Property``, how many entities) for the stored
+    entities, of one type if given; only ``readable`` types if given."""
+    rows = session.execute(text(_CENSUS[session.get_bind().dialect.name].format(
+        where="WHERE e.type = :type" if type_iri is not None else "")),
+        {"type": type_iri} if type_iri is not None else {})
+    return [(t, a, k or "Property", n) for t, a, k, n in rows if readable is None or t in readable]
+
+
+def type_count(session: Session, type_iri: str) -> int:
+    return session.scalar(select(func.count()).select_from(Entity).where(Entity.type == type_iri)) or 0
 
 
 def entities(session: Session, query: EntityQuery) -> tuple[list[Entity], int | None]:
