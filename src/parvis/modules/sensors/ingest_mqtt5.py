@@ -17,7 +17,7 @@ means nothing on the new one): the broker sends that message again and the store
 MQTT 3.1.1 (protocol level 4), for brokers without MQTT 5: the same packets without properties
 (CONNECT with clean session off, so the broker keeps the session until its own expiry; no Receive
 Maximum, so the broker's own in-flight window applies). The protocol is chosen once per
-subscriber, and so is the parser: the MQTT 5 path does no extra work per message.
+subscriber.
 
 TLS: given an ``ssl.SSLContext``, the connection is wrapped (the broker's name checked against
 its certificate). An SSL connection is not used by two threads at once: the reader waits for data
@@ -126,8 +126,9 @@ def subscribe_packet(mid: int, topic: str, level: int = MQTT5) -> bytes:
 
 
 def parse(buf: bytearray, on_publish: Callable[[Received], None],
-          on_other: Callable[[int, bytes], None]) -> int:
-    """Handle every complete packet at the start of ``buf``; how many bytes were used."""
+          on_other: Callable[[int, bytes], None], properties: bool = True) -> int:
+    """Handle every complete packet at the start of ``buf``; how many bytes were used.
+    ``properties``: MQTT 5's PUBLISH carries properties, MQTT 3.1.1's does not."""
     pos, size = 0, len(buf)
     while size - pos >= 2:
         first = buf[pos]
@@ -155,7 +156,7 @@ def parse(buf: bytearray, on_publish: Callable[[Received], None],
                 mid = (buf[j] << 8) | buf[j + 1]
                 j += 2
             plen, shift = 0, 0
-            while True:  # properties: skipped (no topic alias is allowed us: we announce none)
+            while properties:  # skipped (no topic alias is allowed us: we announce none)
                 digit = buf[j]
                 j += 1
                 plen |= (digit & 0x7F) << shift
@@ -163,43 +164,6 @@ def parse(buf: bytearray, on_publish: Callable[[Received], None],
                     break
                 shift += 7
             on_publish(Received(topic, bytes(buf[j + plen:end]), mid, qos))
-        else:
-            on_other(first, bytes(buf[i:end]))
-        pos = end
-    return pos
-
-
-def parse_311(buf: bytearray, on_publish: Callable[[Received], None],
-              on_other: Callable[[int, bytes], None]) -> int:
-    """``parse`` for MQTT 3.1.1, whose PUBLISH has no properties (a copy rather than a flag
-    tested per message in ``parse``)."""
-    pos, size = 0, len(buf)
-    while size - pos >= 2:
-        first = buf[pos]
-        i, length, shift = pos + 1, 0, 0
-        while True:
-            if i >= size:
-                return pos
-            digit = buf[i]
-            i += 1
-            length |= (digit & 0x7F) << shift
-            if digit < 0x80:
-                break
-            shift += 7
-            if shift > 21:
-                raise ProtocolError("malformed remaining length")
-        end = i + length
-        if end > size:
-            return pos
-        if first >> 4 == PUBLISH:
-            qos = (first >> 1) & 3
-            j = i + 2 + ((buf[i] << 8) | buf[i + 1])
-            topic = buf[i + 2:j].decode("utf-8", "replace")
-            mid = 0
-            if qos:
-                mid = (buf[j] << 8) | buf[j + 1]
-                j += 2
-            on_publish(Received(topic, bytes(buf[j:end]), mid, qos))
         else:
             on_other(first, bytes(buf[i:end]))
         pos = end
@@ -337,7 +301,7 @@ class Subscriber:
             self.generation += 1
         generation = self.generation
         recv = self._tls_reader(sock) if isinstance(sock, ssl.SSLSocket) else sock.recv
-        parse_packets = parse if self.level == MQTT5 else parse_311
+        properties = self.level == MQTT5
         self._send(self._connect)
         state = {"connack": False}
         batch: list[Received] = []
@@ -388,7 +352,7 @@ class Subscriber:
                     raise OSError("the broker closed the connection")
                 last_received = now
                 buf += data
-                used = parse_packets(buf, batch.append, other)
+                used = parse(buf, batch.append, other, properties)
                 del buf[:used]
                 if batch:
                     self.on_messages(generation, batch)
