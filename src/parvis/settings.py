@@ -261,6 +261,11 @@ class Settings(BaseSettings):
     ngsi_batch_max_entities: int = Field(
         1000, ge=1, description="Entities accepted at most in one NGSI-LD batch operation."
     )
+    ngsi_census_seconds: float = Field(
+        30.0, ge=0, description="Seconds a web process reuses its count of the attributes of every "
+        "entity type (`/ngsi-ld/v1/attributes`, `/types?details=true`, `/types/{type}`): counting "
+        "reads every entity (about a second at 100,000), so a burst of such requests reads them once."
+    )
     sensors_device_cache_seconds: float = Field(
         10.0, ge=0, description="Seconds the MQTT listener keeps a device's provisioning in memory: a "
         "device provisioned again or removed through another process is followed at most this late "

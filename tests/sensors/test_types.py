@@ -99,3 +99,30 @@ def test_one_attributes_information(client, w, r):
                            "typeNames": ["AirQualityObserved", "ParkingSpot"]}
     missing = client.get(f"{BASE}/attributes/nothing", headers=r)
     assert missing.status_code == 404 and missing.json()["type"].endswith("ResourceNotFound")
+
+
+def test_a_burst_of_attribute_requests_counts_the_entities_once(settings, db, keys, monkeypatch):
+    from fastapi.testclient import TestClient
+
+    from parvis.app import create_app
+    from parvis.modules.sensors import queries
+
+    counted = []
+    real = queries.Session.execute
+
+    def spy(session, statement, *args, **kwargs):
+        if "json_each" in str(statement):
+            counted.append(statement)
+        return real(session, statement, *args, **kwargs)
+
+    monkeypatch.setattr(queries.Session, "execute", spy)
+    patient = settings.model_copy(update={"ngsi_census_seconds": 60})
+    headers = {"X-Api-Key": keys["write"], "Link": link(SDM)}
+    with TestClient(create_app(patient, database=db)) as client:
+        create(client, headers, air(1))
+        first = client.get(f"{BASE}/attributes", headers=headers).json()["attributeList"]
+        create(client, headers, air(2, O3={"type": "Property", "value": 60}))
+        for _ in range(5):
+            assert client.get(f"{BASE}/attributes", headers=headers).json()["attributeList"] == first
+        assert client.get(f"{BASE}/types/AirQualityObserved", headers=headers).status_code == 200
+    assert len(counted) == 1  # six requests, one count: O3 shows within the setting's 60 s

@@ -359,6 +359,12 @@ def _readable(request: Request) -> tuple[ldctx.Context, set[str] | None]:
     return read_context(request), None if access.can_read else set(access.public_types)
 
 
+def _census(request: Request, session: Session, readable: set[str] | None,
+            type_iri: str | None = None) -> queries.Census:
+    return queries.attribute_census(session, readable, type_iri=type_iri,
+                                    max_age=_settings(request).ngsi_census_seconds)
+
+
 @router.get("/types", summary="NGSI-LD: the entity types available")
 def list_entity_types(request: Request) -> Response:
     """An ``EntityTypeList`` of the types this client may read; ``details=true``: an
@@ -367,7 +373,7 @@ def list_entity_types(request: Request) -> Response:
     with request.app.state.db.read() as session:
         if request.query_params.get("details") == "true":
             held: dict[str, set[str]] = {t: set() for t in queries.entity_types(session, readable)}
-            for type_iri, attr, _kind, _n in queries.attribute_census(session, readable):
+            for type_iri, attr, _kind, _n in _census(request, session, readable):
                 held[type_iri].add(attr)
             payload: Any = [{"id": t, "type": "EntityType", "typeName": ctx.compact(t),
                              "attributeNames": sorted(ctx.compact(a) for a in attrs)}
@@ -389,7 +395,7 @@ def entity_type_information(request: Request, type_name: str) -> Response:
         raise missing
     with request.app.state.db.read() as session:
         count = queries.type_count(session, type_iri)
-        census = queries.attribute_census(session, readable, type_iri=type_iri)
+        census = _census(request, session, readable, type_iri)
     if not count:
         raise missing
     kinds: dict[str, set[str]] = {}
@@ -409,7 +415,7 @@ def list_attributes(request: Request) -> Response:
     ctx, readable = _readable(request)
     with request.app.state.db.read() as session:
         holders: dict[str, set[str]] = {}
-        for type_iri, attr, _kind, _n in queries.attribute_census(session, readable):
+        for type_iri, attr, _kind, _n in _census(request, session, readable):
             holders.setdefault(attr, set()).add(type_iri)
     names = sorted(holders, key=ctx.compact)
     if request.query_params.get("details") == "true":
@@ -427,7 +433,7 @@ def attribute_information(request: Request, attr_name: str) -> Response:
     ctx, readable = _readable(request)
     attr_iri = ctx.expand(attr_name)
     with request.app.state.db.read() as session:
-        found = [row for row in queries.attribute_census(session, readable) if row[1] == attr_iri]
+        found = [row for row in _census(request, session, readable) if row[1] == attr_iri]
     if not found:
         raise ngsi.NgsiError("ResourceNotFound", f"No entity has the attribute {attr_name}.")
     return answer(request, {"id": attr_iri, "type": "Attribute", "attributeName": ctx.compact(attr_iri),
