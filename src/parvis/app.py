@@ -39,6 +39,7 @@ from parvis.modules.reports import api as reports_api
 from parvis.modules.reports import open311_api
 from parvis.modules.reports import pages as reports_pages
 from parvis.modules.sensors import api as sensors_api
+from parvis.modules.sensors import discovery_api as sensors_discovery_api
 from parvis.modules.sensors import events_api as sensors_events_api
 from parvis.modules.sensors import iot_api as sensors_iot_api
 from parvis.modules.sensors import keys_api as sensors_keys_api
@@ -85,6 +86,7 @@ def routers() -> list[APIRouter]:
     return [sensors_api.router, accounts_api.router, city_api.router, reports_api.router, open311_api.router,
             alerts_api.router, alerts_cap_api.router, sensors_keys_api.router,
             sensors_iot_api.router, sensors_temporal_api.router, sensors_subscriptions_api.router,
+            sensors_discovery_api.router,
             sensors_events_api.router, sensors_views_api.router,
             notify_setup.router(), accounts_pages.router, city_pages.router,
             *reports_pages.routers(), *alerts_pages.routers(), *sensors_pages.routers(),
