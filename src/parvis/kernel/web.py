@@ -194,18 +194,12 @@ class RequestContext:
                 message["headers"] = raw
             await send(message)
 
-        if self.own_body_limits and scope["path"].startswith(self.own_body_limits):
-            try:
-                await self.app(scope, receive, send_wrapper)
-            finally:
-                if self.metrics is not None:
-                    self.metrics.observe(scope, status_holder["status"], started)
-            return
         limit = (self.settings.max_upload_bytes
                  if headers.get("content-type", "").startswith("multipart/form-data")
                  else self.settings.max_body_bytes)
+        own_limit = bool(self.own_body_limits) and scope["path"].startswith(self.own_body_limits)
         length = headers.get("content-length")
-        if length and length.isdigit() and int(length) > limit:
+        if not own_limit and length and length.isdigit() and int(length) > limit:
             response = problem_response(BodyTooLarge(), translator, scope["path"])
             await response(scope, receive, send_wrapper)
             return
@@ -221,7 +215,7 @@ class RequestContext:
             return message
 
         try:
-            await self.app(scope, limited_receive, send_wrapper)
+            await self.app(scope, receive if own_limit else limited_receive, send_wrapper)
         finally:
             if self.metrics is not None:
                 self.metrics.observe(scope, status_holder["status"], started)

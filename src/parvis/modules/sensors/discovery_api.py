@@ -75,9 +75,9 @@ def entity_type_information(request: Request, type_name: str) -> Response:
         kinds.setdefault(attr, set()).add(kind)
     details = [{"id": a, "type": "Attribute", "attributeName": ctx.compact(a), "attributeTypes": sorted(k)}
                for a, k in sorted(kinds.items(), key=lambda item: ctx.compact(item[0]))]
-    return api.answer(request, {"id": type_iri, "type": "EntityTypeInformation",
-                            "typeName": ctx.compact(type_iri), "entityCount": count,
-                            "attributeDetails": details}, ctx)
+    info = {"id": type_iri, "type": "EntityTypeInformation", "typeName": ctx.compact(type_iri),
+            "entityCount": count, "attributeDetails": details}
+    return api.answer(request, info, ctx)
 
 
 @router.get("/attributes", summary="NGSI-LD: the attributes available")
@@ -108,7 +108,8 @@ def attribute_information(request: Request, attr_name: str) -> Response:
         found = [row for row in _census(request, session, readable) if row[1] == attr_iri]
     if not found:
         raise ngsi.NgsiError("ResourceNotFound", f"No entity has the attribute {attr_name}.")
-    return api.answer(request, {"id": attr_iri, "type": "Attribute", "attributeName": ctx.compact(attr_iri),
-                            "attributeCount": sum(n for *_rest, n in found),
-                            "attributeTypes": sorted({kind for _t, _a, kind, _n in found}),
-                            "typeNames": sorted({ctx.compact(t) for t, *_rest in found})}, ctx)
+    info = {"id": attr_iri, "type": "Attribute", "attributeName": ctx.compact(attr_iri),
+            "attributeCount": sum(n for *_rest, n in found),
+            "attributeTypes": sorted({kind for _t, _a, kind, _n in found}),
+            "typeNames": sorted({ctx.compact(t) for t, *_rest in found})}
+    return api.answer(request, info, ctx)
