@@ -22,7 +22,6 @@ from cryptography.x509.oid import NameOID
 from sqlalchemy import func, select
 
 from parvis.modules import sensors
-from parvis.modules.sensors import mqtt
 from parvis.modules.sensors.models import Observation
 from parvis.modules.sensors.mqtt import Broker, Listener, broker, publish, tls_context
 
@@ -168,7 +167,6 @@ def test_a_tls_broker_whose_certificate_is_not_trusted_is_never_used(db, setting
 ])
 def test_broker_urls_are_read_with_their_tls_and_default_port(url, expected):
     assert broker(url) == expected
-    assert mqtt.broker_address(url) == (expected.host, expected.port)
 
 
 def test_a_websocket_broker_url_is_refused_plainly(db, settings):

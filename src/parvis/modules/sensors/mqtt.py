@@ -66,12 +66,6 @@ def broker(url: str) -> Broker:
                   unquote(parts.password) if parts.password else None)
 
 
-def broker_address(url: str) -> tuple[str, int]:
-    """``mqtt://host:port``, ``mqtts://host:port`` or ``host:port`` -> (host, port)."""
-    found = broker(url)
-    return found.host, found.port
-
-
 def tls_context(settings: Settings) -> ssl.SSLContext:
     """The TLS of an ``mqtts://`` broker: its certificate checked against the system's CAs or
     ``PARVIS_SENSORS_MQTT_CA_FILE``, its name against the URL's host; a client certificate when
