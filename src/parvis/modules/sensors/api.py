@@ -28,10 +28,10 @@ from parvis.kernel.group_commit import GroupCommit
 from parvis.modules.sensors import actions, key_cache, queries
 from parvis.modules.sensors.models import Entity
 from parvis.modules.sensors.standards import context as ldctx
+from parvis.modules.sensors.standards import geojson, units
 from parvis.modules.sensors.standards import negotiation as neg
 from parvis.modules.sensors.standards import ngsi_ld as ngsi
 from parvis.modules.sensors.standards import query as ngsiq
-from parvis.modules.sensors.standards import units
 from parvis.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -271,11 +271,28 @@ def body_context(request: Request, kind: str, body: Any) -> ldctx.Context:
 
 # ------------------------------------------------------------------------------ answers
 
+def geo_ask(request: Request, ctx: ldctx.Context,
+            only: set[str] | None) -> tuple[geojson.GeoAsk | None, set[str] | None]:
+    """What GeoJSON needs when the client asks for it, and the attributes to render (``attrs`` and
+    the geometry property); (None, ``only``) otherwise."""
+    if neg.accepted(request.headers.get("accept"), geo=True) != neg.GEO_JSON:
+        return None, only
+    name = request.query_params.get("geometryProperty") or "location"
+    iri = ctx.expand(name)
+    ask = geojson.GeoAsk(name, iri, only is None or iri in only)
+    return ask, only if only is None else only | {iri}
+
+
 def answer(request: Request, payload: Any, ctx: ldctx.Context, *, status: int = 200,
-           headers: dict[str, str] | None = None) -> Response:
-    kind = neg.accepted(request.headers.get("accept"))
+           headers: dict[str, str] | None = None, geo: geojson.GeoAsk | None = None) -> Response:
+    """The payload in the media type asked for; entities (``geo`` given) also as GeoJSON."""
+    kind = neg.accepted(request.headers.get("accept"), geo=geo is not None)
     out_headers = dict(headers or {})
-    if kind == neg.LD_JSON:
+    if kind == neg.GEO_JSON and geo is not None:
+        payload = ({"type": "FeatureCollection", "features": [geo.feature(e) for e in payload]}
+                   if isinstance(payload, list) else geo.feature(payload))
+        out_headers["Link"] = ngsi.link_header(ctx)
+    elif kind == neg.LD_JSON:
         context = ngsi.context_value(ctx)
         if isinstance(payload, list):
             payload = [{**item, "@context": context} for item in payload]
@@ -338,16 +355,15 @@ async def create_entity(request: Request) -> Response:
 @router.get("/entities", summary="NGSI-LD: query entities")
 def query_entities(request: Request) -> Response:
     access = access_of(request)
-    neg.accepted(request.headers.get("accept"))
     ctx = read_context(request)
     options = _options(request)
     query = entity_query(request, ctx, access)
-    only = query.attrs
+    geo, only = geo_ask(request, ctx, query.attrs)
     with request.app.state.db.read() as session:
         rows, total = queries.entities(session, query)
         payload = [render(row, ctx, options, only) for row in rows]
     headers = {"NGSILD-Results-Count": str(total)} if total is not None else None
-    return answer(request, payload, ctx, headers=headers)
+    return answer(request, payload, ctx, headers=headers, geo=geo)
 
 
 def entity_query(request: Request, ctx: ldctx.Context, access: Access) -> queries.EntityQuery:
@@ -393,14 +409,14 @@ def whole(value: str | None, default: int, name: str, most: int) -> int:
 @router.get("/entities/{entity_id:path}", summary="NGSI-LD: retrieve an entity")
 def retrieve_entity(request: Request, entity_id: str) -> Response:
     access = access_of(request)
-    neg.accepted(request.headers.get("accept"))
     ctx = read_context(request)
     entity_id = _entity_id(entity_id)
     options = _options(request)
+    geo, only = geo_ask(request, ctx, attrs_param(request, ctx))
     with request.app.state.db.read() as session:
         row = readable_entity(session, access, entity_id)
-        payload = render(row, ctx, options, attrs_param(request, ctx))
-    return answer(request, payload, ctx)
+        payload = render(row, ctx, options, only)
+    return answer(request, payload, ctx, geo=geo)
 
 
 def readable_entity(session: Session, access: Access, entity_id: str) -> Entity:

@@ -9,6 +9,7 @@ from parvis.modules.sensors.standards.ngsi_ld import NgsiError
 
 JSON = "application/json"
 LD_JSON = "application/ld+json"
+GEO_JSON = "application/geo+json"
 MERGE_PATCH = "application/merge-patch+json"
 CONTEXT_REL = "http://www.w3.org/ns/json-ld#context"
 _LINK = re.compile(r'^\s*<([^>]*)>\s*((?:;\s*[^;]+)*)$')
@@ -64,8 +65,9 @@ def _split_links(value: str) -> list[str]:
     return [p for p in parts if p.strip()]
 
 
-def accepted(accept: str | None) -> str:
-    """The media type of the answer: ``application/json`` or ``application/ld+json``."""
+def accepted(accept: str | None, *, geo: bool = False) -> str:
+    """The media type of the answer: ``application/json`` or ``application/ld+json``, and where
+    ``geo`` (entities) ``application/geo+json``."""
     if not accept or not accept.strip():
         return JSON
     best: tuple[float, int, int, str] | None = None
@@ -81,12 +83,15 @@ def accepted(accept: str | None) -> str:
                     q = 0.0
         kind = kind.lower()
         served = {JSON: JSON, LD_JSON: LD_JSON, "*/*": JSON, "application/*": JSON}.get(kind)
+        if geo and kind == GEO_JSON:
+            served = GEO_JSON
         if served is None or q <= 0:
             continue
         rank = (q, 0 if "*" in kind else 1, -order, served)
         if best is None or rank[:3] > best[:3]:
             best = rank
     if best is None:
-        raise NgsiError("NotAcceptable", f"This API answers {JSON} or {LD_JSON}; the Accept header "
+        offered = f"{JSON}, {LD_JSON} or {GEO_JSON}" if geo else f"{JSON} or {LD_JSON}"
+        raise NgsiError("NotAcceptable", f"This API answers {offered}; the Accept header "
                         f"asks for {accept!r}.")
     return best[3]

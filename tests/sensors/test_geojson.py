@@ -1,0 +1,66 @@
+"""Entities as GeoJSON (``Accept: application/geo+json``), for map clients."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import BASE, SDM, air, create, link
+
+GEO = "application/geo+json"
+ERR = "https://uri.etsi.org/ngsi-ld/errors/"
+
+
+@pytest.fixture
+def stations(client, w):
+    create(client, w, air(1, 104.90, 11.55, 20.0))
+    create(client, w, air(2, 104.91, 11.56, 45.0, name={"type": "Property", "value": "Market"}))
+    create(client, w, {"id": "urn:ngsi-ld:AirQualityObserved:3", "type": "AirQualityObserved",
+                       "NO2": {"type": "Property", "value": 60}})  # not placed
+
+
+def test_a_query_is_a_feature_collection(client, r, stations):
+    response = client.get(f"{BASE}/entities?type=AirQualityObserved", headers={**r, "Accept": GEO})
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith(GEO)
+    assert response.headers["link"] == link(SDM)  # the context of the properties' names
+    body = response.json()
+    assert body["type"] == "FeatureCollection"
+    first, second, third = body["features"]
+    assert first["type"] == "Feature" and first["id"] == "urn:ngsi-ld:AirQualityObserved:1"
+    assert first["geometry"] == {"type": "Point", "coordinates": [104.90, 11.55]}
+    assert first["properties"]["type"] == "AirQualityObserved"
+    assert first["properties"]["NO2"]["value"] == 20.0
+    assert second["properties"]["name"]["value"] == "Market"
+    assert third["geometry"] is None  # an entity without a location is a feature without geometry
+
+
+def test_key_values_and_attrs_shape_the_properties(client, r, stations):
+    response = client.get(f"{BASE}/entities?type=AirQualityObserved&options=keyValues&attrs=NO2",
+                          headers={**r, "Accept": GEO})
+    first = response.json()["features"][0]
+    assert first["properties"] == {"type": "AirQualityObserved", "NO2": 20.0}
+    assert first["geometry"]["coordinates"] == [104.90, 11.55]  # the geometry even when attrs leave it out
+
+
+def test_one_entity_is_a_feature(client, r, stations):
+    response = client.get(f"{BASE}/entities/urn:ngsi-ld:AirQualityObserved:2", headers={**r, "Accept": GEO})
+    assert response.status_code == 200 and response.headers["content-type"].startswith(GEO)
+    feature = response.json()
+    assert feature["type"] == "Feature" and feature["geometry"]["type"] == "Point"
+    assert feature["properties"]["location"]["type"] == "GeoProperty"
+
+
+def test_another_geo_property_can_be_the_geometry(client, w, r):
+    create(client, w, {"id": "urn:ngsi-ld:ParkingSpot:g1", "type": "ParkingSpot",
+                       "location": {"type": "GeoProperty", "value": {"type": "Point", "coordinates": [1, 2]}},
+                       "entrance": {"type": "GeoProperty", "value": {"type": "Point", "coordinates": [3, 4]}}})
+    response = client.get(f"{BASE}/entities/urn:ngsi-ld:ParkingSpot:g1?geometryProperty=entrance",
+                          headers={**r, "Accept": GEO})
+    assert response.json()["geometry"]["coordinates"] == [3, 4]
+
+
+def test_geojson_only_where_entities_are_answered(client, r, stations):
+    json_default = client.get(f"{BASE}/entities?type=AirQualityObserved", headers=r)
+    assert json_default.headers["content-type"].startswith("application/json")  # unless asked
+    refused = client.get(f"{BASE}/types", headers={**r, "Accept": GEO})
+    assert refused.status_code == 406 and refused.json()["type"] == ERR + "NotAcceptable"
