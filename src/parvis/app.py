@@ -39,6 +39,7 @@ from parvis.modules.reports import api as reports_api
 from parvis.modules.reports import open311_api
 from parvis.modules.reports import pages as reports_pages
 from parvis.modules.sensors import api as sensors_api
+from parvis.modules.sensors import batch_api as sensors_batch_api
 from parvis.modules.sensors import discovery_api as sensors_discovery_api
 from parvis.modules.sensors import events_api as sensors_events_api
 from parvis.modules.sensors import iot_api as sensors_iot_api
@@ -83,7 +84,8 @@ def routers() -> list[APIRouter]:
     """Every router of Parvis, JSON first, then pages (also walked by the access-table test).
     NGSI-LD first: its sensors write thousands of times a second, and a request is matched
     against the routers in this order."""
-    return [sensors_api.router, accounts_api.router, city_api.router, reports_api.router, open311_api.router,
+    return [sensors_api.router, sensors_batch_api.router, accounts_api.router, city_api.router,
+            reports_api.router, open311_api.router,
             alerts_api.router, alerts_cap_api.router, sensors_keys_api.router,
             sensors_iot_api.router, sensors_temporal_api.router, sensors_subscriptions_api.router,
             sensors_discovery_api.router,
@@ -119,7 +121,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.state.registry = build_registry(settings, db)
     register_privacy_hooks()
 
-    install_error_handlers(app)
+    install_error_handlers(app, {"/ngsi-ld/": sensors_api.unknown_route})
     app.add_middleware(GZipMiddleware, minimum_size=500)
     # NGSI-LD routes read their bodies within PARVIS_NGSI_MAX_BODY_BYTES and refuse a larger one
     # with the spec's problem type (sensors/api.py ``read_body``)

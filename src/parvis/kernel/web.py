@@ -308,7 +308,10 @@ _VALIDATION_MESSAGES = {
 }
 
 
-def install_error_handlers(app: Any) -> None:
+def install_error_handlers(app: Any, http_errors: dict[str, Callable[[Request, int], Response]] | None = None
+                           ) -> None:
+    """The app's error answers. ``http_errors``: path prefix -> the answer to a path or method
+    that no route of the prefix has (404, 405), for APIs whose standard has its own error format."""
     async def parvis_error(request: Request, exc: ParvisError) -> Response:
         return error_response(request, exc)
 
@@ -319,6 +322,9 @@ def install_error_handlers(app: Any) -> None:
         return error_response(request, ValidationFailed(errors=errors))
 
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        for prefix, answer in (http_errors or {}).items():
+            if request.url.path.startswith(prefix):
+                return answer(request, exc.status_code)
         if exc.status_code == 404:
             return error_response(request, NotFound())
         err = ParvisError()

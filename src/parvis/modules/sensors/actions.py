@@ -25,6 +25,7 @@ from parvis.modules.sensors.models import ApiKey, DeadLetter, Device, Entity
 from parvis.modules.sensors.standards import context as ldctx
 from parvis.modules.sensors.standards.ngsi_ld import (
     LOCATION,
+    NULL,
     EntityIn,
     NgsiError,
     check_uri,
@@ -118,7 +119,7 @@ def _record(session: Session, entity_id: str, attrs: Attrs) -> None:
     there is skipped."""
     rows = []
     for iri, attr in attrs.items():
-        if "observedAt" not in attr:
+        if "observedAt" not in attr or is_null(attr):
             continue
         kind = attr.get("type")
         if (kind == "Property" and "value" in attr) or (kind == "Relationship" and "object" in attr):
@@ -157,19 +158,29 @@ def delete_entity(db: Database, entity_id: str) -> None:
         changes.note(session, entity_id, gone.type, None, (gone.attrs or {}).keys(), deleted=True)
 
 
+def is_null(attr: dict[str, Any]) -> bool:
+    """NGSI-LD's Null: an attribute written with this value (or object) is deleted."""
+    return attr.get("value", attr.get("object")) == NULL
+
+
 def _merged(current: Attrs, attrs: Attrs, *, overwrite: bool, existing_only: bool,
-            stamp: str | None = None) -> tuple[Attrs, list[str]]:
+            stamp: str | None = None, merge: bool = False) -> tuple[Attrs, list[str]]:
     """``attrs`` merged into a copy of ``current`` (stamped ``stamp``, by default now), and the
-    IRIs that were not written."""
+    IRIs that were not written. ``merge``: an existing attribute keeps the members not given.
+    An attribute given NGSI-LD's Null is deleted (not written when the entity lacks it)."""
     out = dict(current)
     stamp = stamp or ngsi_time(utcnow())
     skipped = []
     for iri, attr in attrs.items():
         old = out.get(iri)
-        if (old is not None and not overwrite) or (old is None and existing_only):
+        if (old is not None and not overwrite) or (old is None and (existing_only or is_null(attr))):
             skipped.append(iri)
             continue
-        out[iri] = _stamped(attr, stamp, old.get("createdAt") if old else None)
+        if is_null(attr):
+            del out[iri]
+            continue
+        out[iri] = _stamped({**old, **attr} if merge and old else attr, stamp,
+                            old.get("createdAt") if old else None)
     return out, skipped
 
 
@@ -203,12 +214,13 @@ class AttributeWrite:
     """One request's attributes for one entity: appended (``existing_only`` False) or updated
     (True: attributes the entity lacks are not written), replacing those it has or not
     (``overwrite``); or, ``partial``, one attribute's fields merged into those stored (the
-    attribute must exist)."""
+    attribute must exist). An attribute given NGSI-LD's Null (``urn:ngsi-ld:null``) is deleted."""
     entity_id: str
     attrs: Attrs
     overwrite: bool = True
     existing_only: bool = False
     partial: bool = False
+    merge: bool = False  # an existing attribute keeps the members not given (merge entity)
 
 
 def write_attributes(db: Database, writes: list[AttributeWrite]) -> list[list[str] | Exception]:
@@ -229,7 +241,7 @@ def write_attributes(db: Database, writes: list[AttributeWrite]) -> list[list[st
             try:
                 attrs, skipped = (_patched(seen[1], w, now) if w.partial else
                                   _merged(seen[1], w.attrs, overwrite=w.overwrite,
-                                          existing_only=w.existing_only, stamp=stamp))
+                                          existing_only=w.existing_only, stamp=stamp, merge=w.merge))
             except (AttributeNotFound, NgsiError) as exc:
                 out.append(exc)
                 continue
@@ -240,7 +252,7 @@ def write_attributes(db: Database, writes: list[AttributeWrite]) -> list[list[st
             seen[1], seen[2] = attrs, "set"
             seen[3] = seen[3] or LOCATION in written
             changes.note(session, w.entity_id, seen[0], attrs, written, at=now)
-            _record(session, w.entity_id, {iri: attrs[iri] for iri in written})
+            _record(session, w.entity_id, {iri: attrs[iri] for iri in written if iri in attrs})
         _write_batch(session, state, now)
     return out
 
@@ -251,6 +263,8 @@ def _patched(current: Attrs, w: AttributeWrite, at: datetime) -> tuple[Attrs, li
     old = current.get(iri)
     if old is None:
         raise AttributeNotFound(f"The entity {w.entity_id} has no attribute {iri}.")
+    if is_null(fields):
+        return {k: v for k, v in current.items() if k != iri}, []
     merged = {**old, **fields, "modifiedAt": ngsi_time(at)}
     if merged.get("type") == "GeoProperty" and "value" in fields:
         geometry(merged["value"], "value")

@@ -39,13 +39,22 @@ MAX_LIMIT = 1000
 MAX_OFFSET = 10_000_000
 DEFAULT_LIMIT = 20
 # GET /entities needs at least one of these (ETSI GS CIM 009, 5.7.2): no unbounded listing.
-ENTITY_FILTERS = ("type", "id", "idPattern", "attrs", "pick", "q", "georel", "geometry",
+ENTITY_FILTERS = ("type", "id", "idPattern", "attrs", "pick", "q", "georel", "geometry", "local",
                   "coordinates")
 
 
 def problem(err: ngsi.NgsiError, headers: dict[str, str] | None = None) -> Response:
     return Response(orjson.dumps(err.problem()), status_code=err.status, media_type=neg.JSON,
                     headers=headers)
+
+
+def unknown_route(request: Request, status: int) -> Response:
+    """A path or a method of ``/ngsi-ld/`` that Parvis does not serve, in the spec's format."""
+    if status == 405:
+        return problem(ngsi.NgsiError("OperationNotSupported", f"{request.method} is not supported on "
+                                      f"{request.url.path}.", status=405))
+    return problem(ngsi.NgsiError("ResourceNotFound", f"Nothing is served at {request.url.path}."
+                                  if status == 404 else f"HTTP {status}.", status=status))
 
 
 def failure(exc: Exception) -> Response:
@@ -163,7 +172,7 @@ def access_of(request: Request) -> Access:
     cached = getattr(request.state, "ngsi_access", None)
     if cached is not None:
         return cached
-    settings = _settings(request)
+    settings = settings_of(request)
     key = _key_of(request)
     can_read = can_write = False
     if key is not None:
@@ -220,7 +229,7 @@ def loader_for(settings: Settings) -> ldctx.Loader:
     return load
 
 
-def _settings(request: Request) -> Settings:
+def settings_of(request: Request) -> Settings:
     return request.app.state.settings
 
 
@@ -231,13 +240,13 @@ def read_context(request: Request) -> ldctx.Context:
         return ldctx.core()
     if url in ldctx.SHIPPED:
         return ldctx.shipped(url)
-    return ldctx.build(url, loader_for(_settings(request)))
+    return ldctx.build(url, loader_for(settings_of(request)))
 
 
 async def read_body(request: Request) -> tuple[Any, str]:
     """The JSON body and its kind (``json``/``ld``), within the size limit."""
     kind = neg.request_kind(request.headers.get("content-type"))
-    limit = _settings(request).ngsi_max_body_bytes
+    limit = settings_of(request).ngsi_max_body_bytes
     declared = request.headers.get("content-length")
     if declared and declared.isascii() and declared.isdigit() and (
             len(declared) > 15 or int(declared) > limit):
@@ -262,7 +271,7 @@ def body_context(request: Request, kind: str, body: Any) -> ldctx.Context:
         source = body["@context"]
         if isinstance(source, str) and source in ldctx.SHIPPED:
             return ldctx.shipped(source)
-        return ldctx.build(source, loader_for(_settings(request)))
+        return ldctx.build(source, loader_for(settings_of(request)))
     if isinstance(body, dict) and "@context" in body:
         raise ngsi.bad("An application/json body cannot carry an @context: send it in a Link header "
                        "or use application/ld+json.")
@@ -303,7 +312,7 @@ def answer(request: Request, payload: Any, ctx: ldctx.Context, *, status: int = 
     return Response(orjson.dumps(payload), status_code=status, media_type=kind, headers=out_headers)
 
 
-def _options(request: Request) -> set[str]:
+def options_of(request: Request) -> set[str]:
     options = {o.strip() for o in request.query_params.get("options", "").split(",") if o.strip()}
     fmt = request.query_params.get("format")
     if fmt in ("keyValues", "simplified"):
@@ -347,7 +356,7 @@ async def create_entity(request: Request) -> Response:
     body, kind = await read_body(request)
     ctx = body_context(request, kind, body)
     entity = ngsi.parse_entity(body, ctx)
-    await _run(request, actions.create_entity, request.app.state.db, entity)
+    await run_in_thread(request, actions.create_entity, request.app.state.db, entity)
     location = f"/ngsi-ld/v1/entities/{quote(entity.id, safe=':')}"  # an http id's "/" as %2F
     return Response(status_code=201, headers={"Location": location})
 
@@ -356,7 +365,7 @@ async def create_entity(request: Request) -> Response:
 def query_entities(request: Request) -> Response:
     access = access_of(request)
     ctx = read_context(request)
-    options = _options(request)
+    options = options_of(request)
     query = entity_query(request, ctx, access)
     geo, only = geo_ask(request, ctx, query.attrs)
     with request.app.state.db.read() as session:
@@ -411,7 +420,7 @@ def retrieve_entity(request: Request, entity_id: str) -> Response:
     access = access_of(request)
     ctx = read_context(request)
     entity_id = _entity_id(entity_id)
-    options = _options(request)
+    options = options_of(request)
     geo, only = geo_ask(request, ctx, attrs_param(request, ctx))
     with request.app.state.db.read() as session:
         row = readable_entity(session, access, entity_id)
@@ -430,6 +439,25 @@ def readable_entity(session: Session, access: Access, entity_id: str) -> Entity:
     return row
 
 
+@router.put("/entities/{entity_id:path}/attrs/{attr_id:path}", summary="NGSI-LD: replace an attribute",
+            status_code=204)
+async def replace_attribute(request: Request, entity_id: str, attr_id: str) -> Response:
+    """The attribute, whole (its ``createdAt`` kept); 404 when the entity or the attribute is not
+    there. Declared before the entity's own PUT, which would otherwise take this path."""
+    require_write(request)
+    entity_id = _entity_id(entity_id)
+    body, kind = await read_body(request)
+    ctx = body_context(request, kind, body)
+    iri = ctx.expand(attr_id)
+    attrs = ngsi.parse_attributes({attr_id: {k: v for k, v in body.items() if k != "@context"}}
+                                  if isinstance(body, dict) else body, ctx)
+    skipped = await _attribute_writes(request)(actions.AttributeWrite(
+        entity_id, {iri: attrs[iri]}, overwrite=True, existing_only=True))
+    if skipped:
+        raise ngsi.NgsiError("ResourceNotFound", f"The entity {entity_id} has no attribute {attr_id}.")
+    return Response(status_code=204)
+
+
 @router.put("/entities/{entity_id:path}", summary="NGSI-LD: replace an entity", status_code=204)
 async def replace_entity(request: Request, entity_id: str) -> Response:
     require_write(request)
@@ -441,11 +469,11 @@ async def replace_entity(request: Request, entity_id: str) -> Response:
     if isinstance(body, dict):
         body = {**body, "id": entity_id}
     entity = ngsi.parse_entity(body, ctx)
-    await _run(request, actions.replace_entity, request.app.state.db, entity)
+    await run_in_thread(request, actions.replace_entity, request.app.state.db, entity)
     return Response(status_code=204)
 
 
-async def _run(request: Request, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+async def run_in_thread(request: Request, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """Runs a (blocking) action in the thread pool."""
     return await anyio.to_thread.run_sync(lambda: fn(*args, **kwargs))
 
@@ -483,7 +511,7 @@ async def _write_attributes(request: Request, entity_id: str, why_skipped: str, 
 async def append_attributes(request: Request, entity_id: str) -> Response:
     return await _write_attributes(request, entity_id,
                                    "The attribute exists and options=noOverwrite was given.",
-                                   overwrite="noOverwrite" not in _options(request), existing_only=False)
+                                   overwrite="noOverwrite" not in options_of(request), existing_only=False)
 
 
 @router.patch("/entities/{entity_id:path}/attrs", summary="NGSI-LD: update attributes", status_code=204)
@@ -513,7 +541,8 @@ async def delete_attribute(request: Request, entity_id: str, attr_id: str) -> Re
     require_write(request)
     entity_id = _entity_id(entity_id)
     ctx = read_context(request)
-    await _run(request, actions.delete_attribute, request.app.state.db, entity_id, ctx.expand(attr_id))
+    await run_in_thread(request, actions.delete_attribute, request.app.state.db, entity_id,
+                        ctx.expand(attr_id))
     return Response(status_code=204)
 
 
@@ -522,67 +551,23 @@ async def delete_attribute(request: Request, entity_id: str, attr_id: str) -> Re
 @router.delete("/entities/{entity_id:path}", summary="NGSI-LD: delete an entity", status_code=204)
 async def delete_entity(request: Request, entity_id: str) -> Response:
     require_write(request)
-    await _run(request, actions.delete_entity, request.app.state.db, _entity_id(entity_id))
+    await run_in_thread(request, actions.delete_entity, request.app.state.db, _entity_id(entity_id))
     return Response(status_code=204)
 
 
-# ------------------------------------------------------------------------------------ batch
-
-async def _batch_items(request: Request) -> tuple[list[Any], str]:
-    body, kind = await read_body(request)
-    if not isinstance(body, list) or not body:
-        raise ngsi.bad("A batch operation takes a non-empty JSON array.")
-    limit = _settings(request).ngsi_batch_max_entities
-    if len(body) > limit:
-        raise ngsi.bad(f"A batch operation takes at most {limit} entities.")
-    return body, kind
-
-
-def _batch_answer(success: list[str], errors: list[dict[str, Any]], *, created: bool) -> Response:
-    if not errors:
-        if created and success:
-            return Response(orjson.dumps(success), status_code=201, media_type=neg.JSON)
-        return Response(status_code=204)
-    return Response(orjson.dumps({"success": success, "errors": errors}), status_code=207,
-                    media_type=neg.JSON)
-
-
-def _error_of(item: Any, exc: Exception) -> dict[str, Any]:
-    entity_id = item.get("id") if isinstance(item, dict) else item
-    response = failure(exc)
-    return {"entityId": entity_id if isinstance(entity_id, str) else None,
-            "error": orjson.loads(response.body)}
-
-
-@router.post("/entityOperations/{operation}", summary="NGSI-LD: batch create, upsert, update or delete")
-async def batch(request: Request, operation: str) -> Response:
-    if operation not in ("create", "upsert", "update", "delete"):
-        raise ngsi.NgsiError("ResourceNotFound", f"Unknown batch operation {operation!r}.")
+@router.patch("/entities/{entity_id:path}", summary="NGSI-LD: merge an entity", status_code=204)
+async def merge_entity(request: Request, entity_id: str) -> Response:
+    """The attributes given merged into the entity: new ones added, existing ones keeping the
+    members not given, those given NGSI-LD's Null deleted. Declared after the attributes' PATCH."""
     require_write(request)
-    items, kind = await _batch_items(request)
-    options = _options(request)
-    errors: list[tuple[int, dict[str, Any]]] = []
-    parsed: list[tuple[int, ngsi.EntityIn | str]] = []
-    shared = read_context(request) if kind != "ld" and operation != "delete" else None  # the Link header's
-    for n, item in enumerate(items):
-        try:
-            if operation == "delete":
-                parsed.append((n, ngsi.check_uri(item)))
-            elif shared is not None and not (isinstance(item, dict) and "@context" in item):
-                parsed.append((n, ngsi.parse_entity(item, shared)))
-            else:
-                parsed.append((n, ngsi.parse_entity(item, body_context(request, kind, item))))
-        except Exception as exc:
-            errors.append((n, _error_of(item, exc)))
-    outcome = await _run(request, actions.run_batch, request.app.state.db, operation, parsed,
-                         replace="update" not in options, overwrite="noOverwrite" not in options)
-    errors += [(n, _error_of(items[n], exc)) for n, exc in outcome.errors]
-    problems = [problem for _n, problem in sorted(errors, key=lambda e: e[0])]
-    if operation == "upsert" and not problems:
-        return _batch_answer(outcome.created, problems, created=bool(outcome.created))
-    if operation == "create":
-        return _batch_answer(outcome.created, problems, created=True)
-    return _batch_answer(outcome.success, problems, created=False)
+    entity_id = _entity_id(entity_id)
+    body, kind = await read_body(request)
+    ctx = body_context(request, kind, body)
+    if isinstance(body, dict) and body.get("id") not in (None, entity_id):
+        raise ngsi.bad(f"The body's id {body.get('id')!r} is not the entity's ({entity_id}).")
+    attrs = ngsi.parse_attributes(body, ctx)
+    await _attribute_writes(request)(actions.AttributeWrite(entity_id, attrs, merge=True))
+    return Response(status_code=204)
 
 
 __all__ = ["router"]

@@ -57,9 +57,9 @@ async def create_subscription(request: Request) -> Response:
     ctx = api.body_context(request, kind, body)
     sub = subld.parse_subscription(body, ctx)
     _refuse_internal(request, sub)
-    sub_id = await api._run(request, subscription_actions.create_subscription, request.app.state.db, sub,
-                            ctx.inline, owner,
-                            limit=request.app.state.settings.ngsi_max_subscriptions_per_key)
+    sub_id = await api.run_in_thread(request, subscription_actions.create_subscription, request.app.state.db,
+                                     sub, ctx.inline, owner,
+                                     limit=request.app.state.settings.ngsi_max_subscriptions_per_key)
     location = f"/ngsi-ld/v1/subscriptions/{quote(sub_id, safe=':')}"
     return Response(status_code=201, headers={"Location": location})
 
@@ -113,8 +113,8 @@ async def update_subscription(request: Request, sub_id: str) -> Response:
         raise ngsi.bad("The body changes nothing: give at least one member of the subscription.")
     _refuse_internal(request, patch)
     new_context = kind == "ld" or neg.link_context(request.headers.get("link")) is not None
-    await api._run(request, subscription_actions.update_subscription, request.app.state.db, sub_id, patch,
-                   owner, context=ctx.inline, new_context=new_context)
+    await api.run_in_thread(request, subscription_actions.update_subscription, request.app.state.db, sub_id,
+                            patch, owner, context=ctx.inline, new_context=new_context)
     return Response(status_code=204)
 
 
@@ -122,5 +122,6 @@ async def update_subscription(request: Request, sub_id: str) -> Response:
 async def delete_subscription(request: Request, sub_id: str) -> Response:
     owner = _owner(request)
     sub_id = ngsi.check_uri(sub_id, "The subscription id")
-    await api._run(request, subscription_actions.delete_subscription, request.app.state.db, sub_id, owner)
+    await api.run_in_thread(request, subscription_actions.delete_subscription, request.app.state.db, sub_id,
+                            owner)
     return Response(status_code=204)

@@ -44,6 +44,7 @@ TITLES = {"BadRequestData": "The request includes input data which does not meet
 
 LOCATION = NGSI_LD + "location"
 ATTRIBUTE_TYPES = ("Property", "Relationship", "GeoProperty", "LanguageProperty")
+NULL = "urn:ngsi-ld:null"  # NGSI-LD's Null: the attribute written with it is deleted
 META = ("type", "value", "object", "languageMap", "observedAt", "unitCode", "datasetId",
         "createdAt", "modifiedAt")
 ENTITY_META = ("id", "type", "@context", "createdAt", "modifiedAt", "scope")
@@ -228,7 +229,7 @@ def parse_attribute(name: str, body: Any, ctx: Context, *, partial: bool = False
         raise bad(f"The Relationship {name!r} needs an object (the id of another entity).")
     if kind == "LanguageProperty" and "languageMap" not in out and not partial:
         raise bad(f"The LanguageProperty {name!r} needs a languageMap.")
-    if kind == "GeoProperty" and "value" in out:
+    if kind == "GeoProperty" and "value" in out and out["value"] != NULL:  # Null: deleted
         geometry(out["value"], name)
     return out
 
@@ -298,7 +299,7 @@ def check_location_patch(iri: str, partial: dict[str, Any]) -> None:
         return
     if partial.get("type", "GeoProperty") != "GeoProperty":
         raise bad("location must stay a GeoProperty.")
-    if "value" in partial:
+    if "value" in partial and partial["value"] != NULL:
         geometry(partial["value"], "location")
 
 

@@ -1,0 +1,74 @@
+"""NGSI-LD batch entity operations (``/entityOperations/{create,upsert,update,delete}``): the
+body's entities parsed and checked one by one, written in one transaction (``actions.run_batch``),
+answered 201/204, or 207 with each failed item's problem in the items' order."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request, Response
+
+from parvis.modules.sensors import actions, api
+from parvis.modules.sensors.standards import negotiation as neg
+from parvis.modules.sensors.standards import ngsi_ld as ngsi
+
+router = APIRouter(prefix="/ngsi-ld/v1", tags=["ngsi-ld"], route_class=api.NgsiRoute)
+
+
+async def _batch_items(request: Request) -> tuple[list[Any], str]:
+    body, kind = await api.read_body(request)
+    if not isinstance(body, list) or not body:
+        raise ngsi.bad("A batch operation takes a non-empty JSON array.")
+    limit = api.settings_of(request).ngsi_batch_max_entities
+    if len(body) > limit:
+        raise ngsi.bad(f"A batch operation takes at most {limit} entities.")
+    return body, kind
+
+
+def _batch_answer(success: list[str], errors: list[dict[str, Any]], *, created: bool) -> Response:
+    if not errors:
+        if created and success:
+            return Response(orjson.dumps(success), status_code=201, media_type=neg.JSON)
+        return Response(status_code=204)
+    return Response(orjson.dumps({"success": success, "errors": errors}), status_code=207,
+                    media_type=neg.JSON)
+
+
+def _error_of(item: Any, exc: Exception) -> dict[str, Any]:
+    entity_id = item.get("id") if isinstance(item, dict) else item
+    response = api.failure(exc)
+    return {"entityId": entity_id if isinstance(entity_id, str) else None,
+            "error": orjson.loads(response.body)}
+
+
+@router.post("/entityOperations/{operation}", summary="NGSI-LD: batch create, upsert, update or delete")
+async def batch(request: Request, operation: str) -> Response:
+    if operation not in ("create", "upsert", "update", "delete"):
+        raise ngsi.NgsiError("ResourceNotFound", f"Unknown batch operation {operation!r}.")
+    api.require_write(request)
+    items, kind = await _batch_items(request)
+    options = api.options_of(request)
+    errors: list[tuple[int, dict[str, Any]]] = []
+    parsed: list[tuple[int, ngsi.EntityIn | str]] = []
+    # the Link header's context, shared by the items that carry none
+    shared = api.read_context(request) if kind != "ld" and operation != "delete" else None
+    for n, item in enumerate(items):
+        try:
+            if operation == "delete":
+                parsed.append((n, ngsi.check_uri(item)))
+            elif shared is not None and not (isinstance(item, dict) and "@context" in item):
+                parsed.append((n, ngsi.parse_entity(item, shared)))
+            else:
+                parsed.append((n, ngsi.parse_entity(item, api.body_context(request, kind, item))))
+        except Exception as exc:
+            errors.append((n, _error_of(item, exc)))
+    outcome = await api.run_in_thread(request, actions.run_batch, request.app.state.db, operation, parsed,
+                         replace="update" not in options, overwrite="noOverwrite" not in options)
+    errors += [(n, _error_of(items[n], exc)) for n, exc in outcome.errors]
+    problems = [problem for _n, problem in sorted(errors, key=lambda e: e[0])]
+    if operation == "upsert" and not problems:
+        return _batch_answer(outcome.created, problems, created=bool(outcome.created))
+    if operation == "create":
+        return _batch_answer(outcome.created, problems, created=True)
+    return _batch_answer(outcome.success, problems, created=False)

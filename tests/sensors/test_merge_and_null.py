@@ -1,0 +1,77 @@
+"""Merge entity (PATCH /entities/{id}), replace attribute (PUT .../attrs/{attr}), NGSI-LD Null,
+and NGSI-LD's own errors for what is not served."""
+
+from __future__ import annotations
+
+from conftest import BASE, air, create
+
+ERR = "https://uri.etsi.org/ngsi-ld/errors/"
+E1 = "urn:ngsi-ld:AirQualityObserved:1"
+
+
+def get(client, r) -> dict:
+    return client.get(f"{BASE}/entities/{E1}?options=sysAttrs", headers=r).json()
+
+
+def test_merge_adds_merges_and_deletes_with_null(client, w, r):
+    create(client, w, air(1, name={"type": "Property", "value": "Market"}))
+    created = get(client, r)["NO2"]["createdAt"]
+    body = {"NO2": {"type": "Property", "value": 12},  # unitCode and observedAt stay
+            "O3": {"type": "Property", "value": 60},   # added
+            "name": {"type": "Property", "value": "urn:ngsi-ld:null"}}  # deleted
+    response = client.patch(f"{BASE}/entities/{E1}", json=body, headers=w)
+    assert response.status_code == 204, response.text
+    after = get(client, r)
+    assert after["NO2"]["value"] == 12 and after["NO2"]["unitCode"] == "GQ"
+    assert after["NO2"]["observedAt"] == "2026-11-29T08:00:00Z" and after["NO2"]["createdAt"] == created
+    assert after["O3"]["value"] == 60 and "name" not in after
+    missing = client.patch(f"{BASE}/entities/urn:ngsi-ld:AirQualityObserved:404", json=body, headers=w)
+    assert missing.status_code == 404 and missing.json()["type"] == ERR + "ResourceNotFound"
+    other = client.patch(f"{BASE}/entities/{E1}", json={"id": "urn:x:other", **body}, headers=w)
+    assert other.status_code == 400
+
+
+def test_null_in_a_partial_update_deletes_the_attribute(client, w, r):
+    create(client, w, air(1, O3={"type": "Property", "value": 60}))
+    assert client.patch(f"{BASE}/entities/{E1}/attrs/O3", json={"value": "urn:ngsi-ld:null"},
+                        headers=w).status_code == 204
+    assert "O3" not in get(client, r)
+    update = {"NO2": {"type": "Property", "value": "urn:ngsi-ld:null"}}
+    assert client.patch(f"{BASE}/entities/{E1}/attrs", json=update, headers=w).status_code == 204
+    assert "NO2" not in get(client, r)
+
+
+def test_a_deleted_location_leaves_the_geo_queries(client, w, r):
+    create(client, w, air(1, 104.0, 11.0))
+    near = f"{BASE}/entities?georel=near;maxDistance==10&geometry=Point&coordinates=[104.0,11.0]"
+    assert [e["id"] for e in client.get(near, headers=r).json()] == [E1]
+    gone = {"location": {"type": "GeoProperty", "value": "urn:ngsi-ld:null"}}
+    assert client.patch(f"{BASE}/entities/{E1}", json=gone, headers=w).status_code == 204
+    assert client.get(near, headers=r).json() == []
+
+
+def test_replace_attribute_keeps_its_creation_time(client, w, r):
+    create(client, w, air(1))
+    created = get(client, r)["NO2"]["createdAt"]
+    new = {"type": "Property", "value": 99}
+    assert client.put(f"{BASE}/entities/{E1}/attrs/NO2", json=new, headers=w).status_code == 204
+    no2 = get(client, r)["NO2"]
+    assert no2["value"] == 99 and "unitCode" not in no2 and no2["createdAt"] == created  # replaced whole
+    absent = client.put(f"{BASE}/entities/{E1}/attrs/O3", json=new, headers=w)
+    assert absent.status_code == 404 and absent.json()["type"] == ERR + "ResourceNotFound"
+    assert "O3" not in get(client, r)
+
+
+def test_local_true_lists_entities(client, w, r):
+    create(client, w, air(1))
+    response = client.get(f"{BASE}/entities?local=true", headers=r)
+    assert response.status_code == 200 and [e["id"] for e in response.json()] == [E1]
+
+
+def test_what_is_not_served_is_answered_in_ngsi_ld_errors(client, r):
+    unknown = client.get(f"{BASE}/jsonldContexts", headers=r)
+    assert unknown.status_code == 404 and unknown.json()["type"] == ERR + "ResourceNotFound"
+    assert unknown.headers["content-type"].startswith("application/json")
+    method = client.delete(f"{BASE}/entities", headers=r)
+    assert method.status_code == 405 and method.json()["type"] == ERR + "OperationNotSupported"
+    assert "DELETE" in method.json()["detail"]
