@@ -187,9 +187,11 @@ def test_an_unreachable_endpoint_fails_without_stopping_the_others(client, w, re
 def test_paused_expired_and_deleted_subscriptions_stay_silent(client, w, receiver, notifier):
     create(client, w, air(1))
     paused = subscribe(client, w, receiver, isActive=False)
-    subscribe(client, w, receiver, expiresAt="2020-01-01T00:00:00Z")
+    soon = (datetime.now(UTC) + timedelta(seconds=1)).isoformat().replace("+00:00", "Z")
+    subscribe(client, w, receiver, expiresAt=soon)  # a past expiresAt is refused: it expires in a second
     gone = subscribe(client, w, receiver)
     assert client.delete(f"{BASE}/subscriptions/{gone}", headers=w).status_code == 204
+    time.sleep(1.2)
     no2(client, w, 70)
     assert pending(client.app.state.db) == 0 and notifier.deliver_due() == 0
     # Resumed: what changed while paused is not sent, what changes now is.

@@ -10,7 +10,7 @@ from __future__ import annotations
 import inspect
 import logging
 import threading
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from functools import cache, partial
 from typing import Any
@@ -323,8 +323,10 @@ def options_of(request: Request) -> set[str]:
     return options
 
 
-def attrs_param(request: Request, ctx: ldctx.Context) -> set[str] | None:
-    raw = request.query_params.get("attrs") or request.query_params.get("pick")
+def attrs_param(request: Request, ctx: ldctx.Context,
+                params: Mapping[str, str] | None = None) -> set[str] | None:
+    params = request.query_params if params is None else params
+    raw = params.get("attrs") or params.get("pick")
     if not raw:
         return None
     return {ctx.expand(term.strip()) for term in raw.split(",") if term.strip()}
@@ -363,10 +365,13 @@ async def create_entity(request: Request) -> Response:
 
 @router.get("/entities", summary="NGSI-LD: query entities")
 def query_entities(request: Request) -> Response:
-    access = access_of(request)
     ctx = read_context(request)
+    return query_answer(request, ctx, entity_query(request, ctx, access_of(request)))
+
+
+def query_answer(request: Request, ctx: ldctx.Context, query: queries.EntityQuery) -> Response:
+    """The entities a query selects, in the representation the request asks for."""
     options = options_of(request)
-    query = entity_query(request, ctx, access)
     geo, only = geo_ask(request, ctx, query.attrs)
     with request.app.state.db.read() as session:
         rows, total = queries.entities(session, query)
@@ -375,9 +380,11 @@ def query_entities(request: Request) -> Response:
     return answer(request, payload, ctx, headers=headers, geo=geo)
 
 
-def entity_query(request: Request, ctx: ldctx.Context, access: Access) -> queries.EntityQuery:
-    """The entity query the parameters of ``GET /entities`` (and of the temporal query) ask for."""
-    params = request.query_params
+def entity_query(request: Request, ctx: ldctx.Context, access: Access,
+                 params: Mapping[str, str] | None = None) -> queries.EntityQuery:
+    """The entity query the parameters of ``GET /entities`` (and of the temporal query) ask for,
+    or ``params`` (a ``POST /entityOperations/query``'s, in the same names)."""
+    params = request.query_params if params is None else params
     if not any(params.get(name) for name in ENTITY_FILTERS):
         raise ngsi.bad("A query needs at least one of type, id, idPattern, attrs, q or a "
                        "geo-query.")
@@ -397,7 +404,7 @@ def entity_query(request: Request, ctx: ldctx.Context, access: Access) -> querie
         query.q = ngsiq.parse_q(params["q"], ctx)
     query.geo = ngsiq.parse_geo(params.get("georel"), params.get("geometry"), params.get("coordinates"),
                                 params.get("geoproperty"))
-    query.attrs = attrs_param(request, ctx)
+    query.attrs = attrs_param(request, ctx, params)
     if not access.can_read:
         query.readable_types = access.public_types
         if query.types is not None and not access.public_types.intersection(query.types):

@@ -16,6 +16,57 @@ from parvis.modules.sensors.standards import ngsi_ld as ngsi
 router = APIRouter(prefix="/ngsi-ld/v1", tags=["ngsi-ld"], route_class=api.NgsiRoute)
 
 
+@router.post("/entityOperations/query", summary="NGSI-LD: query entities, the query in the body")
+async def query_by_post(request: Request) -> Response:
+    """A ``Query`` (``entities`` with their ``type``, ``id`` or ``idPattern``, ``attrs``, ``q``,
+    ``geoQ``) asked in the body rather than the URL, for queries too long for a URL; ``limit``,
+    ``offset``, ``count`` and ``options`` stay in the URL. Answered as ``GET /entities``."""
+    access = api.access_of(request)
+    body, kind = await api.read_body(request)
+    ctx = api.body_context(request, kind, body)
+    params = {**request.query_params, **_query_params(body)}
+    return api.query_answer(request, ctx, api.entity_query(request, ctx, access, params))
+
+
+def _query_params(body: Any) -> dict[str, str]:
+    """A ``Query`` body in the names of ``GET /entities``' parameters."""
+    if not isinstance(body, dict) or body.get("type") != "Query":
+        raise ngsi.bad('A query must be a JSON object with "type": "Query".')
+    out: dict[str, str] = {}
+    selectors = body.get("entities") or []
+    if not isinstance(selectors, list) or not all(isinstance(e, dict) for e in selectors):
+        raise ngsi.bad("entities must be an array of objects (type, id, idPattern).")
+    for key in ("type", "id"):
+        values = [e[key] for e in selectors if isinstance(e.get(key), str)]
+        if values:
+            out[key] = ",".join(values)
+    patterns = {e["idPattern"] for e in selectors if isinstance(e.get("idPattern"), str)}
+    if len(patterns) > 1:
+        raise ngsi.NgsiError("OperationNotSupported", "Only one idPattern per query is supported.")
+    if patterns:
+        out["idPattern"] = patterns.pop()
+    attrs = body.get("attrs")
+    if attrs is not None:
+        if not isinstance(attrs, list) or not all(isinstance(a, str) for a in attrs):
+            raise ngsi.bad("attrs must be an array of attribute names.")
+        out["attrs"] = ",".join(attrs)
+    if body.get("q") is not None:
+        if not isinstance(body["q"], str):
+            raise ngsi.bad("q must be a string.")
+        out["q"] = body["q"]
+    geo = body.get("geoQ")
+    if geo is not None:
+        if not isinstance(geo, dict):
+            raise ngsi.bad("geoQ must be an object (geometry, coordinates, georel).")
+        coordinates = geo.get("coordinates")
+        out.update({"georel": str(geo.get("georel", "")), "geometry": str(geo.get("geometry", "")),
+                    "coordinates": coordinates if isinstance(coordinates, str) else
+                    orjson.dumps(coordinates).decode()})
+        if geo.get("geoproperty"):
+            out["geoproperty"] = str(geo["geoproperty"])
+    return out
+
+
 async def _batch_items(request: Request) -> tuple[list[Any], str]:
     body, kind = await api.read_body(request)
     if not isinstance(body, list) or not body:

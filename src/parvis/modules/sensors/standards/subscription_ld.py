@@ -282,7 +282,10 @@ def parse_time(value: Any, name: str) -> datetime:
 
 
 def _expires(out: SubscriptionIn, value: Any, _ctx: Context) -> None:
-    out.expires_at = parse_time(value, "expiresAt")
+    at = parse_time(value, "expiresAt")
+    if at <= datetime.now(UTC):  # the spec: a subscription cannot be made (or set) to end in the past
+        raise bad(f"expiresAt ({value}) is in the past.")
+    out.expires_at = at
 
 
 def _active(out: SubscriptionIn, value: Any, _ctx: Context) -> None:

@@ -1,0 +1,39 @@
+"""``POST /entityOperations/query``: the query in the body, answered as ``GET /entities``."""
+
+from __future__ import annotations
+
+from conftest import BASE, air, create
+
+ERR = "https://uri.etsi.org/ngsi-ld/errors/"
+
+
+def ids(response) -> list[str]:
+    assert response.status_code == 200, response.text
+    return [e["id"].rsplit(":", 1)[1] for e in response.json()]
+
+
+def test_a_query_in_the_body(client, w, r):
+    for n, (lon, no2) in enumerate([(104.90, 20.0), (104.91, 45.0), (105.00, 80.0)]):
+        create(client, w, air(n, lon, 11.55, no2))
+    url = f"{BASE}/entityOperations/query"
+    everything = {"type": "Query", "entities": [{"type": "AirQualityObserved"}]}
+    assert ids(client.post(url, json=everything, headers=r)) == ["0", "1", "2"]
+    assert ids(client.post(url, json={**everything, "q": "NO2>30"}, headers=r)) == ["1", "2"]
+    near = {**everything, "geoQ": {"geometry": "Point", "coordinates": [104.90, 11.55],
+                                   "georel": "near;maxDistance==2000"}}
+    assert ids(client.post(url, json=near, headers=r)) == ["0", "1"]
+    by_id = {"type": "Query", "entities": [{"id": "urn:ngsi-ld:AirQualityObserved:2",
+                                            "type": "AirQualityObserved"}]}
+    assert ids(client.post(url, json=by_id, headers=r)) == ["2"]
+    only = client.post(url, json={**everything, "attrs": ["NO2"]}, headers=r).json()[0]
+    assert set(only) == {"id", "type", "NO2"}
+    paged = client.post(f"{url}?limit=1&offset=1&count=true", json=everything, headers=r)
+    assert ids(paged) == ["1"] and paged.headers["NGSILD-Results-Count"] == "3"
+
+
+def test_a_body_that_is_not_a_query_is_refused(client, r):
+    url = f"{BASE}/entityOperations/query"
+    for body in ({"entities": [{"type": "AirQualityObserved"}]}, {"type": "Query", "entities": "x"},
+                 {"type": "Query"}):  # the last: no filter at all
+        response = client.post(url, json=body, headers=r)
+        assert response.status_code == 400 and response.json()["type"] == ERR + "BadRequestData", body
