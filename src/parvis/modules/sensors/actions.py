@@ -323,9 +323,10 @@ class BatchOutcome:
 
 def run_batch(db: Database, operation: str, items: list[tuple[int, EntityIn | str]], *,
               replace: bool = True, overwrite: bool = True) -> BatchOutcome:
-    """A batch operation (``create``, ``upsert``, ``update`` or ``delete``) in one transaction:
-    the entities are read at once, each item succeeds or fails on its own (an existing id for a
-    create, a missing one for an update or a delete), and what succeeded is written together.
+    """A batch operation (``create``, ``upsert``, ``update``, ``merge`` or ``delete``) in one
+    transaction: the entities are read at once, each item succeeds or fails on its own (an
+    existing id for a create, a missing one for an update, a merge or a delete), and what
+    succeeded is written together.
     ``items`` are (position, entity) or, for ``delete``, (position, id). Another writer creating
     one of the new ids meanwhile: the batch is done again, reading it."""
     try:
@@ -355,7 +356,7 @@ def _batch(db: Database, operation: str, items: list[tuple[int, EntityIn | str]]
                 continue
             seen = state.get(item.id)
             if seen is None or seen[2] in ("gone", "dropped"):
-                if operation == "update":
+                if operation in ("update", "merge"):
                     out.errors.append((n, EntityNotFound(f"No entity has the id {item.id}.")))
                     continue
                 attrs = {iri: _stamped(a, stamp) for iri, a in item.attrs.items()}
@@ -374,8 +375,9 @@ def _batch(db: Database, operation: str, items: list[tuple[int, EntityIn | str]]
                     seen[3] = seen[3] or seen[0] != item.type
                     seen[0] = item.type
                 else:
-                    attrs, skipped = _merged(before, item.attrs, overwrite=overwrite, existing_only=False,
-                                             stamp=stamp)
+                    merge = operation == "merge"  # existing attributes keep the members not given
+                    attrs, skipped = _merged(before, item.attrs, overwrite=overwrite or merge,
+                                             existing_only=False, stamp=stamp, merge=merge)
                     if len(skipped) == len(item.attrs):
                         out.success.append(item.id)
                         continue

@@ -1,4 +1,4 @@
-"""NGSI-LD batch entity operations (``/entityOperations/{create,upsert,update,delete}``): the
+"""NGSI-LD batch entity operations (``/entityOperations/{create,upsert,update,merge,delete}``): the
 body's entities parsed and checked one by one, written in one transaction (``actions.run_batch``),
 answered 201/204, or 207 with each failed item's problem in the items' order."""
 
@@ -93,9 +93,9 @@ def _error_of(item: Any, exc: Exception) -> dict[str, Any]:
             "error": orjson.loads(response.body)}
 
 
-@router.post("/entityOperations/{operation}", summary="NGSI-LD: batch create, upsert, update or delete")
+@router.post("/entityOperations/{operation}", summary="NGSI-LD: batch create, upsert, update, merge, delete")
 async def batch(request: Request, operation: str) -> Response:
-    if operation not in ("create", "upsert", "update", "delete"):
+    if operation not in ("create", "upsert", "update", "merge", "delete"):
         raise ngsi.NgsiError("ResourceNotFound", f"Unknown batch operation {operation!r}.")
     api.require_write(request)
     items, kind = await _batch_items(request)
@@ -115,7 +115,7 @@ async def batch(request: Request, operation: str) -> Response:
         except Exception as exc:
             errors.append((n, _error_of(item, exc)))
     outcome = await api.run_in_thread(request, actions.run_batch, request.app.state.db, operation, parsed,
-                         replace="update" not in options, overwrite="noOverwrite" not in options)
+                                      replace="update" not in options, overwrite="noOverwrite" not in options)
     errors += [(n, _error_of(items[n], exc)) for n, exc in outcome.errors]
     problems = [problem for _n, problem in sorted(errors, key=lambda e: e[0])]
     if operation == "upsert" and not problems:
