@@ -39,7 +39,7 @@ MAX_LIMIT = 1000
 MAX_OFFSET = 10_000_000
 DEFAULT_LIMIT = 20
 # GET /entities needs at least one of these (ETSI GS CIM 009, 5.7.2): no unbounded listing.
-ENTITY_FILTERS = ("type", "id", "idPattern", "attrs", "pick", "q", "georel", "geometry", "local",
+ENTITY_FILTERS = ("type", "id", "idPattern", "attrs", "q", "georel", "geometry", "local",
                   "coordinates")
 
 
@@ -317,25 +317,31 @@ def options_of(request: Request) -> set[str]:
     fmt = request.query_params.get("format")
     if fmt in ("keyValues", "simplified"):
         options.add("keyValues")
+    elif fmt == "concise":
+        options.add("concise")
     elif fmt not in (None, "", "normalized"):
         raise ngsi.NgsiError("BadRequestData",
-                             f"format must be normalized, keyValues or simplified, not {fmt!r}.")
+                             f"format must be normalized, concise, keyValues or simplified, not {fmt!r}.")
     return options
 
 
 def attrs_param(request: Request, ctx: ldctx.Context,
                 params: Mapping[str, str] | None = None) -> set[str] | None:
     params = request.query_params if params is None else params
-    raw = params.get("attrs") or params.get("pick")
+    raw = params.get("attrs")
     if not raw:
         return None
     return {ctx.expand(term.strip()) for term in raw.split(",") if term.strip()}
 
 
-def render(row: Entity, ctx: ldctx.Context, options: set[str], only: set[str] | None) -> dict[str, Any]:
-    return ngsi.render_entity(row.id, row.type, row.attrs, ctx, key_values="keyValues" in options,
-                              only=only, sysattrs="sysAttrs" in options, created=row.created_at,
-                              modified=row.modified_at)
+def render(row: Entity, ctx: ldctx.Context, options: set[str], only: set[str] | None,
+           shown: ngsi.Projection | None = None) -> dict[str, Any]:
+    out = ngsi.render_entity(row.id, row.type, row.attrs, ctx, key_values="keyValues" in options,
+                             only=only, sysattrs="sysAttrs" in options, created=row.created_at,
+                             modified=row.modified_at)
+    if "concise" in options and "keyValues" not in options:
+        out = ngsi.concise_entity(out)
+    return shown.apply(out) if shown is not None else out
 
 
 def _entity_id(value: str) -> str:
@@ -375,7 +381,8 @@ def query_answer(request: Request, ctx: ldctx.Context, query: queries.EntityQuer
     geo, only = geo_ask(request, ctx, query.attrs)
     with request.app.state.db.read() as session:
         rows, total = queries.entities(session, query)
-        payload = [render(row, ctx, options, only) for row in rows]
+        shown = ngsi.Projection.of(request.query_params.get("pick"), request.query_params.get("omit"))
+        payload = [render(row, ctx, options, only, shown) for row in rows]
     headers = {"NGSILD-Results-Count": str(total)} if total is not None else None
     return answer(request, payload, ctx, headers=headers, geo=geo)
 
@@ -431,7 +438,8 @@ def retrieve_entity(request: Request, entity_id: str) -> Response:
     geo, only = geo_ask(request, ctx, attrs_param(request, ctx))
     with request.app.state.db.read() as session:
         row = readable_entity(session, access, entity_id)
-        payload = render(row, ctx, options, only)
+        shown = ngsi.Projection.of(request.query_params.get("pick"), request.query_params.get("omit"))
+        payload = render(row, ctx, options, only, shown)
     return answer(request, payload, ctx, geo=geo)
 
 

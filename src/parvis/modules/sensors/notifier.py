@@ -386,22 +386,7 @@ def render(entity: PendingNotification, ctx: ldctx.Context, fmt: str, sysattrs: 
                 "deletedAt": stamp(entity.created_at)}
     out = ngsi.render_entity(entity.entity_id, entity.entity_type, entity.attrs, ctx,
                              key_values=fmt == "keyValues", sysattrs=sysattrs)
-    if fmt == "concise":
-        out = {k: (v if k in ("id", "type") else concise(v)) for k, v in out.items()}
-    return out
-
-
-def concise(attr: Any) -> Any:
-    """NGSI-LD's concise representation of a normalised attribute: no ``type`` where the
-    members say it (value, object, languageMap), a bare value when nothing else is left."""
-    if not isinstance(attr, dict):
-        return attr
-    out = {k: (v if k in ngsi.META else concise(v)) for k, v in attr.items() if k != "type"}
-    if set(out) == {"value"} and not isinstance(out["value"], (dict, list)):
-        return out["value"]
-    if attr.get("type") == "GeoProperty" and set(out) == {"value"}:
-        return out["value"]
-    return out
+    return ngsi.concise_entity(out) if fmt == "concise" else out
 
 
 def register(registry: JobRegistry, bus: EventBus, db: Database, settings: Settings) -> None:

@@ -359,3 +359,40 @@ def link_header(ctx: Context) -> str:
     """The Link header of a JSON answer: the context URL the request named, else the core's."""
     url = ctx.inline if isinstance(ctx.inline, str) else CORE_CONTEXT_URL
     return f'<{url}>; rel="http://www.w3.org/ns/json-ld#context"; type="application/ld+json"'
+
+
+def concise(attr: Any) -> Any:
+    """NGSI-LD's concise representation of a normalised attribute: no ``type`` where the
+    members say it (value, object, languageMap), a bare value when nothing else is left."""
+    if not isinstance(attr, dict):
+        return attr
+    out = {k: (v if k in META else concise(v)) for k, v in attr.items() if k != "type"}
+    if set(out) == {"value"} and not isinstance(out["value"], (dict, list)):
+        return out["value"]
+    if attr.get("type") == "GeoProperty" and set(out) == {"value"}:
+        return out["value"]
+    return out
+
+
+def concise_entity(entity: dict[str, Any]) -> dict[str, Any]:
+    """A rendered (normalized) entity in the concise representation."""
+    return {k: (v if k in ("id", "type") else concise(v)) for k, v in entity.items()}
+
+
+@dataclass(frozen=True)
+class Projection:
+    """``pick`` and ``omit`` (NGSI-LD 1.8): the members of each entity shown (``id``, ``type`` and
+    attributes, by their names in the request's context), the rest left out."""
+    pick: frozenset[str] | None
+    omit: frozenset[str]
+
+    @staticmethod
+    def of(pick: str | None, omit: str | None) -> Projection | None:
+        """From the parameters' comma lists; None when neither is given."""
+        def names(raw: str | None) -> frozenset[str]:
+            return frozenset(t.strip() for t in (raw or "").split(",") if t.strip())
+        return Projection(names(pick) if pick else None, names(omit)) if pick or omit else None
+
+    def apply(self, entity: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in entity.items()
+                if (self.pick is None or k in self.pick) and k not in self.omit}

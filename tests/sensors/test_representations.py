@@ -1,0 +1,31 @@
+"""Concise representation, and ``pick``/``omit`` (what each entity shows)."""
+
+from __future__ import annotations
+
+from conftest import BASE, air, create
+
+E1 = "urn:ngsi-ld:AirQualityObserved:1"
+
+
+def test_concise_drops_what_the_members_say(client, w, r):
+    create(client, w, air(1, name={"type": "Property", "value": "Market"},
+                          refDevice={"type": "Relationship", "object": "urn:ngsi-ld:Device:1"}))
+    for url in (f"{BASE}/entities/{E1}?options=concise", f"{BASE}/entities/{E1}?format=concise"):
+        body = client.get(url, headers=r).json()
+        assert body["id"] == E1 and body["type"] == "AirQualityObserved"
+        assert body["name"] == "Market"  # a value alone is the value
+        assert body["NO2"] == {"value": 40.0, "unitCode": "GQ", "observedAt": "2026-11-29T08:00:00Z"}
+        assert body["refDevice"] == {"object": "urn:ngsi-ld:Device:1"}
+        assert body["location"] == {"type": "Point", "coordinates": [104.9, 11.55]}
+    listed = client.get(f"{BASE}/entities?type=AirQualityObserved&options=concise", headers=r).json()
+    assert listed[0]["name"] == "Market"
+
+
+def test_pick_and_omit_choose_the_members_shown(client, w, r):
+    create(client, w, air(1, name={"type": "Property", "value": "Market"}))
+    picked = client.get(f"{BASE}/entities/{E1}?pick=id,NO2", headers=r).json()
+    assert set(picked) == {"id", "NO2"}  # even the type can be left out
+    omitted = client.get(f"{BASE}/entities/{E1}?omit=location,name", headers=r).json()
+    assert set(omitted) == {"id", "type", "NO2"}
+    listed = client.get(f"{BASE}/entities?type=AirQualityObserved&pick=id,name", headers=r).json()
+    assert listed == [{"id": E1, "name": {"type": "Property", "value": "Market"}}]
