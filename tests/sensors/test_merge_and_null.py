@@ -75,3 +75,12 @@ def test_what_is_not_served_is_answered_in_ngsi_ld_errors(client, r):
     method = client.delete(f"{BASE}/entities", headers=r)
     assert method.status_code == 405 and method.json()["type"] == ERR + "OperationNotSupported"
     assert "DELETE" in method.json()["detail"]
+
+
+def test_scopes_are_refused_plainly_not_dropped(client, w, r):
+    with_scope = {**air(9), "scope": "/Hue/Citadel"}
+    response = client.post(f"{BASE}/entities", json=with_scope, headers=w)
+    assert response.status_code == 422 and response.json()["type"] == ERR + "OperationNotSupported"
+    assert client.get(f"{BASE}/entities/urn:ngsi-ld:AirQualityObserved:9", headers=r).status_code == 404
+    query = client.get(f"{BASE}/entities?type=AirQualityObserved&scopeQ=/Hue", headers=r)
+    assert query.status_code == 422 and "scopeQ" in query.json()["detail"]

@@ -392,6 +392,8 @@ def entity_query(request: Request, ctx: ldctx.Context, access: Access,
     """The entity query the parameters of ``GET /entities`` (and of the temporal query) ask for,
     or ``params`` (a ``POST /entityOperations/query``'s, in the same names)."""
     params = request.query_params if params is None else params
+    if params.get("scopeQ"):
+        raise ngsi.NgsiError("OperationNotSupported", "scopeQ is not supported: entities have no scope here.")
     if not any(params.get(name) for name in ENTITY_FILTERS):
         raise ngsi.bad("A query needs at least one of type, id, idPattern, attrs, q or a "
                        "geo-query.")

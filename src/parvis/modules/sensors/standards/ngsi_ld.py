@@ -266,6 +266,9 @@ def parse_attributes(body: Any, ctx: Context) -> dict[str, dict[str, Any]]:
 
     if not isinstance(body, dict):
         raise bad("The body must be a JSON object of attributes.")
+    if "scope" in body:  # refused rather than dropped: nothing a client sends is lost unsaid
+        raise NgsiError("OperationNotSupported", "Entity scopes are not supported: send the entity "
+                        "without scope (a city's entities are told apart by type and location).")
     attrs: dict[str, dict[str, Any]] = {}
     for key, value in body.items():
         if key in ENTITY_META:
