@@ -29,3 +29,19 @@ def test_pick_and_omit_choose_the_members_shown(client, w, r):
     assert set(omitted) == {"id", "type", "NO2"}
     listed = client.get(f"{BASE}/entities?type=AirQualityObserved&pick=id,name", headers=r).json()
     assert listed == [{"id": E1, "name": {"type": "Property", "value": "Market"}}]
+
+
+def test_lang_shows_a_language_property_in_the_language_asked(client, w, r):
+    names = {"fr": "Marché Đông Ba", "vi": "Chợ Đông Ba", "km": "ផ្សារ ដុងបា", "en": "Dong Ba market"}
+    create(client, w, air(1, name={"type": "LanguageProperty", "languageMap": names}))
+    url = f"{BASE}/entities/{E1}"
+    assert client.get(url, headers=r).json()["name"]["languageMap"] == names  # whole without lang
+    vi = client.get(f"{url}?lang=vi", headers=r).json()["name"]
+    assert vi == {"type": "Property", "value": "Chợ Đông Ba", "lang": "vi"}
+    preferred = client.get(f"{url}?lang=ar,km;q=0.9,en;q=0.5", headers=r).json()["name"]
+    assert preferred["lang"] == "km" and preferred["value"] == "ផ្សារ ដុងបា"  # no Arabic: the next asked
+    assert client.get(f"{url}?lang=vi&options=keyValues", headers=r).json()["name"] == "Chợ Đông Ba"
+    fallback = client.get(f"{url}?lang=de", headers=r).json()["name"]
+    assert fallback["type"] == "Property" and fallback["lang"] in names  # something, never nothing
+    assert client.get(f"{url}?lang=fr&options=concise", headers=r).json()["name"] == {
+        "value": "Marché Đông Ba", "lang": "fr"}

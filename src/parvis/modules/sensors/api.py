@@ -312,8 +312,15 @@ def answer(request: Request, payload: Any, ctx: ldctx.Context, *, status: int = 
     return Response(orjson.dumps(payload), status_code=status, media_type=kind, headers=out_headers)
 
 
+def options_lang(options: set[str]) -> str | None:
+    """The ``lang`` asked for (carried among the options as ``lang=...``)."""
+    return next((o[5:] for o in options if o.startswith("lang=")), None)
+
+
 def options_of(request: Request) -> set[str]:
     options = {o.strip() for o in request.query_params.get("options", "").split(",") if o.strip()}
+    if request.query_params.get("lang"):
+        options.add("lang=" + request.query_params["lang"])
     fmt = request.query_params.get("format")
     if fmt in ("keyValues", "simplified"):
         options.add("keyValues")
@@ -336,7 +343,9 @@ def attrs_param(request: Request, ctx: ldctx.Context,
 
 def render(row: Entity, ctx: ldctx.Context, options: set[str], only: set[str] | None,
            shown: ngsi.Projection | None = None) -> dict[str, Any]:
-    out = ngsi.render_entity(row.id, row.type, row.attrs, ctx, key_values="keyValues" in options,
+    lang = options_lang(options)
+    attrs = ngsi.in_language(row.attrs, lang) if lang else row.attrs
+    out = ngsi.render_entity(row.id, row.type, attrs, ctx, key_values="keyValues" in options,
                              only=only, sysattrs="sysAttrs" in options, created=row.created_at,
                              modified=row.modified_at)
     if "concise" in options and "keyValues" not in options:

@@ -322,7 +322,7 @@ def render_attribute(attr: dict[str, Any], ctx: Context, key_values: bool,
         return None
     out: dict[str, Any] = {}
     for key, value in attr.items():
-        if key in META:
+        if key in META or key == "lang":  # lang: a LanguageProperty shown in one language
             if key in ("createdAt", "modifiedAt") and not sysattrs:
                 continue
             out[key] = value
@@ -344,6 +344,37 @@ def render_entity(entity_id: str, type_iri: str, attrs: dict[str, dict[str, Any]
             continue
         out[ctx.compact(iri)] = render_attribute(attr, ctx, key_values, sysattrs)
     return out
+
+
+def in_language(attrs: dict[str, dict[str, Any]], lang: str) -> dict[str, dict[str, Any]]:
+    """The attributes with each LanguageProperty as a Property in the language asked for
+    (``lang``: ``fr``, ``vi,en``, ``km;q=0.9,fr``, ``*``), with its ``lang``: the first language
+    asked for that the property has (``fr`` also takes ``fr-BE``), else ``@none``, else its first."""
+    tags = [t for _q, _n, t in sorted(
+        (-_weight(params), n, tag.strip().lower()) for n, (tag, *params) in
+        enumerate(part.split(";") for part in lang.split(",")) if tag.strip())]
+    out = {}
+    for iri, attr in attrs.items():
+        texts = attr.get("languageMap") if attr.get("type") == "LanguageProperty" else None
+        if not isinstance(texts, dict) or not texts:
+            out[iri] = attr
+            continue
+        code = next((c for t in tags for c in texts if t == "*" or c.lower() == t
+                     or c.lower().startswith(t + "-")), "@none" if "@none" in texts else next(iter(texts)))
+        rest = {k: v for k, v in attr.items() if k not in ("type", "languageMap")}
+        out[iri] = {"type": "Property", "value": texts[code], "lang": code, **rest}
+    return out
+
+
+def _weight(params: list[str]) -> float:
+    for param in params:
+        name, _, value = param.partition("=")
+        if name.strip() == "q":
+            try:
+                return float(value)
+            except ValueError:
+                return 0.0
+    return 1.0
 
 
 def ngsi_time(when: datetime) -> str:
