@@ -65,6 +65,16 @@ def state(client, w, sub_id: str) -> dict:
     return client.get(f"{BASE}/subscriptions/{sub_id}", headers=w).json()
 
 
+def test_a_deleted_attribute_is_notified_as_null(client, w, receiver, notifier):
+    create(client, w, air(1, O3={"type": "Property", "value": 60}))
+    subscribe(client, w, receiver, notificationTrigger=["attributeDeleted"])
+    assert client.delete(f"{BASE}/entities/{AIR}/attrs/O3", headers=w).status_code == 204
+    assert notifier.deliver_due() == 1
+    (entity,) = receiver.bodies()[0]["data"]
+    assert entity["O3"] == {"type": "Property", "value": "urn:ngsi-ld:null"}  # what was deleted
+    assert entity["NO2"]["value"] == 40.0  # and what the entity still has
+
+
 def test_an_entity_update_reaches_the_endpoint_at_once(client, w, receiver, notifier):
     create(client, w, air(1))
     sub_id = subscribe(client, w, receiver, watchedAttributes=["NO2"])

@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 from parvis.kernel.db import utcnow
 from parvis.modules.sensors.changes import Change
 from parvis.modules.sensors.standards import query as ngsiq
-from parvis.modules.sensors.standards.ngsi_ld import LOCATION
+from parvis.modules.sensors.standards.ngsi_ld import LOCATION, NULL
 from parvis.modules.sensors.standards.subscription_ld import geo_query, q_context
 from parvis.modules.sensors.subscription_models import PendingNotification, Subscription
 
@@ -240,6 +240,8 @@ def on_changes(session: Session, changes: list[Change]) -> None:
             if not sub.matches(change, facts, now):
                 continue
             attrs = change.attrs
+            if attrs is not None and facts.removed and sub.on_remove:  # the spec: removed ones as Null
+                attrs = {**attrs, **{iri: {"type": "Property", "value": NULL} for iri in facts.removed}}
             if attrs is not None and sub.attributes is not None:
                 attrs = {k: v for k, v in attrs.items() if k in sub.attributes}
             rows.append({"subscription_id": sub.id, "entity_id": change.entity_id,
