@@ -52,7 +52,7 @@ _CLASS_LENGTH = {"mc": 2.5, "car": 6.0, "hv": 12.0}
 _CLASS_SPEED = {"mc": (1.0, 0.35), "car": (1.0, -0.05), "hv": (0.85, 0.0)}  # (factor, + per congestion)
 
 
-def by_class(measures: dict[str, Any], free_flow_kmh: float) -> dict[str, Any]:
+def class_measures(measures: dict[str, Any], free_flow_kmh: float) -> dict[str, Any]:
     """Speed (km/h) and occupancy share of each vehicle class of a traffic reading, from its
     counts, speed and occupancy (``smc``/``scar``/``shv``, ``omc``/``ocar``/``ohv``): the class
     occupancies add up to the segment's, in proportion to the time each class's vehicles cover a
@@ -188,7 +188,7 @@ class Simulator:
         occupancy = min(1.0, flow * length / (speed * 1000 / 60) / 2)  # two lanes of detectors
         measures = {"f": flow, "mc": motorcycles, "car": flow - motorcycles - heavy, "hv": heavy,
                     "s": round(speed, 1), "o": round(occupancy, 3)}
-        return {**measures, **by_class(measures, d.free_flow_kmh)}
+        return {**measures, **class_measures(measures, d.free_flow_kmh)}
 
     def _jammed(self, d: Device, measures: dict[str, Any], stamp: str) -> dict[str, Any]:
         """A jam: vehicles crawl at a sixth of the free-flow speed, the detectors stay covered and
@@ -200,7 +200,7 @@ class Simulator:
         jammed = {"f": flow, "mc": motorcycles, "car": flow - motorcycles - heavy, "hv": heavy,
                   "s": round(d.free_flow_kmh * rng.uniform(0.12, 0.2), 1),
                   "o": round(rng.uniform(0.75, 0.95), 3)}
-        return {**measures, **jammed, **by_class(jammed, d.free_flow_kmh)}
+        return {**measures, **jammed, **class_measures(jammed, d.free_flow_kmh)}
 
     def _parking(self, d: Device, hour: float, weekend: bool, minutes: float, _local: datetime
                  ) -> dict[str, Any]:
