@@ -280,18 +280,6 @@ def body_context(request: Request, kind: str, body: Any) -> ldctx.Context:
 
 # ------------------------------------------------------------------------------ answers
 
-def geo_ask(request: Request, ctx: ldctx.Context,
-            only: set[str] | None) -> tuple[geojson.GeoAsk | None, set[str] | None]:
-    """What GeoJSON needs when the client asks for it, and the attributes to render (``attrs`` and
-    the geometry property); (None, ``only``) otherwise."""
-    if neg.accepted(request.headers.get("accept"), geo=True) != neg.GEO_JSON:
-        return None, only
-    name = request.query_params.get("geometryProperty") or "location"
-    iri = ctx.expand(name)
-    ask = geojson.GeoAsk(name, iri, only is None or iri in only)
-    return ask, only if only is None else only | {iri}
-
-
 def answer(request: Request, payload: Any, ctx: ldctx.Context, *, status: int = 200,
            headers: dict[str, str] | None = None, geo: geojson.GeoAsk | None = None) -> Response:
     """The payload in the media type asked for; entities (``geo`` given) also as GeoJSON."""
@@ -312,15 +300,8 @@ def answer(request: Request, payload: Any, ctx: ldctx.Context, *, status: int = 
     return Response(orjson.dumps(payload), status_code=status, media_type=kind, headers=out_headers)
 
 
-def options_lang(options: set[str]) -> str | None:
-    """The ``lang`` asked for (carried among the options as ``lang=...``)."""
-    return next((o[5:] for o in options if o.startswith("lang=")), None)
-
-
 def options_of(request: Request) -> set[str]:
     options = {o.strip() for o in request.query_params.get("options", "").split(",") if o.strip()}
-    if request.query_params.get("lang"):
-        options.add("lang=" + request.query_params["lang"])
     fmt = request.query_params.get("format")
     if fmt in ("keyValues", "simplified"):
         options.add("keyValues")
@@ -341,16 +322,29 @@ def attrs_param(request: Request, ctx: ldctx.Context,
     return {ctx.expand(term.strip()) for term in raw.split(",") if term.strip()}
 
 
-def render(row: Entity, ctx: ldctx.Context, options: set[str], only: set[str] | None,
-           shown: ngsi.Projection | None = None) -> dict[str, Any]:
-    lang = options_lang(options)
-    attrs = ngsi.in_language(row.attrs, lang) if lang else row.attrs
-    out = ngsi.render_entity(row.id, row.type, attrs, ctx, key_values="keyValues" in options,
-                             only=only, sysattrs="sysAttrs" in options, created=row.created_at,
+@dataclass(frozen=True)
+class Shape:
+    """How a request asks its entities shown: the representation (``options``/``format``), the
+    language of LanguageProperties (``lang``), the members kept (``pick``/``omit``)."""
+    options: frozenset[str]
+    lang: str | None
+    shown: ngsi.Projection | None
+
+    @staticmethod
+    def of(request: Request) -> Shape:
+        params = request.query_params
+        return Shape(frozenset(options_of(request)), params.get("lang") or None,
+                     ngsi.Projection.of(params.get("pick"), params.get("omit")))
+
+
+def render(row: Entity, ctx: ldctx.Context, shape: Shape, only: set[str] | None) -> dict[str, Any]:
+    attrs = ngsi.in_language(row.attrs, shape.lang) if shape.lang else row.attrs
+    out = ngsi.render_entity(row.id, row.type, attrs, ctx, key_values="keyValues" in shape.options,
+                             only=only, sysattrs="sysAttrs" in shape.options, created=row.created_at,
                              modified=row.modified_at)
-    if "concise" in options and "keyValues" not in options:
+    if "concise" in shape.options and "keyValues" not in shape.options:
         out = ngsi.concise_entity(out)
-    return shown.apply(out) if shown is not None else out
+    return shape.shown.apply(out) if shape.shown is not None else out
 
 
 def _entity_id(value: str) -> str:
@@ -386,12 +380,12 @@ def query_entities(request: Request) -> Response:
 
 def query_answer(request: Request, ctx: ldctx.Context, query: queries.EntityQuery) -> Response:
     """The entities a query selects, in the representation the request asks for."""
-    options = options_of(request)
-    geo, only = geo_ask(request, ctx, query.attrs)
+    shape = Shape.of(request)
+    geo, only = geojson.ask(request.headers.get("accept"), request.query_params.get("geometryProperty"),
+                            ctx, query.attrs)
     with request.app.state.db.read() as session:
         rows, total = queries.entities(session, query)
-        shown = ngsi.Projection.of(request.query_params.get("pick"), request.query_params.get("omit"))
-        payload = [render(row, ctx, options, only, shown) for row in rows]
+        payload = [render(row, ctx, shape, only) for row in rows]
     headers = {"NGSILD-Results-Count": str(total)} if total is not None else None
     return answer(request, payload, ctx, headers=headers, geo=geo)
 
@@ -445,12 +439,12 @@ def retrieve_entity(request: Request, entity_id: str) -> Response:
     access = access_of(request)
     ctx = read_context(request)
     entity_id = _entity_id(entity_id)
-    options = options_of(request)
-    geo, only = geo_ask(request, ctx, attrs_param(request, ctx))
+    shape = Shape.of(request)
+    geo, only = geojson.ask(request.headers.get("accept"), request.query_params.get("geometryProperty"),
+                            ctx, attrs_param(request, ctx))
     with request.app.state.db.read() as session:
         row = readable_entity(session, access, entity_id)
-        shown = ngsi.Projection.of(request.query_params.get("pick"), request.query_params.get("omit"))
-        payload = render(row, ctx, options, only, shown)
+        payload = render(row, ctx, shape, only)
     return answer(request, payload, ctx, geo=geo)
 
 

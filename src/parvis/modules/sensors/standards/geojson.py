@@ -9,6 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from parvis.modules.sensors.standards import negotiation as neg
+from parvis.modules.sensors.standards.context import Context
+
 
 @dataclass(frozen=True)
 class GeoAsk:
@@ -25,3 +28,14 @@ class GeoAsk:
             attr if isinstance(attr, dict) and "coordinates" in attr else None)  # keyValues: the geometry
         properties = {k: v for k, v in entity.items() if k != "id" and (self.shown or k != self.name)}
         return {"id": entity["id"], "type": "Feature", "geometry": geometry, "properties": properties}
+
+
+def ask(accept: str | None, geometry_property: str | None, ctx: Context,
+        only: set[str] | None) -> tuple[GeoAsk | None, set[str] | None]:
+    """What GeoJSON needs when ``accept`` asks for it, and the attributes to render (``attrs``
+    and the geometry property); (None, ``only``) otherwise."""
+    if neg.accepted(accept, geo=True) != neg.GEO_JSON:
+        return None, only
+    name = geometry_property or "location"
+    iri = ctx.expand(name)
+    return GeoAsk(name, iri, only is None or iri in only), (only if only is None else only | {iri})
