@@ -65,23 +65,31 @@ def _split_links(value: str) -> list[str]:
     return [p for p in parts if p.strip()]
 
 
+def weighted(header: str) -> list[tuple[str, float]]:
+    """The items of an ``Accept``-like header (``a;q=0.5, b``), lower-cased, each with its
+    quality (1 without ``q``, 0 for an unreadable one), in the header's order."""
+    out = []
+    for item in header.split(","):
+        name, *params = [p.strip() for p in item.split(";")]
+        q = 1.0
+        for param in params:
+            key, _, value = param.partition("=")
+            if key.strip() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        out.append((name.lower(), q))
+    return out
+
+
 def accepted(accept: str | None, *, geo: bool = False) -> str:
     """The media type of the answer: ``application/json`` or ``application/ld+json``, and where
     ``geo`` (entities) ``application/geo+json``."""
     if not accept or not accept.strip():
         return JSON
     best: tuple[float, int, int, str] | None = None
-    for order, item in enumerate(accept.split(",")):
-        kind, *params = [p.strip() for p in item.split(";")]
-        q = 1.0
-        for param in params:
-            name, _, value = param.partition("=")
-            if name.strip() == "q":
-                try:
-                    q = float(value)
-                except ValueError:
-                    q = 0.0
-        kind = kind.lower()
+    for order, (kind, q) in enumerate(weighted(accept)):
         served = {JSON: JSON, LD_JSON: LD_JSON, "*/*": JSON, "application/*": JSON}.get(kind)
         if geo and kind == GEO_JSON:
             served = GEO_JSON

@@ -350,9 +350,10 @@ def in_language(attrs: dict[str, dict[str, Any]], lang: str) -> dict[str, dict[s
     """The attributes with each LanguageProperty as a Property in the language asked for
     (``lang``: ``fr``, ``vi,en``, ``km;q=0.9,fr``, ``*``), with its ``lang``: the first language
     asked for that the property has (``fr`` also takes ``fr-BE``), else ``@none``, else its first."""
-    tags = [t for _q, _n, t in sorted(
-        (-_weight(params), n, tag.strip().lower()) for n, (tag, *params) in
-        enumerate(part.split(";") for part in lang.split(",")) if tag.strip())]
+    from parvis.modules.sensors.standards.negotiation import weighted  # it imports this module
+
+    asked = sorted((-q, n, tag) for n, (tag, q) in enumerate(weighted(lang)) if tag and q > 0)
+    tags = [tag for _q, _n, tag in asked]
     out = {}
     for iri, attr in attrs.items():
         texts = attr.get("languageMap") if attr.get("type") == "LanguageProperty" else None
@@ -364,17 +365,6 @@ def in_language(attrs: dict[str, dict[str, Any]], lang: str) -> dict[str, dict[s
         rest = {k: v for k, v in attr.items() if k not in ("type", "languageMap")}
         out[iri] = {"type": "Property", "value": texts[code], "lang": code, **rest}
     return out
-
-
-def _weight(params: list[str]) -> float:
-    for param in params:
-        name, _, value = param.partition("=")
-        if name.strip() == "q":
-            try:
-                return float(value)
-            except ValueError:
-                return 0.0
-    return 1.0
 
 
 def ngsi_time(when: datetime) -> str:
