@@ -121,12 +121,12 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.state.registry = build_registry(settings, db)
     register_privacy_hooks()
 
-    install_error_handlers(app, {"/ngsi-ld/": sensors_api.unknown_route})
+    install_error_handlers(app, {sensors_api.PREFIX: sensors_api.unknown_route})
     app.add_middleware(GZipMiddleware, minimum_size=500)
     # NGSI-LD routes read their bodies within PARVIS_NGSI_MAX_BODY_BYTES and refuse a larger one
     # with the spec's problem type (sensors/api.py ``read_body``)
     app.add_middleware(RequestContext, settings=settings, resolver=accounts.resolve_principal,
-                       database=db, metrics=app.state.metrics, own_body_limits=("/ngsi-ld/",))
+                       database=db, metrics=app.state.metrics, own_body_limits=(sensors_api.PREFIX,))
 
     static_root = resources.files("parvis") / "static"
     app.mount("/static/vendor/leaflet", StaticFiles(directory=xs_leaflet.BASE_DIR), name="leaflet")

@@ -39,6 +39,7 @@ MAX_LIMIT = 1000
 MAX_OFFSET = 10_000_000
 DEFAULT_LIMIT = 20
 # GET /entities needs at least one of these (ETSI GS CIM 009, 5.7.2): no unbounded listing.
+PREFIX = "/ngsi-ld/"  # every NGSI-LD path: its errors and body limits are the spec's
 ENTITY_FILTERS = ("type", "id", "idPattern", "attrs", "q", "georel", "geometry", "local",
                   "coordinates")
 
