@@ -11,8 +11,9 @@ from parvis.kernel.db import make_engine
 from parvis.models import metadata
 
 # Columns and tables that live only on one engine and are managed by hand in migrations:
-# the PostGIS geometry column and the SQLite R*Tree index.
-HAND_MANAGED_TABLES = {"city_districts_rtree", "spatial_ref_sys"}
+# the PostGIS geometry column, the SQLite R*Tree index and the ranges of rowids that keep the
+# sensor hub's entities together by type on SQLite (migration 0020).
+HAND_MANAGED_TABLES = {"city_districts_rtree", "spatial_ref_sys", "sensors_entity_ranges"}
 HAND_MANAGED_COLUMNS = {("city_districts", "geom")}
 
 

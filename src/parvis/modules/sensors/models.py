@@ -35,6 +35,9 @@ class Entity(Base):
         Index("ix_sensors_entities_type_id", "type", "id"),
         Index("ix_sensors_entities_box", "lon_min", "lat_min", "lon_max", "lat_max"),
     )
+    # On SQLite the rows are kept together by type (migration 0020: each type has a range of
+    # rowids, a trigger moves a new entity to the end of its type's range), so that a batch of one
+    # type rewrites a few neighbouring pages rather than pages shared with every other type.
     # ``modified_at`` is not indexed: every update changes it, and on PostgreSQL an indexed column
     # that changes makes each update a new entry in every index of the table (no heap-only update).
     # What needs "changed since" (the operations room) follows ``FeedLog`` instead.
