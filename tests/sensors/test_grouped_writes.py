@@ -108,3 +108,34 @@ def test_partial_attribute_updates_in_a_group_keep_their_own_errors(client, db, 
     near = client.get(f"{BASE}/entities?georel=near;maxDistance==10&geometry=Point&coordinates=[105.0,11.6]",
                       headers=r)
     assert [e["id"] for e in near.json()] == [e1]  # the location columns moved with it
+
+
+def test_batches_of_one_process_all_land_and_on_sqlite_take_turns(client, db, w, r, monkeypatch):
+    """Concurrent batch upserts all land; on SQLite (one writer) a web process writes one at a time,
+    so that parsing the next one does not slow the writer (``batch_api._turn``)."""
+    running: list[int] = []
+    most = [0]
+    real = actions.run_batch
+
+    def tracked(*args, **kwargs):
+        running.append(1)
+        most[0] = max(most[0], len(running))
+        time.sleep(0.05)  # long enough for the other batches to arrive meanwhile
+        try:
+            return real(*args, **kwargs)
+        finally:
+            running.pop()
+
+    monkeypatch.setattr(actions, "run_batch", tracked)
+
+    def upsert(n: int) -> int:
+        batch = [air(k, no2=float(100 * n + k)) for k in range(1, 21)]
+        return client.post(f"{BASE}/entityOperations/upsert", json=batch, headers=w).status_code
+
+    with ThreadPoolExecutor(6) as pool:
+        statuses = list(pool.map(upsert, range(6)))
+    assert sorted(statuses) == [201] + [204] * 5
+    assert (most[0] == 1) if db.is_sqlite else (most[0] > 1)  # PostgreSQL's writers run side by side
+    values = {client.get(f"{BASE}/entities/urn:ngsi-ld:AirQualityObserved:{k}", headers=r).json()["NO2"]["value"] % 100
+              for k in range(1, 21)}
+    assert values == set(range(1, 21))  # each entity holds one batch's value, whole
