@@ -85,6 +85,31 @@ def test_a_deleted_and_created_again_entity_goes_back_to_its_type(client, db, w)
     _assert_grouped(_rows(db), _slots(db))
 
 
+def test_a_full_range_leaves_new_entities_where_sqlite_puts_them(client, db, w, r):
+    create(client, w, air(1))
+    slot = _slots(db)["AirQualityObserved"]
+    with db.transaction() as session:  # as if 2^32 of them had been created over the years
+        session.execute(text(f"UPDATE sensors_entities SET rowid = {(slot + 1) * SPAN - 1}"))
+    create(client, w, _bin(1))
+    create(client, w, air(2))
+    rows = {entity_id: rowid for rowid, entity_id, _kind in _rows(db)}
+    assert not slot * SPAN <= rows["urn:ngsi-ld:AirQualityObserved:2"] < (slot + 1) * SPAN
+    assert client.get(f"{BASE}/entities/urn:ngsi-ld:AirQualityObserved:2", headers=r).status_code == 200
+
+
+@pytest.mark.parametrize("clause", ["OR ABORT", "OR FAIL", "OR REPLACE", "OR ROLLBACK", ""])
+def test_any_conflict_clause_of_an_insert_keeps_the_ranges(client, db, w, clause):
+    """SQLite gives an INSERT's conflict clause to its trigger's statements too."""
+    create(client, w, air(1))
+    before = _slots(db)
+    with db.transaction() as session:
+        session.execute(text(f"INSERT {clause} INTO sensors_entities (id, type, created_at, modified_at, attrs) "
+                             "SELECT 'urn:ngsi-ld:AirQualityObserved:9', type, created_at, modified_at, attrs "
+                             "FROM sensors_entities"))
+    assert _slots(db) == before
+    _assert_grouped(_rows(db), before)
+
+
 def test_the_migration_moves_stored_entities_together_and_back(client, db, database_url, w, r):
     db.dispose()
     command.downgrade(alembic_config(database_url), "0019")

@@ -3,10 +3,13 @@ still answered as if it had been alone."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from conftest import BASE, air, create
+import orjson
+
+from conftest import BASE, SDM, air, create, link
 from parvis.modules.sensors import actions
 from parvis.modules.sensors.changes import Change
 
@@ -136,6 +139,45 @@ def test_batches_of_one_process_all_land_and_on_sqlite_take_turns(client, db, w,
         statuses = list(pool.map(upsert, range(6)))
     assert sorted(statuses) == [201] + [204] * 5
     assert (most[0] == 1) if db.is_sqlite else (most[0] > 1)  # PostgreSQL's writers run side by side
-    values = {client.get(f"{BASE}/entities/urn:ngsi-ld:AirQualityObserved:{k}", headers=r).json()["NO2"]["value"] % 100
-              for k in range(1, 21)}
-    assert values == set(range(1, 21))  # each entity holds one batch's value, whole
+    values = [client.get(f"{BASE}/entities/urn:ngsi-ld:AirQualityObserved:{k}", headers=r).json()["NO2"]["value"]
+              for k in range(1, 21)]
+    assert [v % 100 for v in values] == list(range(1, 21))
+    assert len({v // 100 for v in values}) == 1  # the last batch written holds every entity, whole
+
+
+def test_a_slow_upload_holds_up_no_other_batch(app, w):
+    """A batch's body is read before its process's turn: a client that stalls mid-upload delays
+    only itself."""
+    body = orjson.dumps([air(1)])
+
+    async def call(stall: asyncio.Event | None) -> list[int]:
+        status: list[int] = []
+        scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+                 "scheme": "http", "path": f"{BASE}/entityOperations/upsert",
+                 "raw_path": f"{BASE}/entityOperations/upsert".encode(), "query_string": b"", "root_path": "",
+                 "server": ("testserver", 80), "client": ("127.0.0.1", 1),
+                 "headers": [(b"content-type", b"application/json"), (b"x-api-key", w["X-Api-Key"].encode()),
+                             (b"link", link(SDM).encode()), (b"content-length", str(len(body)).encode())]}
+
+        async def receive() -> dict:
+            if stall is not None:
+                await stall.wait()
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        async def send(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                status.append(message["status"])
+
+        await app(scope, receive, send)
+        return status
+
+    async def both() -> tuple[list[int], list[int]]:
+        stalled = asyncio.Event()
+        slow = asyncio.create_task(call(stalled))
+        await asyncio.sleep(0.2)
+        fast = await asyncio.wait_for(call(None), 10)  # not behind the stalled upload
+        stalled.set()
+        return fast, await slow
+
+    fast, slow = asyncio.run(both())
+    assert fast == [201] and slow == [204]

@@ -35,20 +35,23 @@ depends_on: str | Sequence[str] | None = None
 
 SPAN = 2 ** 32  # rowids a type's range holds
 _COLUMNS = 'id, type, created_at, modified_at, lon_min, lat_min, lon_max, lat_max, location, attrs'
-_RANGE_OF_NEW = 'SELECT slot FROM sensors_entity_ranges WHERE type = NEW.type'
+_SLOT_OF_NEW = 'SELECT slot FROM sensors_entity_ranges WHERE type = NEW.type'
+_END_OF_RANGE = f'SELECT e.rowid + 1 FROM sensors_entities AS e, sensors_entity_ranges AS r ' \
+    f'WHERE r.type = NEW.type AND e.rowid >= r.slot * {SPAN} AND e.rowid < (r.slot + 1) * {SPAN} ' \
+    'AND e.rowid <> NEW.rowid ORDER BY e.rowid DESC LIMIT 1'
+_TARGET = f'coalesce(({_END_OF_RANGE}), ({_SLOT_OF_NEW}) * {SPAN})'
+# The range is created without INSERT OR IGNORE: an outer INSERT OR ABORT/REPLACE... would impose
+# its own conflict clause on the trigger's statements. A full range (2^32 rows created, deleted
+# ones included) leaves new rows where SQLite put them: only their neighbourhood suffers.
 TRIGGER = f"""CREATE TRIGGER sensors_entities_by_type AFTER INSERT ON sensors_entities
 BEGIN
-  INSERT OR IGNORE INTO sensors_entity_ranges (type, slot)
-    VALUES (NEW.type, (SELECT coalesce(max(slot), 0) + 1 FROM sensors_entity_ranges));
-  UPDATE sensors_entities
-     SET rowid = coalesce(
-           (SELECT e.rowid + 1 FROM sensors_entities AS e, sensors_entity_ranges AS r
-             WHERE r.type = NEW.type AND e.rowid >= r.slot * {SPAN}
-               AND e.rowid < (r.slot + 1) * {SPAN} AND e.rowid <> NEW.rowid
-             ORDER BY e.rowid DESC LIMIT 1),
-           ({_RANGE_OF_NEW}) * {SPAN})
+  INSERT INTO sensors_entity_ranges (type, slot)
+    SELECT NEW.type, (SELECT coalesce(max(slot), 0) + 1 FROM sensors_entity_ranges)
+     WHERE NOT EXISTS ({_SLOT_OF_NEW});
+  UPDATE sensors_entities SET rowid = {_TARGET}
    WHERE rowid = NEW.rowid
-     AND NEW.rowid NOT BETWEEN ({_RANGE_OF_NEW}) * {SPAN} AND (({_RANGE_OF_NEW}) + 1) * {SPAN} - 1;
+     AND NEW.rowid NOT BETWEEN ({_SLOT_OF_NEW}) * {SPAN} AND (({_SLOT_OF_NEW}) + 1) * {SPAN} - 1
+     AND {_TARGET} < (({_SLOT_OF_NEW}) + 1) * {SPAN};
 END"""
 
 

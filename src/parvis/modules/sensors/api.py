@@ -246,6 +246,12 @@ def read_context(request: Request) -> ldctx.Context:
 
 async def read_body(request: Request) -> tuple[Any, str]:
     """The JSON body and its kind (``json``/``ld``), within the size limit."""
+    raw, kind = await read_raw(request)
+    return ngsi.loads(raw), kind
+
+
+async def read_raw(request: Request) -> tuple[bytes, str]:
+    """The body's bytes (not empty, within the size limit) and its kind (``json``/``ld``)."""
     kind = neg.request_kind(request.headers.get("content-type"))
     limit = settings_of(request).ngsi_max_body_bytes
     declared = request.headers.get("content-length")
@@ -259,7 +265,7 @@ async def read_body(request: Request) -> tuple[Any, str]:
             raise ngsi.NgsiError("BadRequestData", f"The body is larger than {limit} bytes.", status=413)
     if not raw:
         raise ngsi.NgsiError("InvalidRequest", "The request needs a JSON body.")
-    return ngsi.loads(bytes(raw)), kind
+    return bytes(raw), kind
 
 
 def body_context(request: Request, kind: str, body: Any) -> ldctx.Context:
