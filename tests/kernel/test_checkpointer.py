@@ -53,3 +53,27 @@ def test_a_database_removed_from_disk_is_not_created_again(tmp_path: Path) -> No
     time.sleep(0.6)
     assert not path.exists()
     db.dispose()
+
+
+class _Owner:
+    pass
+
+
+def _add_in_child(path: str) -> None:
+    checkpointer.add(_Owner(), path)  # the child's own database, as a forked worker's would be
+
+
+def test_a_process_forked_while_the_checkpointer_looks_at_its_databases_can_open_one(tmp_path: Path) -> None:
+    """A fork can land while the checkpointer's thread holds its lock (every 0.25 s it does):
+    the child, which has no such thread, must not wait on that lock for ever."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+    with checkpointer._lock:  # the thread's moment, made certain
+        child = context.Process(target=_add_in_child, args=(str(tmp_path / "child.db"),))
+        child.start()
+    child.join(10)
+    alive = child.is_alive()
+    if alive:
+        child.kill()
+    assert not alive and child.exitcode == 0

@@ -44,6 +44,13 @@ class Checkpointer:
         self._thread: threading.Thread | None = None
         self._pid = 0
         self.rounds = 0  # rounds done (tests wait on it)
+        os.register_at_fork(after_in_child=self._forked)
+
+    def _forked(self) -> None:
+        """In a forked child: none of the parent's threads are there, and a lock one of them held
+        at the fork (the thread's own look at its databases) would stay held for ever."""
+        self._lock = threading.Lock()
+        self._thread = None
 
     def add(self, owner: object, path: str) -> None:
         with self._lock:
