@@ -246,6 +246,44 @@ def test_query_selects_entities_then_gives_their_evolution(client, station, wast
     assert _get(client, "", headers=r, q="NO2>1000", timerel="before", timeAt=_z(T0)).json() == []
 
 
+def test_the_query_in_a_post_body_answers_as_the_url_query(client, station, waste_bin, r):
+    url = f"{BASE}/temporal/entityOperations/query"
+    body = {"type": "Query", "entities": [{"type": "AirQualityObserved"}, {"type": "WasteContainer"}],
+            "attrs": ["NO2", "fillingLevel"], "q": "NO2>100|fillingLevel>0.01",
+            "temporalQ": {"timerel": "between", "timeAt": _z(T0 + timedelta(minutes=3)),
+                          "endTimeAt": _z(T0 + timedelta(minutes=5))}}
+    response = client.post(url, json=body, params={"count": "true"}, headers=r)
+    assert response.status_code == 200, response.text
+    assert response.headers["NGSILD-Results-Count"] == "2"
+    by_id = {e["id"]: e for e in response.json()}
+    assert [i["value"] for i in by_id[AIR]["NO2"]] == [4, 5]
+    assert [i["value"] for i in by_id[BIN]["fillingLevel"]] == [0.03, 0.04]
+    same = _get(client, "", headers=r, type="AirQualityObserved,WasteContainer", attrs="NO2,fillingLevel",
+                q="NO2>100|fillingLevel>0.01", **_between(3, 5))
+    assert response.json() == same.json()
+    # lastN in the body, aggregation in the URL
+    body = {"type": "Query", "entities": [{"id": AIR}], "temporalQ": {"lastN": 2}}
+    last = client.post(url, json=body, headers=r).json()
+    assert [i["value"] for i in last[0]["NO2"]] == [119, 120]
+    hourly = client.post(url, json={"type": "Query", "entities": [{"id": AIR}], "attrs": ["NO2"]}, headers=r,
+                         params={"options": "aggregatedValues", "aggrMethods": "max",
+                                 "aggrPeriodDuration": "PT1H"}).json()
+    assert [m[0] for m in hourly[0]["NO2"]["max"]] == [60, 120]
+
+
+@pytest.mark.parametrize(("body", "words"), [
+    ({"entities": [{"type": "AirQualityObserved"}]}, "Query"),
+    ({"type": "Query", "entities": [{"type": "AirQualityObserved"}], "temporalQ": "yesterday"}, "temporalQ"),
+    ({"type": "Query", "entities": [{"type": "AirQualityObserved"}], "temporalQ": {"timerel": "around",
+                                                                                   "timeAt": "2026-11-28T10:00:00Z"}},
+     "timerel"),
+    ({"type": "Query", "entities": [{"type": "AirQualityObserved"}], "temporalQ": {"lastN": "two"}}, "lastN"),
+])
+def test_a_bad_query_in_a_post_body_is_bad_request_data(client, station, r, body, words):
+    response = client.post(f"{BASE}/temporal/entityOperations/query", json=body, headers=r)
+    assert words in _problem(response, 400)
+
+
 def test_query_needs_a_filter(client, station):
     _problem(_get(client, "", lastN="1"), 400)
 

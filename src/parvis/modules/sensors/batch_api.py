@@ -27,12 +27,13 @@ async def query_by_post(request: Request) -> Response:
     access = api.access_of(request)
     body, kind = await api.read_body(request)
     ctx = api.body_context(request, kind, body)
-    params = {**request.query_params, **_query_params(body)}
+    params = {**request.query_params, **query_params(body)}
     return api.query_answer(request, ctx, api.entity_query(request, ctx, access, params))
 
 
-def _query_params(body: Any) -> dict[str, str]:
-    """A ``Query`` body in the names of ``GET /entities``' parameters."""
+def query_params(body: Any) -> dict[str, str]:
+    """A ``Query`` body in the names of ``GET /entities``' parameters (the temporal API's
+    ``POST /temporal/entityOperations/query`` adds its ``temporalQ``)."""
     if not isinstance(body, dict) or body.get("type") != "Query":
         raise ngsi.bad('A query must be a JSON object with "type": "Query".')
     out: dict[str, str] = {}

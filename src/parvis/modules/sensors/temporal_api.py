@@ -1,6 +1,7 @@
 """The NGSI-LD temporal API (ETSI GS CIM 009 v1.6+, temporal evolution of entities) at
 ``/ngsi-ld/v1/temporal/entities``: retrieve one entity's history, or query entities (the entity
-query of ``/entities``) with theirs.
+query of ``/entities``) with theirs, the query in the URL or (``POST
+/temporal/entityOperations/query``) in the body.
 
 Parameters: ``timerel``/``timeAt``/``endTimeAt``, ``timeproperty`` (only ``observedAt``),
 ``attrs``, ``lastN``, ``options``/``format`` (normalized, ``temporalValues``,
@@ -10,6 +11,7 @@ Parameters: ``timerel``/``timeAt``/``endTimeAt``, ``timeproperty`` (only ``obser
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -17,6 +19,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 
 from parvis.modules.sensors import api, queries, temporal
+from parvis.modules.sensors.batch_api import query_params
 from parvis.modules.sensors.models import Entity
 from parvis.modules.sensors.standards import context as ldctx
 from parvis.modules.sensors.standards import negotiation as neg
@@ -44,8 +47,7 @@ def _bad(exc: temporal.TemporalError) -> ngsi.NgsiError:
     return ngsi.bad(str(exc))
 
 
-def _representation(request: Request) -> str:
-    params = request.query_params
+def _representation(params: Mapping[str, str]) -> str:
     options = {o.strip() for o in params.get("options", "").split(",") if o.strip()}
     chosen = {_FORMATS[o] for o in options if o in _FORMATS and o != "normalized"}
     fmt = params.get("format")
@@ -60,14 +62,13 @@ def _representation(request: Request) -> str:
     return chosen.pop() if chosen else NORMALIZED
 
 
-def parse_ask(request: Request) -> TemporalAsk:
-    params = request.query_params
+def parse_ask(params: Mapping[str, str]) -> TemporalAsk:
     timeproperty = params.get("timeproperty")
     if timeproperty not in (None, "", "observedAt"):
         raise ngsi.bad(f"timeproperty {timeproperty[:40]!r} is not supported: only observedAt.")
     try:
         win = temporal.window(params.get("timerel"), params.get("timeAt"), params.get("endTimeAt"))
-        representation = _representation(request)
+        representation = _representation(params)
         last_n = None
         if params.get("lastN"):
             last_n = api.whole(params["lastN"], 0, "lastN", temporal.MAX_LAST_N)
@@ -137,7 +138,7 @@ def retrieve_temporal(request: Request, entity_id: str) -> Response:
     neg.accepted(request.headers.get("accept"))
     ctx = api.read_context(request)
     entity_id = ngsi.check_uri(entity_id)
-    ask = parse_ask(request)
+    ask = parse_ask(request.query_params)
     only = api.attrs_param(request, ctx)
     with request.app.state.db.read() as session:
         row = api.readable_entity(session, access, entity_id)
@@ -151,7 +152,48 @@ def query_temporal(request: Request) -> Response:
     neg.accepted(request.headers.get("accept"))
     ctx = api.read_context(request)
     query = api.entity_query(request, ctx, access)
-    ask = parse_ask(request)
+    return _temporal_answer(request, ctx, query, parse_ask(request.query_params))
+
+
+@router.post("/temporal/entityOperations/query", summary="NGSI-LD: query the temporal evolution of "
+             "entities, the query in the body")
+async def query_temporal_by_post(request: Request) -> Response:
+    """A ``Query`` in the body (``entities``, ``attrs``, ``q``, ``geoQ`` as for
+    ``POST /entityOperations/query``, and ``temporalQ``: ``timerel``, ``timeAt``, ``endTimeAt``,
+    ``timeproperty``, ``lastN``); ``limit``, ``offset``, ``count``, ``options``, ``format``,
+    ``aggrMethods`` and ``aggrPeriodDuration`` stay in the URL. Answered as
+    ``GET /temporal/entities``."""
+    access = api.access_of(request)
+    neg.accepted(request.headers.get("accept"))
+    body, kind = await api.read_body(request)
+    ctx = api.body_context(request, kind, body)
+    params = {**request.query_params, **query_params(body), **_temporal_q(body)}
+    query, ask = api.entity_query(request, ctx, access, params), parse_ask(params)
+    return await api.run_in_thread(request, _temporal_answer, request, ctx, query, ask)
+
+
+def _temporal_q(body: dict[str, Any]) -> dict[str, str]:
+    """A ``Query``'s ``temporalQ`` in the names of the temporal query's parameters."""
+    found = body.get("temporalQ")
+    if found is None:
+        return {}
+    if not isinstance(found, dict):
+        raise ngsi.bad("temporalQ must be an object (timerel, timeAt, endTimeAt, timeproperty, lastN).")
+    out = {}
+    for name in ("timerel", "timeAt", "endTimeAt", "timeproperty", "lastN"):
+        value = found.get(name)
+        if value is None:
+            continue
+        if name == "lastN" and isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)
+        if not isinstance(value, str):
+            raise ngsi.bad(f"temporalQ.{name} must be a {'whole number' if name == 'lastN' else 'string'}.")
+        out[name] = value
+    return out
+
+
+def _temporal_answer(request: Request, ctx: ldctx.Context, query: queries.EntityQuery,
+                     ask: TemporalAsk) -> Response:
     with request.app.state.db.read() as session:
         rows, total = queries.entities(session, query)
         payload = [temporal_entity(session, row, ctx, ask, query.attrs) for row in rows]
