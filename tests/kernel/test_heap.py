@@ -1,5 +1,5 @@
 """``heap.settle``: a long-running process's start-up objects are frozen, and what it makes
-afterwards is still collected (run in a child process: freezing the test process would change
+afterwards is still collected, its young generation less often (run in a child process: freezing the test process would change
 every later test)."""
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import gc, weakref
 from parvis.kernel import heap
 heap.settle()
 assert gc.get_freeze_count() > 1000, gc.get_freeze_count()
+assert gc.get_threshold()[0] == heap.YOUNG_THRESHOLD
 class Node: pass
 a, b = Node(), Node()
 a.other, b.other = b, a  # a cycle: only the collector frees it
