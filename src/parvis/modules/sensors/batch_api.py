@@ -28,7 +28,8 @@ async def query_by_post(request: Request) -> Response:
     body, kind = await api.read_body(request)
     ctx = api.body_context(request, kind, body)
     params = {**request.query_params, **query_params(body)}
-    return api.query_answer(request, ctx, api.entity_query(request, ctx, access, params))
+    query = api.entity_query(request, ctx, access, params)
+    return await api.run_in_thread(request, api.query_answer, request, ctx, query)  # off the event loop
 
 
 def query_params(body: Any) -> dict[str, str]:
