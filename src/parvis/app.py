@@ -21,6 +21,7 @@ from xstatic.pkg import leaflet_markercluster as xs_cluster
 
 from parvis import __version__, notify_setup
 from parvis.kernel import privacy
+from parvis.kernel.access_log import AccessLog
 from parvis.kernel.db import Database
 from parvis.kernel.files import LocalFileStore
 from parvis.kernel.jobs import JobRegistry
@@ -123,10 +124,14 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
 
     install_error_handlers(app, {sensors_api.PREFIX: sensors_api.unknown_route})
     app.add_middleware(GZipMiddleware, minimum_size=500)
+    # one line a request, but none for the sensors' successful machine-to-machine writes
+    # (``kernel/access_log.py``; uvicorn's own access log is off: ``parvis serve``)
+    access_log = AccessLog(settings.access_log, machine_prefixes=(sensors_api.PREFIX, sensors_iot_api.PREFIX))
     # NGSI-LD routes read their bodies within PARVIS_NGSI_MAX_BODY_BYTES and refuse a larger one
     # with the spec's problem type (sensors/api.py ``read_body``)
     app.add_middleware(RequestContext, settings=settings, resolver=accounts.resolve_principal,
-                       database=db, metrics=app.state.metrics, own_body_limits=(sensors_api.PREFIX,))
+                       database=db, metrics=app.state.metrics, own_body_limits=(sensors_api.PREFIX,),
+                       access_log=access_log)
 
     static_root = resources.files("parvis") / "static"
     app.mount("/static/vendor/leaflet", StaticFiles(directory=xs_leaflet.BASE_DIR), name="leaflet")

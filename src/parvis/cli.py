@@ -84,14 +84,15 @@ def serve(host: str, port: int, workers: int, with_worker: bool, migrate: bool,
     shown = make_url(settings.database_url).render_as_string()  # password hidden
     click.echo(f"Parvis on http://{host}:{port} (database: {shown})")
     if workers > 1:
-        uvicorn.run("parvis.asgi:app", host=host, port=port, workers=workers, proxy_headers=True)
+        uvicorn.run("parvis.asgi:app", host=host, port=port, workers=workers, proxy_headers=True,
+                    access_log=False)  # Parvis writes its own (kernel/access_log.py)
     else:
         from parvis.app import create_app, warm_up
 
         app = create_app(settings)
         heap.settle()
         warm_up(app)
-        uvicorn.run(app, host=host, port=port, proxy_headers=True)
+        uvicorn.run(app, host=host, port=port, proxy_headers=True, access_log=False)
 
 
 def _start_worker_thread(settings: Settings) -> None:

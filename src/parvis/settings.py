@@ -49,6 +49,12 @@ class Settings(BaseSettings):
         "a few threads keep the processor busy, more only fight over it (see the README's performance "
         "section); run more web processes (`parvis serve --workers`) to use more cores.",
     )
+    access_log: Literal["people", "all", "off"] = Field(
+        "people",
+        description="One log line per request: `people` every request but the successful ones of "
+        "machines (NGSI-LD and device ingestion, thousands a second; their failures are logged), "
+        "`all`, or `off`.",
+    )
     session_days: int = Field(14, description="Days a signed-in session lasts without activity.")
     max_body_bytes: int = Field(
         2_000_000, description="Largest request body accepted, in bytes (413 beyond), uploads aside."

@@ -26,6 +26,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from parvis.kernel import i18n
+from parvis.kernel.access_log import AccessLog
 from parvis.kernel.api import problem_response
 from parvis.kernel.auth import ANONYMOUS, Principal
 from parvis.kernel.errors import (
@@ -126,8 +127,10 @@ class RequestContext:
     middleware leaves their bodies to them."""
 
     def __init__(self, app: ASGIApp, *, settings: Settings, resolver: PrincipalResolver,
-                 database: Any, metrics: Any = None, own_body_limits: tuple[str, ...] = ()) -> None:
+                 database: Any, metrics: Any = None, own_body_limits: tuple[str, ...] = (),
+                 access_log: AccessLog | None = None) -> None:
         self.app = app
+        self.access_log = access_log
         self.own_body_limits = own_body_limits
         self.settings = settings
         self.resolver = resolver
@@ -219,6 +222,8 @@ class RequestContext:
         finally:
             if self.metrics is not None:
                 self.metrics.observe(scope, status_holder["status"], started)
+            if self.access_log is not None:
+                self.access_log.log(scope, status_holder["status"], started)
 
 
 # ---------------------------------------------------------------- rendering and errors

@@ -26,6 +26,7 @@ from parvis.kernel.errors import N_, NotFound, TooManyRequests, ValidationFailed
 from parvis.modules.sensors import actions, counts, ingest, queries
 from parvis.modules.sensors.api import Access, access_of, require_write
 
+PREFIX = "/iot/"  # every device-facing path: machine-to-machine, like NGSI-LD
 router = APIRouter(tags=["iot-agent"])
 _gates: dict[int, threading.BoundedSemaphore] = {}
 

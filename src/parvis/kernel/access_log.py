@@ -1,0 +1,66 @@
+"""One line per HTTP request, written by Parvis rather than by uvicorn, so that it can be selective.
+
+A city's sensors write through the hub's machine-to-machine APIs (NGSI-LD, device HTTP ingestion)
+thousands of times a second: a line for each would flood the journal and cost each request
+~30-60 µs of the server's CPU (``docs/sensors-write-performance.md``). The ``access_log`` setting:
+
+- ``people`` (default): every request, except the successful ones (status under 400) under the
+  machine-to-machine prefixes; their failures are still logged, as context brokers do;
+- ``all``: every request; ``off``: none.
+
+The line keeps uvicorn's shape (``client - "METHOD /path?query HTTP/1.1" status``) and adds the
+time taken. Query parameters that carry a secret (a device's ``k`` API key, tokens) are written
+as ``***``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+from starlette.types import Scope
+
+LOGGER = logging.getLogger("parvis.access")
+MODES = ("people", "all", "off")
+SECRET_PARAMETERS = frozenset({"k", "key", "apikey", "api_key", "token", "access_token"})
+
+
+class AccessLog:
+    """``log(scope, status, started)`` after each request; ``machine_prefixes``: path prefixes of
+    the machine-to-machine APIs whose successes are not logged in the ``people`` mode."""
+
+    def __init__(self, mode: str, machine_prefixes: tuple[str, ...] = ()) -> None:
+        if mode not in MODES:
+            raise ValueError(f"access_log is one of {', '.join(MODES)}, not {mode!r}")
+        self.mode = mode
+        self.machine_prefixes = machine_prefixes
+
+    def wants(self, path: str, status: int) -> bool:
+        if self.mode == "off":
+            return False
+        if self.mode == "all" or status >= 400:
+            return True
+        return not (self.machine_prefixes and path.startswith(self.machine_prefixes))
+
+    def log(self, scope: Scope, status: int, started: float) -> None:
+        if not self.wants(scope["path"], status) or not LOGGER.isEnabledFor(logging.INFO):
+            return
+        client = scope.get("client")
+        who = f"{client[0]}:{client[1]}" if client else "-"
+        target = scope.get("root_path", "") + scope["path"]
+        query = scope.get("query_string", b"")
+        if query:
+            target += "?" + redacted(query.decode("latin-1"))
+        LOGGER.info('%s - "%s %s HTTP/%s" %d %.1f ms', who, scope.get("method", ""), target,
+                    scope.get("http_version", "1.1"), status, (time.perf_counter() - started) * 1000)
+
+
+def redacted(query: str) -> str:
+    """The query string with the values of secret-bearing parameters replaced by ``***``."""
+    pairs: list[tuple[str, Any]] = parse_qsl(query, keep_blank_values=True)
+    if not any(name.lower() in SECRET_PARAMETERS for name, _value in pairs):
+        return query
+    return urlencode([(name, "***" if name.lower() in SECRET_PARAMETERS else value)
+                      for name, value in pairs], safe="*:/,;[]")
