@@ -7,8 +7,9 @@ with JSON by orjson, a few milliseconds. Writes that also change the type or the
 columns stay on SQLAlchemy Core (``actions._write_batch``): they are the rare ones.
 
 PostgreSQL: the rows are locked in the order of their ids, so two writers sharing entities wait
-for each other rather than deadlock; the update is one statement taking one JSON document
-``{id: attributes}`` (no escaping of each value by the driver). SQLite: ``executemany``.
+for each other rather than deadlock; the ids are given as one JSON array (``raw_sql.PG_IDS``) and the
+update is one statement taking one JSON document ``{id: attributes}`` (no escaping of each value
+by the driver). SQLite: ``executemany``.
 """
 
 from __future__ import annotations
@@ -19,9 +20,9 @@ from typing import Any
 import orjson
 from sqlalchemy.orm import Session
 
-from parvis.modules.sensors.raw_sql import driver, is_postgres, sqlite_time
+from parvis.modules.sensors.raw_sql import PG_IDS, driver, is_postgres, sqlite_time
 
-_PG_READ = ("SELECT id, type, attrs::text FROM sensors_entities WHERE id = ANY(%s) "
+_PG_READ = ("SELECT id, type, attrs::text FROM sensors_entities WHERE id = ANY(" + PG_IDS + ") "
             "ORDER BY id FOR UPDATE")
 _PG_UPDATE = ("UPDATE sensors_entities AS e SET attrs = u.value, modified_at = %s "
               "FROM json_each(%s::json) AS u WHERE e.id = u.key")
@@ -36,7 +37,7 @@ def read(session: Session, ids: list[str]) -> dict[str, tuple[str, dict[str, Any
     conn = driver(session)
     if is_postgres(session):
         with conn.cursor() as cursor:
-            cursor.execute(_PG_READ, (ids,))
+            cursor.execute(_PG_READ, (orjson.dumps(ids).decode(),))
             rows = cursor.fetchall()
     else:
         rows = []

@@ -13,7 +13,15 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy.orm import Session
+from sqlalchemy import event
+from sqlalchemy.orm import Session, SessionTransaction
+
+# A list of ids as PostgreSQL reads one JSON array given as text (``orjson.dumps(ids)``): psycopg
+# dumps a Python list as an array element by element, in Python (2.1 ms of client CPU for 1,000
+# ids against 0.24 ms, and 51 against 24 µs for 4); the array is built once (an InitPlan) and the
+# index is searched with it as with ``= ANY(%s)``.
+PG_IDS = "ARRAY(SELECT json_array_elements_text(%s::json))"
+_DRIVER = "raw_sql.driver"
 
 
 def is_postgres(session: Session) -> bool:
@@ -21,8 +29,19 @@ def is_postgres(session: Session) -> bool:
 
 
 def driver(session: Session) -> Any:
-    """The DB-API connection of the session's transaction."""
-    return session.connection().connection.driver_connection
+    """The DB-API connection of the session's transaction (kept in the session while its
+    transaction lasts: asking SQLAlchemy each time cost each statement ~10 µs)."""
+    conn = session.info.get(_DRIVER)
+    if conn is None:
+        conn = session.connection().connection.driver_connection
+        session.info[_DRIVER] = conn
+    return conn
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_driver(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:  # the session's own transaction, not a savepoint
+        session.info.pop(_DRIVER, None)
 
 
 def sqlite_time(at: datetime) -> str:

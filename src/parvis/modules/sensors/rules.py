@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import orjson
 from shapely.geometry import shape
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -67,6 +68,7 @@ class Config:
     clear_minutes: float
     pollutants: dict[str, frozenset[str]]  # pollutant -> the attribute IRIs that carry it
     pollutant_iris: frozenset[str]  # all of them
+    pollutant_of: dict[str, str]  # and back: attribute IRI -> pollutant
 
     @classmethod
     def of(cls, settings: Settings) -> Config:
@@ -83,7 +85,8 @@ class Config:
                    thresholds=thresholds, clear_ratio=settings.sensors_air_clear_ratio,
                    clear_readings=settings.sensors_event_clear_readings,
                    clear_minutes=settings.sensors_event_clear_minutes,
-                   pollutants=pollutants, pollutant_iris=frozenset().union(*pollutants.values()))
+                   pollutants=pollutants, pollutant_iris=frozenset().union(*pollutants.values()),
+                   pollutant_of={iri: p for p, iris in pollutants.items() for iri in iris})
 
 
 _configs: weakref.WeakKeyDictionary[Database, Config] = weakref.WeakKeyDictionary()
@@ -161,14 +164,17 @@ def _traffic(change: Change, config: Config) -> Reading | None:
 
 def _air(change: Change, config: Config, followed: set[str] | frozenset[str]) -> list[Reading]:
     """The readings of an air-quality change that matter: over a threshold, or of an entity with
-    an open event (``followed``); the calm readings of the others say nothing and cost nothing."""
+    an open event (``followed``); the calm readings of the others say nothing and cost nothing
+    (a batch checks a thousand: only the pollutants written are looked at)."""
     out = []
     attrs = change.attrs or {}
-    for pollutant, iris in config.pollutants.items():
-        written = iris & change.changed
-        if not written:
+    done: set[str] = set()
+    for iri in config.pollutant_iris.intersection(change.changed):
+        pollutant = config.pollutant_of[iri]
+        if pollutant in done:  # written under both of its names: the first one read counts
             continue
-        value = traffic._number(attrs, next(iter(written)))
+        done.add(pollutant)
+        value = traffic._number(attrs, iri)
         if value is None:
             continue
         threshold = config.thresholds[pollutant]
@@ -177,7 +183,8 @@ def _air(change: Change, config: Config, followed: set[str] | frozenset[str]) ->
         out.append(Reading(change.entity_id, "AirQualityObserved", "air_quality", pollutant, value,
                            bad=value > threshold, calm=value < threshold * config.clear_ratio,
                            severity="severe" if value >= 2 * threshold else "moderate", level=None,
-                           threshold=threshold, change=change, iris=written))
+                           threshold=threshold, change=change,
+                           iris=config.pollutants[pollutant] & change.changed))
     return out
 
 
@@ -260,14 +267,15 @@ def _open_rows(session: Session, ids: set[str]) -> dict[tuple[str, str, str], Se
 def _open_event_ids(session: Session, ids: list[str]) -> list[int]:
     """The ids of the open events of these entities (at most ``MANY``)."""
     if raw_sql.is_postgres(session):
-        rows = raw_sql.execute(session, _OPEN_PG, [ids])
+        rows = raw_sql.execute(session, _OPEN_PG, [orjson.dumps(ids).decode()])
     else:
         rows = raw_sql.execute(session, _OPEN_SQLITE.format(",".join("?" * len(ids))), ids)
     return [row[0] for row in rows]
 
 
 _OPEN_ALL = "SELECT id, entity_id FROM sensors_events WHERE cleared_at IS NULL"
-_OPEN_PG = "SELECT id FROM sensors_events WHERE cleared_at IS NULL AND entity_id = ANY(%s)"
+_OPEN_PG = ("SELECT id FROM sensors_events WHERE cleared_at IS NULL AND entity_id = ANY("
+            + raw_sql.PG_IDS + ")")
 _OPEN_SQLITE = "SELECT id FROM sensors_events WHERE cleared_at IS NULL AND entity_id IN ({})"
 
 
