@@ -441,3 +441,20 @@ def test_a_notification_carries_the_latest_state_whatever_the_backlog(client, db
     assert {d["id"]: d["NO2"]["value"] for d in note["data"]} == {AIR: 5, "urn:ngsi-ld:AirQualityObserved:2": 7}
     assert pending(db) == 0
 
+
+
+def test_system_attributes_are_notified_when_the_subscription_asks(client, w, receiver, notifier):
+    create(client, w, air(1))
+    asked = subscribe(client, w, receiver, notification={"endpoint": {"uri": receiver.url}, "sysAttrs": True})
+    plain = subscribe(client, w, receiver)
+    no2(client, w, 12)
+    assert notifier.deliver_due() == 2
+    got = {body["subscriptionId"]: body["data"] for body in receiver.bodies()}
+    [entity] = got[asked]
+    stored = client.get(f"{BASE}/entities/{AIR}", params={"options": "sysAttrs"}, headers=w).json()
+    # the entity's own, as a retrieval with sysAttrs shows them, and its attributes'
+    assert entity["createdAt"] == stored["createdAt"] and entity["modifiedAt"] == stored["modifiedAt"]
+    assert entity["createdAt"] <= entity["modifiedAt"]
+    assert entity["NO2"]["modifiedAt"] == stored["NO2"]["modifiedAt"]
+    [bare] = got[plain]
+    assert "createdAt" not in bare and "modifiedAt" not in bare and "modifiedAt" not in bare["NO2"]

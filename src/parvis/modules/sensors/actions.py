@@ -94,14 +94,14 @@ def _save(row: Entity, attrs: Attrs, type_iri: str | None = None) -> None:
     before = row.attrs or {}
     written = {iri for iri, a in attrs.items() if before.get(iri) != a} | (before.keys() - attrs.keys())
     row.attrs = attrs  # a new dict: the JSON column sees the change
-    row.modified_at = utcnow()
+    row.modified_at = now = utcnow()
     if type_iri is not None:
         row.type = type_iri
     _place(row, attrs)
     session = object_session(row)
     if session is not None:
         _record(session, row.id, attrs)
-        changes.note(session, row.id, row.type, attrs, written)
+        changes.note(session, row.id, row.type, attrs, written, at=now)  # notified as its modifiedAt
 
 
 def _add(session: Session, entity: EntityIn) -> Entity:
@@ -109,7 +109,7 @@ def _add(session: Session, entity: EntityIn) -> Entity:
     row = _new_row(entity)
     session.add(row)
     session.flush()
-    changes.note(session, row.id, row.type, row.attrs, row.attrs.keys(), created=True)
+    changes.note(session, row.id, row.type, row.attrs, row.attrs.keys(), created=True, at=row.modified_at)
     return row
 
 
@@ -547,7 +547,7 @@ def apply_observations(session: Session, updates: dict[tuple[str, str], dict[str
         written = merge_newest(current, values, stamp)
         if written:
             changed.append({"id": entity_id, "attrs": current, "modified_at": now})
-            changes.note(session, entity_id, entity_type, current, written)
+            changes.note(session, entity_id, entity_type, current, written, at=now)
     if changed:
         session.execute(update(Entity), changed)
 

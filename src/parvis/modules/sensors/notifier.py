@@ -21,7 +21,7 @@ import threading
 import time
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -35,7 +35,7 @@ from parvis.kernel.events import EventBus
 from parvis.kernel.jobs import JobRegistry
 from parvis.kernel.outbound import OutboundPolicy, OutboundRefused, guarded_client
 from parvis.modules.sensors import subscriptions
-from parvis.modules.sensors.models import ApiKey
+from parvis.modules.sensors.models import ApiKey, Entity
 from parvis.modules.sensors.standards import context as ldctx
 from parvis.modules.sensors.standards import ngsi_ld as ngsi
 from parvis.modules.sensors.standards.subscription_ld import stamp, status_of
@@ -62,6 +62,7 @@ class Claimed:
     throttling: float
     ids: list[int]  # the outbox rows read (only these are deleted once sent)
     entities: list[PendingNotification]
+    created: dict[str, datetime] = field(default_factory=dict)  # with sysAttrs: entities' createdAt
 
 
 def _due(now: datetime) -> Any:
@@ -139,7 +140,8 @@ class Notifier:
                 row.lease_until = now + self.lease
                 claimed.append(Claimed(row.id, row.endpoint, row.accept, list(row.receiver_info or []),
                                        row.format, row.sys_attrs, row.context, row.throttling, ids,
-                                       list(latest.values())))
+                                       list(latest.values()),
+                                       _created(session, list(latest)) if row.sys_attrs else {}))
             for item in claimed:
                 for entity in item.entities:
                     session.expunge(entity)
@@ -178,7 +180,8 @@ class Notifier:
     def body(self, item: Claimed, now: datetime) -> tuple[bytes, dict[str, str]]:
         """The notification of ``item`` and the headers that go with it."""
         ctx = self._context(item.context)
-        data = [render(entity, ctx, item.format, item.sys_attrs) for entity in item.entities]
+        data = [render(entity, ctx, item.format, item.sys_attrs, item.created.get(entity.entity_id))
+                for entity in item.entities]
         document: dict[str, Any] = {"id": f"urn:ngsi-ld:Notification:{uuid.uuid4()}", "type": "Notification",
                                     "subscriptionId": item.id, "notifiedAt": stamp(now), "data": data}
         headers = {"Content-Type": item.accept}
@@ -379,13 +382,23 @@ class Notifier:
 
 # ---------------------------------------------------------------------------------- render
 
-def render(entity: PendingNotification, ctx: ldctx.Context, fmt: str, sysattrs: bool) -> dict[str, Any]:
-    """One entity of a notification, compacted with the subscription's context."""
+def _created(session: Session, entity_ids: list[str]) -> dict[str, datetime]:
+    """When these entities were created (those still stored), for notifications with sysAttrs."""
+    rows = session.execute(select(Entity.id, Entity.created_at).where(Entity.id.in_(entity_ids)))
+    return {entity_id: created for entity_id, created in rows}
+
+
+def render(entity: PendingNotification, ctx: ldctx.Context, fmt: str, sysattrs: bool,
+           created: datetime | None = None) -> dict[str, Any]:
+    """One entity of a notification, compacted with the subscription's context. With ``sysattrs``
+    the entity's ``createdAt`` (``created``: unknown once it is deleted) and ``modifiedAt`` (the
+    time of the change notified) come with it, as its attributes' own do."""
     if entity.attrs is None:
         return {"id": entity.entity_id, "type": ctx.compact(entity.entity_type),
                 "deletedAt": stamp(entity.created_at)}
     out = ngsi.render_entity(entity.entity_id, entity.entity_type, entity.attrs, ctx,
-                             key_values=fmt == "keyValues", sysattrs=sysattrs)
+                             key_values=fmt == "keyValues", sysattrs=sysattrs, created=created,
+                             modified=entity.created_at)
     return ngsi.concise_entity(out) if fmt == "concise" else out
 
 
