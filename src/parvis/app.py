@@ -124,7 +124,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
 
     install_error_handlers(app, {sensors_api.PREFIX: sensors_api.unknown_route})
     app.add_middleware(GZipMiddleware, minimum_size=500)
-    # one line a request, but none for the sensors' successful machine-to-machine writes
+    # one line a request, but none for the sensors' successful machine-to-machine requests
     # (``kernel/access_log.py``; uvicorn's own access log is off: ``parvis serve``)
     access_log = AccessLog(settings.access_log, machine_prefixes=(sensors_api.PREFIX, sensors_iot_api.PREFIX))
     # NGSI-LD routes read their bodies within PARVIS_NGSI_MAX_BODY_BYTES and refuse a larger one

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import signal
 import sqlite3
 import sys
@@ -84,6 +85,8 @@ def serve(host: str, port: int, workers: int, with_worker: bool, migrate: bool,
     shown = make_url(settings.database_url).render_as_string()  # password hidden
     click.echo(f"Parvis on http://{host}:{port} (database: {shown})")
     if workers > 1:
+        # the web processes are started afresh (spawn) and read their settings from the environment
+        os.environ["PARVIS_DATABASE_URL"] = settings.database_url
         uvicorn.run("parvis.asgi:app", host=host, port=port, workers=workers, proxy_headers=True,
                     access_log=False)  # Parvis writes its own (kernel/access_log.py)
     else:

@@ -100,36 +100,9 @@ def test_a_write_function_answering_the_wrong_count_fails_the_group_rather_than_
         run(asyncio.wait_for(group(1), 5))
 
 
-def test_with_two_lanes_a_second_transaction_runs_while_the_first_waits() -> None:
-    """PostgreSQL takes writers side by side: while one group's commit waits (held at the gate
-    here), the writes that arrive go in a second transaction at once, not after the first."""
+def test_writes_arriving_meanwhile_wait_for_the_running_transaction() -> None:
     gate = threading.Event()
-    calls: list[list[int]] = []
-
-    def write(items: list[int]) -> list[int | BaseException]:
-        calls.append(list(items))
-        if items == [0]:
-            gate.wait(5)  # the first transaction is slow
-        return [i * 10 for i in items]
-
-    group = GroupCommit(write, lanes=2)
-
-    async def scenario() -> tuple[list[int], list[list[int]]]:
-        first = asyncio.ensure_future(group(0))
-        await asyncio.sleep(0.05)
-        second = await asyncio.wait_for(asyncio.gather(group(2), group(4)), 5)  # not behind the gate
-        done_before_first = [list(c) for c in calls]
-        gate.set()
-        return [await first, *second], done_before_first
-
-    results, done_before_first = run(scenario())
-    assert results == [0, 20, 40]
-    assert done_before_first == [[0], [2, 4]]
-
-
-def test_with_one_lane_writes_wait_for_the_running_transaction() -> None:
-    gate = threading.Event()
-    group = GroupCommit(Recorder(gate), lanes=1)
+    group = GroupCommit(Recorder(gate))
 
     async def scenario() -> bool:
         first = asyncio.ensure_future(group(0))

@@ -58,6 +58,8 @@ def test_delete_and_replace(client, w, r):
     ({"id": "not a uri", "type": "T"}, "URI"),
     ({"type": "T"}, "URI"),
     ({"id": "urn:x:1"}, "type"),
+    ({"id": "urn:x:a\u0000b", "type": "T"}, "URI"),  # a control character (PostgreSQL refuses NUL)
+    ({"id": "urn:x:a\nb", "type": "T"}, "URI"),
     ({"id": "urn:x:1", "type": "T", "a": 5}, "JSON object"),
     ({"id": "urn:x:1", "type": "T", "a": {"type": "Thing", "value": 1}}, "type among"),
     ({"id": "urn:x:1", "type": "T", "a": {"type": "Property"}}, "needs a value"),

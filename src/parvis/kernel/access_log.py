@@ -5,26 +5,54 @@ thousands of times a second: a line for each would flood the journal and cost ea
 ~30-60 µs of the server's CPU (``docs/sensors-write-performance.md``). The ``access_log`` setting:
 
 - ``people`` (default): every request, except the successful ones (status under 400) under the
-  machine-to-machine prefixes; their failures are still logged, as context brokers do;
+  machine-to-machine prefixes (reads as well as writes: what machines send); their failures are
+  still logged, as context brokers do;
 - ``all``: every request; ``off``: none.
 
-The line keeps uvicorn's shape (``client - "METHOD /path?query HTTP/1.1" status``) and adds the
-time taken. Query parameters that carry a secret (a device's ``k`` API key, tokens) are written
-as ``***``.
+The line keeps uvicorn's shape (``client - "METHOD /path?query HTTP/1.1" status``, the path
+percent-encoded again so that a request cannot write a line of its own) and adds the time taken.
+Query parameters that carry a secret (a device's ``k`` API key, tokens, a confirmation ``code``)
+are written as ``***``. The logger has its own handler, on the standard output: the web processes
+that uvicorn starts for ``--workers`` have no logging configured otherwise.
 """
 
 from __future__ import annotations
 
 import logging
+import sys
 import time
-from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from typing import Any, TextIO
+from urllib.parse import parse_qsl, quote, urlencode
 
 from starlette.types import Scope
 
 LOGGER = logging.getLogger("parvis.access")
 MODES = ("people", "all", "off")
-SECRET_PARAMETERS = frozenset({"k", "key", "apikey", "api_key", "token", "access_token"})
+SECRET_PARAMETERS = frozenset({"k", "key", "apikey", "api_key", "token", "access_token", "code",
+                               "password"})
+FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+class _Stdout(logging.StreamHandler):
+    """A handler writing to whatever ``sys.stdout`` is when a line is written."""
+
+    @property
+    def stream(self) -> TextIO:
+        return sys.stdout
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass
+
+
+def _install_handler() -> None:
+    """One handler of our own on the logger (``create_app`` may run several times in a process)."""
+    if not any(isinstance(h, _Stdout) for h in LOGGER.handlers):
+        handler = _Stdout()
+        handler.setFormatter(logging.Formatter(FORMAT))
+        LOGGER.addHandler(handler)
+    LOGGER.setLevel(logging.INFO)
+    LOGGER.propagate = False  # not twice where the root logger writes too (``parvis serve``)
 
 
 class AccessLog:
@@ -36,6 +64,8 @@ class AccessLog:
             raise ValueError(f"access_log is one of {', '.join(MODES)}, not {mode!r}")
         self.mode = mode
         self.machine_prefixes = machine_prefixes
+        if mode != "off":
+            _install_handler()
 
     def wants(self, path: str, status: int) -> bool:
         if self.mode == "off":
@@ -49,7 +79,7 @@ class AccessLog:
             return
         client = scope.get("client")
         who = f"{client[0]}:{client[1]}" if client else "-"
-        target = scope.get("root_path", "") + scope["path"]
+        target = quote(scope.get("root_path", "") + scope["path"], safe="/:@!$&'()*+,;=~")
         query = scope.get("query_string", b"")
         if query:
             target += "?" + redacted(query.decode("latin-1"))

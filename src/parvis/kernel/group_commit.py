@@ -10,11 +10,10 @@ error in its place instead of raising. An error of the transaction itself (the d
 fails every write of that group.
 
 A lone request waits for nothing: the first write of a quiet moment starts its transaction at
-once; only writes arriving during a transaction are grouped. ``lanes`` transactions may run at
-once (each with its own group), so that a process does not sit idle while a commit waits for a
-slow ``fsync``. The NGSI-LD attribute writes use one lane on both engines: on PostgreSQL two
-lanes made smaller groups (3.4 writes a commit against 4.4), and each group's fixed statements
-cost more CPU than the waits they overlapped (``docs/sensors-write-performance.md``).
+once; only writes arriving during a transaction are grouped, and one transaction runs at a time
+per event loop, on PostgreSQL too: two side by side (tried) made smaller groups (3.4 writes a
+commit against 4.4), and each group's fixed statements cost more CPU than the waits they
+overlapped (``docs/sensors-write-performance.md``).
 """
 
 from __future__ import annotations
@@ -33,7 +32,7 @@ R = TypeVar("R")
 class _Queue(Generic[T, R]):
     def __init__(self) -> None:
         self.items: list[tuple[T, asyncio.Future[R]]] = []
-        self.running = 0  # transactions running (at most the lanes)
+        self.running = False  # a transaction of this queue is under way
         self.tasks: set[asyncio.Task[None]] = set()  # held: the loop keeps only weak references
 
 
@@ -42,11 +41,9 @@ class GroupCommit(Generic[T, R]):
     together (at most ``most``) and returns one result per item, in order, or an exception in
     the place of an item that failed; that exception is raised to its caller."""
 
-    def __init__(self, write: Callable[[list[T]], list[R | BaseException]], most: int = 200,
-                 lanes: int = 1) -> None:
+    def __init__(self, write: Callable[[list[T]], list[R | BaseException]], most: int = 200) -> None:
         self.write = write
         self.most = most
-        self.lanes = max(1, lanes)
         # one queue per event loop (each web process has one; tests may start several)
         self._queues: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Queue[T, R]] = (
             weakref.WeakKeyDictionary())
@@ -58,8 +55,8 @@ class GroupCommit(Generic[T, R]):
             queue = self._queues[loop] = _Queue()
         future: asyncio.Future[R] = loop.create_future()
         queue.items.append((item, future))
-        if queue.running < self.lanes:
-            queue.running += 1
+        if not queue.running:
+            queue.running = True
             task = loop.create_task(self._drain(queue))
             queue.tasks.add(task)
             task.add_done_callback(queue.tasks.discard)
@@ -88,4 +85,4 @@ class GroupCommit(Generic[T, R]):
                     else:
                         future.set_result(result)
         finally:
-            queue.running -= 1
+            queue.running = False

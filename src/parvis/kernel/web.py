@@ -142,6 +142,16 @@ class RequestContext:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
+        status_holder = {"status": 500}  # what escapes as an exception is answered 500
+        try:
+            await self._serve(scope, receive, send, status_holder)
+        finally:  # every request counted and logged, those refused here included
+            if self.metrics is not None:
+                self.metrics.observe(scope, status_holder["status"], started)
+            if self.access_log is not None:
+                self.access_log.log(scope, status_holder["status"], started)
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send, status_holder: dict[str, int]) -> None:
         request = Request(scope)
         headers = request.headers
         session_cookie = request.cookies.get(SESSION_COOKIE)
@@ -180,7 +190,6 @@ class RequestContext:
             new_csrf = csrf_cookie = secrets.token_urlsafe(24)
         if csrf_cookie:
             state["csrf_cookie"] = csrf_cookie
-        status_holder = {"status": 500}
 
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -217,13 +226,7 @@ class RequestContext:
                     raise BodyTooLarge()
             return message
 
-        try:
-            await self.app(scope, receive if own_limit else limited_receive, send_wrapper)
-        finally:
-            if self.metrics is not None:
-                self.metrics.observe(scope, status_holder["status"], started)
-            if self.access_log is not None:
-                self.access_log.log(scope, status_holder["status"], started)
+        await self.app(scope, receive if own_limit else limited_receive, send_wrapper)
 
 
 # ---------------------------------------------------------------- rendering and errors

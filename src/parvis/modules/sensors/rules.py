@@ -69,6 +69,7 @@ class Config:
     pollutants: dict[str, frozenset[str]]  # pollutant -> the attribute IRIs that carry it
     pollutant_iris: frozenset[str]  # all of them
     pollutant_of: dict[str, str]  # and back: attribute IRI -> pollutant
+    pollutant_rank: dict[str, int]  # attribute IRI -> its place in the settings' order
 
     @classmethod
     def of(cls, settings: Settings) -> Config:
@@ -86,7 +87,9 @@ class Config:
                    clear_readings=settings.sensors_event_clear_readings,
                    clear_minutes=settings.sensors_event_clear_minutes,
                    pollutants=pollutants, pollutant_iris=frozenset().union(*pollutants.values()),
-                   pollutant_of={iri: p for p, iris in pollutants.items() for iri in iris})
+                   pollutant_of={iri: p for p, iris in pollutants.items() for iri in iris},
+                   pollutant_rank={iri: n for n, iri in enumerate(
+                       iri for iris in pollutants.values() for iri in sorted(iris))})
 
 
 _configs: weakref.WeakKeyDictionary[Database, Config] = weakref.WeakKeyDictionary()
@@ -169,7 +172,10 @@ def _air(change: Change, config: Config, followed: set[str] | frozenset[str]) ->
     out = []
     attrs = change.attrs or {}
     done: set[str] = set()
-    for iri in config.pollutant_iris.intersection(change.changed):
+    written = config.pollutant_iris.intersection(change.changed)
+    if len(written) > 1:  # in the settings' order, the same in every process (not the set's)
+        written = sorted(written, key=config.pollutant_rank.__getitem__)
+    for iri in written:
         pollutant = config.pollutant_of[iri]
         if pollutant in done:  # written under both of its names: the first one read counts
             continue

@@ -49,7 +49,7 @@ META = ("type", "value", "object", "languageMap", "observedAt", "unitCode", "dat
         "createdAt", "modifiedAt")
 ENTITY_META = ("id", "type", "@context", "createdAt", "modifiedAt", "scope")
 GEOMETRY_TYPES = ("Point", "MultiPoint", "LineString", "MultiLineString", "Polygon", "MultiPolygon")
-URI_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:[^\s<>\"{}|\\^`]+$")
+URI_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:[^\s<>\"{}|\\^`\x00-\x1f\x7f]+$")  # no controls (RFC 3986)
 MAX_ID = 256
 MAX_NAME = 256
 FUTURE_SLACK = timedelta(days=1)  # an observation in the future beyond this is a wrong clock
