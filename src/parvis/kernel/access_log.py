@@ -21,13 +21,15 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from typing import Any, TextIO
+from typing import Any, TextIO, get_args
 from urllib.parse import parse_qsl, quote, urlencode
 
 from starlette.types import Scope
 
+from parvis.settings import Settings
+
 LOGGER = logging.getLogger("parvis.access")
-MODES = ("people", "all", "off")
+MODES = get_args(Settings.model_fields["access_log"].annotation)  # the setting's own values
 SECRET_PARAMETERS = frozenset({"k", "key", "apikey", "api_key", "token", "access_token", "code",
                                "password"})
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
