@@ -12,7 +12,13 @@ year (15-minute steps binned per month, ~590 sun positions) and prints:
    (target: <= 60 s per km² on the 2-core CI machine; <= 1 s per km² on one GPU);
 3. a sanity line: mean annual irradiation of flat roofs and of south / north faces.
 
-Run: `.venv/bin/python bench/twin_solar.py [--size-m 1000] [--gpu | --cpu] [--batch 64]`
+With ``--gpu --compare-cpu`` it then computes the same map on the CPU and prints the largest
+relative difference per face and per roof cell (the GPU path must agree within 1 %). With
+``--array-code`` CuPy runs the row-by-row array code instead of the fused kernel (`sweep_gpu`),
+to show what the kernel saves.
+
+Run: `.venv/bin/python bench/twin_solar.py [--size-m 1000] [--gpu [--compare-cpu] [--array-code] | --cpu]
+[--batch 64]`
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import time
 
 import numpy as np
 
+from parvis.modules.twin import shadow
 from parvis.modules.twin.backend import array_module
 from parvis.modules.twin.solar import roof_irradiation
 from parvis.modules.twin.sun import year_sky
@@ -91,6 +98,13 @@ def synthetic_city(
     return dsm, labels, np.asarray(tilt), np.asarray(azimuth)
 
 
+def gpu_name(cupy: object) -> str:
+    """The CUDA device's name, as the driver gives it."""
+    props = cupy.cuda.runtime.getDeviceProperties(cupy.cuda.Device().id)  # type: ignore[attr-defined]
+    name = props["name"]
+    return name.decode() if isinstance(name, bytes) else str(name)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size-m", type=float, default=1000.0)
@@ -98,8 +112,12 @@ def main() -> None:
     device = parser.add_mutually_exclusive_group()
     device.add_argument("--gpu", action="store_true", help="use CuPy (fails if no GPU)")
     device.add_argument("--cpu", action="store_true", help="force NumPy")
+    parser.add_argument("--compare-cpu", action="store_true", help="with --gpu: run on the CPU too, compare")
+    parser.add_argument("--array-code", action="store_true", help="with --gpu: row-by-row CuPy")
     args = parser.parse_args()
     xp = array_module("gpu" if args.gpu else "cpu")
+    if args.array_code:
+        shadow.FUSED_ON_GPU = False
 
     dsm, labels, tilt, azimuth = synthetic_city(args.size_m)
     km2 = (args.size_m / 1000.0) ** 2
@@ -121,9 +139,25 @@ def main() -> None:
     if xp.__name__ == "cupy":
         xp.cuda.Stream.null.synchronize()
     map_s = time.perf_counter() - start
-    print(f"roof map ({result.backend}, batch {args.batch or 'default'}): {map_s:.1f} s -> "
-          f"{map_s / km2:.1f} s per km² (target <= 60 s per km² on CPU, <= 1 s on a GPU; the sky, "
+    engine = result.backend + (" array code" if args.array_code else "")
+    print(f"roof map ({engine}, batch {args.batch or 'default'}): {map_s:.2f} s -> "
+          f"{map_s / km2:.2f} s per km² (target <= 60 s per km² on CPU, <= 1 s on a GPU; the sky, "
           f"computed once per city, is not included)")
+    if xp.__name__ == "cupy":
+        print(f"GPU: {gpu_name(xp)}, CuPy {xp.__version__}")
+    if args.compare_cpu and xp.__name__ == "cupy":
+        start = time.perf_counter()
+        cpu = roof_irradiation(dsm, 1.0, labels, tilt, azimuth, sky, xp=np)
+        cpu_s = time.perf_counter() - start
+        faces = cpu.cells > 0
+        faces[0] = False
+        roof = labels > 0
+        face_diff = np.abs(result.annual_kwh_m2[faces] / cpu.annual_kwh_m2[faces] - 1.0).max()
+        month_diff = np.abs(result.monthly_kwh_m2[faces] / cpu.monthly_kwh_m2[faces] - 1.0).max()
+        cell_diff = np.abs(result.cell_annual_kwh_m2[roof] / cpu.cell_annual_kwh_m2[roof] - 1.0).max()
+        print(f"CPU (NumPy) on this machine: {cpu_s:.1f} s; GPU against CPU, largest relative difference: "
+              f"{face_diff:.2e} per face (annual), {month_diff:.2e} per face (monthly), "
+              f"{cell_diff:.2e} per roof cell (annual) (must be < 1e-2)")
 
     annual = result.annual_kwh_m2
     flat = (tilt == 0.0) & (result.cells > 0)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import types
 
 import numpy as np
@@ -156,6 +158,23 @@ def test_array_module_picks_numpy_without_a_gpu_and_says_why_gpu_fails(monkeypat
     assert backend.array_module("auto") is fake and backend.is_gpu(fake)
     with pytest.raises(ValueError):
         backend.array_module("tpu")  # type: ignore[arg-type]
+
+
+def test_the_engines_import_without_the_web_stack() -> None:
+    # a GPU machine or a worker runs the engines with NumPy, pandas, pvlib (and CuPy) alone
+    code = (
+        "import sys, parvis.modules.twin.solar, parvis.modules.twin.flood, parvis.modules.twin.sweep_gpu; "
+        "print([m for m in ('sqlalchemy', 'fastapi', 'starlette', 'rasterio', 'shapely', 'cupy') "
+        "if m in sys.modules])"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+    from parvis.modules import twin  # the module's public surface is still there, loaded on use
+
+    assert callable(twin.register) and callable(twin.provision_demo)
+    assert set(twin.__all__) <= set(dir(twin))
+    with pytest.raises(AttributeError):
+        twin.no_such_thing  # noqa: B018
 
 
 class RecordingModule(types.ModuleType):

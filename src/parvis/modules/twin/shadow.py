@@ -17,7 +17,10 @@ Method (a "shadow surface" sweep, vectorised over sun positions):
    sideways jumps; comparing with the cell's own height as well keeps roof edges parallel to the
    sun's direction lit. The propagated surface moves by whole cells only, so it is not blurred.
 4. Many sun positions are swept at once (a batch dimension), so the Python loop runs once per
-   row per batch, and the arithmetic is whole-array NumPy (or CuPy: the same code, see `backend`).
+   row per batch, and the arithmetic is whole-array NumPy (or any module with NumPy's API, see
+   `backend`). On a CUDA GPU (CuPy) the same sweep runs as one fused kernel (`sweep_gpu`): one
+   thread per sun position and ray walks the rows, with the same float32 operations in the same
+   order, so it gives the same cells as the array code (checked by the tests marked ``gpu``).
 
 Error: heights are point samples at cell centres and the ray is a digital line, so a shadow's
 end is placed within about two cells of h / tan(altitude) (on average one cell short: an
@@ -38,6 +41,8 @@ cast no shadow) and reports them as not sunlit (no beam credited), so a hole nev
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Literal
 
 import numpy as np
@@ -49,6 +54,7 @@ from parvis.modules.twin.errors import RasterHoles
 Nodata = Literal["raise", "transparent"]
 RowSink = Callable[[int, Any], None]
 
+FUSED_ON_GPU = True  # False: CuPy runs the row-by-row array code too (`bench/twin_solar.py --array-code`)
 DEFAULT_BATCH = 64  # sun positions swept together on the CPU: the (batch, cols) rows stay in cache
 GPU_BATCH = 256  # on a GPU: fewer, larger kernels (memory ~ batch x roof cells x 9 bytes in `solar`)
 
@@ -97,7 +103,16 @@ def prepare_dsm(dsm: Any, nodata: Nodata, xp: Any) -> tuple[Any, Any | None]:
     return xp.where(holes, xp.float32(-np.inf), surface), holes
 
 
-def _sideways_differences(surface_rot: Any, xp: Any) -> tuple[Any, Any]:
+def ray_offsets(rows: int, s: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per row and sun position (rows, batch): the ray's column offset round(r * s) (int64), and
+    the shares of the east and west neighbours where the ray truly passes (float32, one is 0)."""
+    true_offsets = np.arange(rows)[:, None] * np.asarray(s, dtype=float)[None, :]
+    offsets = np.floor(true_offsets + 0.5).astype(np.int64)
+    beside = (true_offsets - offsets).astype(np.float32)  # where the ray passes, from the centre
+    return offsets, np.maximum(beside, np.float32(0.0)), np.maximum(-beside, np.float32(0.0))
+
+
+def sideways_differences(surface_rot: Any, xp: Any) -> tuple[Any, Any]:
     """Height differences to the east and west neighbour in the turned raster (0 at edges and holes)."""
     zero = xp.float32(0.0)
     east = xp.zeros_like(surface_rot)
@@ -127,14 +142,11 @@ def sweep(
     """
     rows, cols = surface_rot.shape
     batch = len(s)
-    r_index = np.arange(rows)[:, None]
-    true_offsets = r_index * np.asarray(s, dtype=float)[None, :]
-    offsets = np.floor(true_offsets + 0.5).astype(np.int64)
+    offsets, east_np, west_np = ray_offsets(rows, s)
     steps = np.diff(offsets, axis=0, prepend=offsets[:1])  # (rows, batch), each -1, 0 or +1
-    beside = (true_offsets - offsets).astype(np.float32)  # where the ray passes, from the centre
-    east_share = xp.asarray(np.maximum(beside, 0.0))[:, :, None]
-    west_share = xp.asarray(np.maximum(-beside, 0.0))[:, :, None]
-    east, west = _sideways_differences(surface_rot, xp)
+    east_share = xp.asarray(east_np)[:, :, None]
+    west_share = xp.asarray(west_np)[:, :, None]
+    east, west = sideways_differences(surface_rot, xp)
     right = xp.asarray(steps == 1)[:, :, None]  # ray moves one column east (+1)
     left = xp.asarray(steps == -1)[:, :, None]
     any_right = (steps == 1).any(axis=1)
@@ -158,6 +170,68 @@ def sweep(
         arriving = arriving - drop_x
         on_row(r, arriving <= xp.maximum(on_ray, centre) + tol)
         padded[:, 1:-1] = xp.maximum(arriving, on_ray)
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The cells of a turned raster whose light a sweep reports, numbered in row-major order."""
+
+    mask: np.ndarray  # (rows, cols) bool
+
+    @cached_property
+    def columns(self) -> list[np.ndarray]:
+        """Per row, the selected columns."""
+        return [np.flatnonzero(row) for row in self.mask]
+
+    @cached_property
+    def starts(self) -> np.ndarray:
+        """Where each row's cells start in the numbering (rows + 1 entries; the last is `size`)."""
+        return np.concatenate([[0], np.cumsum([cols.size for cols in self.columns])])
+
+    @cached_property
+    def positions(self) -> np.ndarray:
+        """(rows, cols) int32: each selected cell's number, -1 elsewhere."""
+        flat = self.mask.ravel()
+        numbers = np.full(flat.size, -1, dtype=np.int32)
+        numbers[flat] = np.arange(int(flat.sum()), dtype=np.int32)
+        return numbers.reshape(self.mask.shape)
+
+    @property
+    def size(self) -> int:
+        return int(self.starts[-1])
+
+
+def sweep_lit(
+    surface_rot: Any,
+    s: np.ndarray,
+    drop: np.ndarray,
+    selection: Selection,
+    xp: Any,
+    tolerance_m: float = 0.05,
+) -> Any:
+    """Which selected cells each sun position lights: a (batch, selection.size) bool array on ``xp``.
+
+    The turned raster, ``s`` and ``drop`` as for `sweep`. On CuPy the fused kernel of `sweep_gpu`
+    does the work; on any other module, `sweep` row by row.
+    """
+    if FUSED_ON_GPU and is_gpu(xp):
+        from parvis.modules.twin import sweep_gpu  # CuPy only: imported where a GPU is in use
+
+        return sweep_gpu.sweep_lit(surface_rot, s, drop, selection, tolerance_m)
+    width = surface_rot.shape[1]
+    out = xp.zeros((len(s), selection.size), dtype=bool)
+    columns = [xp.asarray(cols) if 0 < cols.size < width else None for cols in selection.columns]
+    starts = selection.starts
+
+    def keep(r: int, lit: Any) -> None:
+        size = starts[r + 1] - starts[r]
+        if size == width:
+            out[:, starts[r] : starts[r + 1]] = lit
+        elif size:
+            out[:, starts[r] : starts[r + 1]] = lit[:, columns[r]]
+
+    sweep(surface_rot, s, drop, keep, xp, tolerance_m)
+    return out
 
 
 def sunlit(
@@ -194,14 +268,11 @@ def sunlit(
         if chosen.size == 0:
             continue
         turned = xp.rot90(surface, k)
+        everything = Selection(np.ones(turned.shape, dtype=bool))
         for start in range(0, chosen.size, batch):
             ids = chosen[start : start + batch]
-            lit_rot = xp.zeros((len(ids), *turned.shape), dtype=bool)
-
-            def keep(r: int, lit: Any, lit_rot: Any = lit_rot) -> None:
-                lit_rot[:, r, :] = lit
-
-            sweep(turned, geometry["s"][ids], geometry["drop"][ids], keep, xp, tolerance_m)
+            s, drop = geometry["s"][ids], geometry["drop"][ids]
+            lit_rot = sweep_lit(turned, s, drop, everything, xp, tolerance_m).reshape(len(ids), *turned.shape)
             lit = xp.rot90(lit_rot, -k, axes=(1, 2))
             if holes is not None:
                 lit = lit & ~holes[None, :, :]

@@ -4,7 +4,7 @@
 every binned sun position of `sun.year_sky` (a few hundred over the year) and every roof face:
 
 * beam: DNI x max(0, cos(angle of incidence on the face's plane)), counted only on the face's
-  cells that the sun reaches (`shadow.sweep` on the whole surface model), so the face's mean beam
+  cells that the sun reaches (`shadow.sweep_lit` on the whole surface model), so the face's mean beam
   is its unshaded beam x the fraction of its cells that are sunlit at that sun position;
 * sky diffuse: pvlib's Perez transposition for the face's tilt and azimuth (all three Perez
   components), x the face cell's `skyview.tilted_sky_view` (the share of the face's own sky that
@@ -39,7 +39,14 @@ import pvlib
 from parvis.kernel.errors import N_
 from parvis.modules.twin.backend import array_module, to_numpy
 from parvis.modules.twin.errors import InvalidRoof
-from parvis.modules.twin.shadow import Nodata, default_batch, prepare_dsm, sweep, sweep_geometry
+from parvis.modules.twin.shadow import (
+    Nodata,
+    Selection,
+    default_batch,
+    prepare_dsm,
+    sweep_geometry,
+    sweep_lit,
+)
 from parvis.modules.twin.skyview import horizon_angles, tilted_sky_view
 from parvis.modules.twin.sun import SunSky
 
@@ -94,6 +101,7 @@ def _check_faces(
     used = np.zeros(n_faces + 1, dtype=bool)
     used[np.unique(face_labels)] = True
     used[0] = False
+    tilt, azimuth = tilt[: n_faces + 1], azimuth[: n_faces + 1]  # labels above the highest used stay unread
     bad = used & ~((tilt >= 0) & (tilt <= 90) & np.isfinite(azimuth))
     if bad.any():
         face = int(np.flatnonzero(bad)[0])
@@ -209,24 +217,15 @@ def roof_irradiation(
             done += chosen.size
             continue
         ids_rot = np.rot90(roof_id, k)
-        rows_rot = [np.flatnonzero(ids_rot[r] >= 0) for r in range(ids_rot.shape[0])]
-        order = np.concatenate([ids_rot[r, cols] for r, cols in enumerate(rows_rot)])
-        starts = np.cumsum([0] + [cols.size for cols in rows_rot])
-        cols_x = [xp.asarray(cols) if cols.size else None for cols in rows_rot]
+        roof_rot = Selection(ids_rot >= 0)  # the roof cells, in the turned raster's reading order
+        order = ids_rot[roof_rot.mask]
         face_order = xp.asarray(face_of_cell[order])
         turned = xp.rot90(surface, k)
         acc = xp.zeros((12, n_roof), dtype=xp.float32)
         for start in range(0, chosen.size, batch):
             ids = chosen[start : start + batch]
-            lit_roof = xp.zeros((len(ids), n_roof), dtype=bool)
-
-            def keep(
-                r: int, lit: Any, lit_roof: Any = lit_roof, cols_x: list[Any] = cols_x, starts: Any = starts
-            ) -> None:
-                if cols_x[r] is not None:  # this row's roof cells, in the turned raster's reading order
-                    lit_roof[:, starts[r] : starts[r + 1]] = lit[:, cols_x[r]]
-
-            sweep(turned, geometry["s"][ids], geometry["drop"][ids], keep, xp, tolerance_m)
+            s, drop = geometry["s"][ids], geometry["drop"][ids]
+            lit_roof = sweep_lit(turned, s, drop, roof_rot, xp, tolerance_m)
             weights = xp.asarray(beam_w[:, ids].T.astype(np.float32))  # (batch, faces + 1)
             contribution = xp.where(lit_roof, weights[:, face_order], xp.float32(0.0))
             acc += xp.asarray(month_hot[ids].T) @ contribution
