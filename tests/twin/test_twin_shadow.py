@@ -169,7 +169,10 @@ def test_the_engines_import_without_the_web_stack() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
-    from parvis.modules import twin  # the module's public surface is still there, loaded on use
+
+
+def test_the_twins_public_surface_is_loaded_on_first_use() -> None:
+    from parvis.modules import twin
 
     assert callable(twin.register) and callable(twin.provision_demo)
     assert set(twin.__all__) <= set(dir(twin))
