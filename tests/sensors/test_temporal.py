@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 import orjson
 import pytest
@@ -306,6 +307,11 @@ def test_query_needs_a_filter(client, station):
     ({"format": "table"}, "format"),
     ({"lastN": "-1"}, "lastN"),
     ({"lastN": "0"}, "lastN"),
+    ({"firstN": "0"}, "firstN"),
+    ({"firstN": "10001"}, "at most"),
+    ({"firstN": "5", "lastN": "5"}, "together"),
+    ({"lastN": "5", "offsetN": "-5"}, "offsetN"),
+    ({"firstN": "5", "options": "aggregatedValues", "aggrMethods": "avg"}, "aggregat"),
     ({"timeproperty": "modifiedAt"}, "observedAt"),
 ])
 def test_bad_parameters_are_bad_request_data(client, station, params, words):
@@ -317,15 +323,81 @@ def test_an_unknown_entity_is_resource_not_found(client, station):
     _problem(_get(client, "/not a uri"), 400)
 
 
-def test_too_many_instances_asks_for_last_n(client, station, monkeypatch):
+def _page(response, status: int = 200) -> tuple[list[Any], dict[str, dict[str, str]]]:
+    """The NO2 values of an answer, and its page links by rel (with the query of each)."""
+    assert response.status_code == status, response.text
+    links = {rel: {**link, "query": dict(parse_qsl(urlsplit(link["url"]).query))}
+             for rel, link in response.links.items() if rel.startswith("interval")}
+    return [i["value"] for i in response.json().get("NO2", [])], links
+
+
+def _follow(client, link: dict[str, Any]):
+    assert link["type"] == "application/ld+json"
+    path = urlsplit(link["url"]).path
+    assert path.startswith(f"{BASE}/temporal/entities")
+    return client.get(path, params=link["query"], headers=SDM_LINK)
+
+
+def test_more_instances_than_a_page_give_the_first_page_and_a_link_to_the_next(client, station, monkeypatch):
     from parvis.modules.sensors import temporal
 
-    monkeypatch.setattr(temporal, "MAX_INSTANCES", 100)
-    assert "lastN" in _problem(_get(client, f"/{AIR}", attrs="NO2"), 400)
-    assert len(_get(client, f"/{AIR}", attrs="NO2", lastN="100").json()["NO2"]) == 100
-    assert len(_get(client, f"/{AIR}", attrs="NO2", **_between(0, 100)).json()["NO2"]) == 100
+    monkeypatch.setattr(temporal, "MAX_INSTANCES", 100)  # the default page size
+    values, links = _page(_get(client, f"/{AIR}", attrs="NO2"))
+    assert values == list(range(1, 101)) and set(links) == {"intervalafter"}
+    assert links["intervalafter"]["query"] == {"attrs": "NO2", "firstN": "100", "offsetN": "100"}
+    values, links = _page(_follow(client, links["intervalafter"]))
+    assert values == list(range(101, 121)) and set(links) == {"intervalbefore"}
+    assert links["intervalbefore"]["query"]["offsetN"] == "0"
+    # a page that holds everything has no link; aggregation is not paged
+    assert _page(_get(client, f"/{AIR}", attrs="NO2", **_between(0, 100))) == (list(range(1, 101)), {})
     aggregated = _get(client, f"/{AIR}", attrs="NO2", options="aggregatedValues", aggrMethods="totalCount")
     assert aggregated.json()["NO2"]["totalCount"][0][0] == 120
+    assert not [rel for rel in aggregated.links if rel.startswith("interval")]
+
+
+def test_first_n_pages_forwards_and_each_attribute_by_itself(client, station):
+    assert _page(_get(client, f"/{AIR}", attrs="NO2", firstN="50"))[0] == list(range(1, 51))
+    values, links = _page(_get(client, f"/{AIR}", attrs="NO2", firstN="50", offsetN="50"))
+    assert values == list(range(51, 101))
+    assert {rel: link["query"]["offsetN"] for rel, link in links.items()} == {"intervalafter": "100",
+                                                                             "intervalbefore": "0"}
+    body = _get(client, f"/{AIR}", attrs="NO2,airQualityLevel", firstN="30", offsetN="60",
+                **_between(30, 120)).json()
+    assert [i["value"] for i in body["NO2"]] == list(range(91, 121))
+    assert body["airQualityLevel"][0]["observedAt"] == "2026-11-28T11:30:00Z"  # minute 90 too
+    assert "NO2" not in _get(client, f"/{AIR}", attrs="NO2", firstN="50", offsetN="500").json()
+
+
+def test_last_n_pages_backwards_in_time_order(client, station):
+    values, links = _page(_get(client, f"/{AIR}", attrs="NO2", lastN="50"))
+    assert values == list(range(71, 121))  # the last 50, oldest first
+    assert set(links) == {"intervalbefore"}  # the next page holds earlier instances
+    assert links["intervalbefore"]["query"] == {"attrs": "NO2", "lastN": "50", "offsetN": "50"}
+    values, links = _page(_follow(client, links["intervalbefore"]))
+    assert values == list(range(21, 71))
+    assert {rel: link["query"]["offsetN"] for rel, link in links.items()} == {"intervalbefore": "100",
+                                                                             "intervalafter": "0"}
+    values, links = _page(_follow(client, links["intervalbefore"]))
+    assert values == list(range(1, 21)) and set(links) == {"intervalafter"}
+
+
+def test_page_links_stand_beside_the_context_link_and_follow_queries(client, station, waste_bin, r):
+    response = _get(client, "", headers={**r, "Accept": "application/json"},
+                    type="AirQualityObserved,WasteContainer", attrs="NO2,fillingLevel", lastN="4")
+    assert response.status_code == 200, response.text
+    assert set(response.links) == {"intervalbefore", "http://www.w3.org/ns/json-ld#context"}
+    nxt = dict(parse_qsl(urlsplit(response.links["intervalbefore"]["url"]).query))
+    assert nxt == {"type": "AirQualityObserved,WasteContainer", "attrs": "NO2,fillingLevel", "lastN": "4",
+                   "offsetN": "4"}
+    following = client.get(f"{BASE}/temporal/entities", params=nxt, headers=r).json()
+    by_id = {e["id"]: e for e in following}
+    assert [i["value"] for i in by_id[AIR]["NO2"]] == [113, 114, 115, 116]
+    assert [i["value"] for i in by_id[BIN]["fillingLevel"]] == [0.0]  # the bin's 5th-last, and first
+    # the same page through the query in a body
+    body = {"type": "Query", "entities": [{"id": AIR}], "attrs": ["NO2"], "temporalQ": {"lastN": 4, "offsetN": 4}}
+    posted = client.post(f"{BASE}/temporal/entityOperations/query", json=body, headers=r)
+    assert [i["value"] for i in posted.json()[0]["NO2"]] == [113, 114, 115, 116]
+    assert set(posted.links) == {"intervalbefore", "intervalafter", "http://www.w3.org/ns/json-ld#context"}
 
 
 # ----------------------------------------------------------------------------------- access

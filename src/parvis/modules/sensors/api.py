@@ -302,8 +302,8 @@ def answer(request: Request, payload: Any, ctx: ldctx.Context, *, status: int = 
             payload = [{**item, "@context": context} for item in payload]
         else:
             payload = {**payload, "@context": context}
-    else:
-        out_headers["Link"] = ngsi.link_header(ctx)
+    else:  # the context's link beside any the caller gives (pages)
+        out_headers["Link"] = ", ".join(filter(None, (out_headers.get("Link"), ngsi.link_header(ctx))))
     return Response(orjson.dumps(payload), status_code=status, media_type=kind, headers=out_headers)
 
 

@@ -2,7 +2,8 @@
 aggregation in time buckets (NGSI-LD's temporal evolution of entities, ETSI GS CIM 009 v1.6+).
 
 Instances are selected per entity with the unique index (entity_id, attribute, observed_at):
-one range scan per entity (``IN`` on the attributes), or one per attribute for ``lastN``.
+one range scan per entity (``IN`` on the attributes), or one per attribute for ``lastN`` and for
+pages after the first (``Page``).
 Aggregation is done in Python on the rows fetched: a day of minute data is 1,440 rows.
 """
 
@@ -22,9 +23,9 @@ from sqlalchemy.orm import Session
 from parvis.modules.sensors.models import Observation
 from parvis.modules.sensors.standards.ngsi_ld import ngsi_time
 
-MAX_INSTANCES = 10_000  # per attribute and response, without aggregation
+MAX_INSTANCES = 10_000  # per attribute and response, without aggregation: the default page size
 MAX_AGGREGATED = 500_000  # per attribute: instances read to aggregate
-MAX_LAST_N = MAX_INSTANCES
+MAX_OFFSET_N = 1_000_000_000
 TIMERELS = ("before", "after", "between")
 AGGR_METHODS = ("totalCount", "distinctCount", "sum", "sumsq", "min", "max", "avg", "stddev")
 SQL_METHODS = frozenset(("totalCount", "sum", "sumsq", "min", "max", "avg"))
@@ -55,6 +56,17 @@ class Window:
         if self.timerel == "before":
             return self.start
         return self.end if self.timerel == "between" else None
+
+
+@dataclass(frozen=True)
+class Page:
+    """Which instances of each attribute an answer holds (TS 104-176 6.4.7.3): ``size`` of them,
+    counted from the first in the window (``firstN``, ascending) or from the last (``lastN``,
+    descending), after ``offset`` of them (``offsetN``). Attributes are paged independently."""
+
+    size: int = MAX_INSTANCES
+    offset: int = 0
+    descending: bool = False
 
 
 class Instance(NamedTuple):
@@ -169,6 +181,52 @@ def instances(session: Session, entity_id: str, attributes: Sequence[str], win: 
                                 "a shorter interval, or aggregate.")
         found.append(_instance(row, with_values))
     return out
+
+
+class PageRead(NamedTuple):
+    """A page of instances by attribute IRI, in time order, and whether some attribute has
+    instances beyond the page (further on in the page's direction)."""
+
+    found: dict[str, list[Instance]]
+    more: bool
+
+
+def instance_page(session: Session, entity_id: str, attributes: Sequence[str], win: Window,
+                  page: Page, *, with_values: bool = True) -> PageRead:
+    """A page of the instances of these attributes of one entity in the window (attributes without
+    instances in the page are left out). The first page in time order is one range scan for all
+    the attributes when it holds them all; other pages, one scan per attribute."""
+    if not attributes:
+        return PageRead({}, False)
+    columns = [Observation.attribute, Observation.observed_at, Observation.number]
+    if with_values:
+        columns.append(Observation.value)
+    out: dict[str, list[Instance]] = {}
+    more = False
+    if not page.descending and page.offset == 0:
+        stmt = _ranged(select(*columns).where(Observation.entity_id == entity_id,
+                                              Observation.attribute.in_(sorted(attributes))), win)
+        most = len(attributes) * page.size
+        rows = session.execute(stmt.order_by(Observation.attribute, Observation.observed_at)
+                               .limit(most + 1)).all()
+        if len(rows) <= most:  # the scan saw every instance: each attribute's first page is there
+            for row in rows:
+                found = out.setdefault(row[0], [])
+                if len(found) < page.size:
+                    found.append(_instance(row, with_values))
+                else:
+                    more = True
+            return PageRead(out, more)
+    order = Observation.observed_at.desc() if page.descending else Observation.observed_at
+    for iri in attributes:
+        stmt = _ranged(select(*columns).where(Observation.entity_id == entity_id,
+                                              Observation.attribute == iri), win)
+        rows = session.execute(stmt.order_by(order).offset(page.offset).limit(page.size + 1)).all()
+        if len(rows) > page.size:
+            more, rows = True, rows[: page.size]
+        if rows:
+            out[iri] = [_instance(row, with_values) for row in (reversed(rows) if page.descending else rows)]
+    return PageRead(out, more)
 
 
 def _instance(row: Any, with_values: bool) -> Instance:
@@ -287,6 +345,6 @@ def needs_values(methods: Iterable[str]) -> bool:
     return "distinctCount" in methods
 
 
-__all__ = ["AGGR_METHODS", "MAX_INSTANCES", "Instance", "TemporalError", "Window", "aggr_methods",
-           "aggregate", "aggregate_in_sql", "duration", "instances", "needs_values", "parse_time",
-           "sql_aggregable", "window"]
+__all__ = ["AGGR_METHODS", "MAX_INSTANCES", "Instance", "Page", "PageRead", "TemporalError", "Window",
+           "aggr_methods", "aggregate", "aggregate_in_sql", "duration", "instance_page", "instances",
+           "needs_values", "parse_time", "sql_aggregable", "window"]

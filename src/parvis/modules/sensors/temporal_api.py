@@ -4,7 +4,8 @@ query of ``/entities``) with theirs, the query in the URL or (``POST
 /temporal/entityOperations/query``) in the body.
 
 Parameters: ``timerel``/``timeAt``/``endTimeAt``, ``timeproperty`` (only ``observedAt``),
-``attrs``, ``lastN``, ``options``/``format`` (normalized, ``temporalValues``,
+``attrs``, ``firstN``/``lastN`` with ``offsetN`` (pages of instances, ``Link`` to the neighbouring
+pages), ``options``/``format`` (normalized, ``temporalValues``,
 ``aggregatedValues`` with ``aggrMethods`` and ``aggrPeriodDuration``). Reads are in
 ``temporal.py``; access is that of entity reads.
 """
@@ -12,9 +13,10 @@ Parameters: ``timerel``/``timeAt``/``endTimeAt``, ``timeproperty`` (only ``obser
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request, Response
 
@@ -41,6 +43,7 @@ class TemporalAsk:
     last_n: int | None = None
     methods: tuple[str, ...] = ()
     period: timedelta | None = None
+    page: temporal.Page = field(default_factory=temporal.Page)
 
 
 def _bad(exc: temporal.TemporalError) -> ngsi.NgsiError:
@@ -69,18 +72,52 @@ def parse_ask(params: Mapping[str, str]) -> TemporalAsk:
     try:
         win = temporal.window(params.get("timerel"), params.get("timeAt"), params.get("endTimeAt"))
         representation = _representation(params)
-        last_n = None
-        if params.get("lastN"):
-            last_n = api.whole(params["lastN"], 0, "lastN", temporal.MAX_LAST_N)
-            if last_n == 0:
-                raise ngsi.bad("lastN must be at least 1.")
+        last_n, page = _page(params)
         if representation != AGGREGATED:
-            return TemporalAsk(win, representation, last_n)
+            return TemporalAsk(win, representation, last_n, page=page)
+        if params.get("firstN") or params.get("offsetN"):
+            raise ngsi.bad("firstN and offsetN page the instances; aggregatedValues aggregates them "
+                           "all (lastN may select the last N).")
         methods = temporal.aggr_methods(params.get("aggrMethods"))
         period = temporal.duration(params.get("aggrPeriodDuration"))
     except temporal.TemporalError as exc:
         raise _bad(exc) from None
     return TemporalAsk(win, representation, last_n, tuple(methods), period)
+
+
+def _page(params: Mapping[str, str]) -> tuple[int | None, temporal.Page]:
+    """``lastN``, and the page of instances asked for (``firstN`` or ``lastN``, ``offsetN``)."""
+    first_n, last_n = params.get("firstN"), params.get("lastN")
+    if first_n and last_n:
+        raise ngsi.bad("firstN and lastN cannot be asked together: firstN pages from the first "
+                       "instance, lastN from the last.")
+    name = "lastN" if last_n else "firstN"
+    size = api.whole(last_n or first_n, temporal.MAX_INSTANCES, name, temporal.MAX_INSTANCES)
+    if size == 0:
+        raise ngsi.bad(f"{name} must be at least 1.")
+    offset = api.whole(params.get("offsetN"), 0, "offsetN", temporal.MAX_OFFSET_N)
+    return (size if last_n else None), temporal.Page(size, offset, descending=bool(last_n))
+
+
+def page_links(request: Request, ask: TemporalAsk, more: bool) -> dict[str, str]:
+    """The ``Link`` header to the neighbouring pages of instances (TS 104-176 6.4.7.3): rel
+    ``intervalafter`` for the page of later instances, ``intervalbefore`` for earlier ones. Going
+    by ``lastN`` the next page (higher ``offsetN``) holds the earlier instances."""
+    page = ask.page
+    if ask.representation == AGGREGATED:
+        return {}
+    following = page.offset + page.size if more else None
+    previous = max(0, page.offset - page.size) if page.offset > 0 else None
+    later, earlier = (previous, following) if page.descending else (following, previous)
+    size_name = "lastN" if page.descending else "firstN"
+    kept = [(k, v) for k, v in request.query_params.multi_items()
+            if k not in ("firstN", "lastN", "offsetN")]
+    links = []
+    for rel, offset in (("intervalafter", later), ("intervalbefore", earlier)):
+        if offset is not None:
+            query = urlencode([*kept, (size_name, str(page.size)), ("offsetN", str(offset))])
+            links.append(f'<{request.url.path}?{query}>; rel="{rel}"; type="application/ld+json"')
+    return {"Link": ", ".join(links)} if links else {}
 
 
 def _attribute_names(row: Entity, only: set[str] | None) -> list[str]:
@@ -93,8 +130,9 @@ def _kind(row: Entity, iri: str) -> str:
 
 
 def temporal_entity(session: Any, row: Entity, ctx: ldctx.Context, ask: TemporalAsk,
-                    only: set[str] | None) -> dict[str, Any]:
-    """One entity with the temporal evolution of its attributes, in the representation asked."""
+                    only: set[str] | None) -> tuple[dict[str, Any], bool]:
+    """One entity with the temporal evolution of its attributes, in the representation asked, and
+    whether some attribute has instances beyond the page asked for."""
     out: dict[str, Any] = {"id": row.id, "type": ctx.compact(row.type)}
     names = _attribute_names(row, only)
     aggregated = ask.representation == AGGREGATED
@@ -102,14 +140,17 @@ def temporal_entity(session: Any, row: Entity, ctx: ldctx.Context, ask: Temporal
         for iri, values in temporal.aggregate_in_sql(session, row.id, names, ask.window, ask.methods,
                                                      ask.period).items():
             out[ctx.compact(iri)] = {"type": _kind(row, iri), **values}
-        return out
-    try:
-        found = temporal.instances(
-            session, row.id, names, ask.window, last_n=ask.last_n,
-            limit=temporal.MAX_AGGREGATED if aggregated else temporal.MAX_INSTANCES,
-            with_values=not aggregated or temporal.needs_values(ask.methods))
-    except temporal.TemporalError as exc:
-        raise _bad(exc) from None
+        return out, False
+    more = False
+    if aggregated:
+        try:
+            found = temporal.instances(session, row.id, names, ask.window, last_n=ask.last_n,
+                                       limit=temporal.MAX_AGGREGATED,
+                                       with_values=temporal.needs_values(ask.methods))
+        except temporal.TemporalError as exc:
+            raise _bad(exc) from None
+    else:
+        found, more = temporal.instance_page(session, row.id, names, ask.window, ask.page)
     for iri in names:
         items = found.get(iri)
         if not items:
@@ -128,7 +169,7 @@ def temporal_entity(session: Any, row: Entity, ctx: ldctx.Context, ask: Temporal
             member = "object" if kind == "Relationship" else "value"
             out[name] = [{"type": kind, member: i.value, "observedAt": ngsi.ngsi_time(i.at), **extra}
                          for i in items]
-    return out
+    return out, more
 
 
 @router.get("/temporal/entities/{entity_id:path}", summary="NGSI-LD: retrieve the temporal evolution "
@@ -142,8 +183,8 @@ def retrieve_temporal(request: Request, entity_id: str) -> Response:
     only = api.attrs_param(request, ctx)
     with request.app.state.db.read() as session:
         row = api.readable_entity(session, access, entity_id)
-        payload = temporal_entity(session, row, ctx, ask, only)
-    return api.answer(request, payload, ctx)
+        payload, more = temporal_entity(session, row, ctx, ask, only)
+    return api.answer(request, payload, ctx, headers=page_links(request, ask, more))
 
 
 @router.get("/temporal/entities", summary="NGSI-LD: query the temporal evolution of entities")
@@ -178,16 +219,18 @@ def _temporal_q(body: dict[str, Any]) -> dict[str, str]:
     if found is None:
         return {}
     if not isinstance(found, dict):
-        raise ngsi.bad("temporalQ must be an object (timerel, timeAt, endTimeAt, timeproperty, lastN).")
+        raise ngsi.bad("temporalQ must be an object (timerel, timeAt, endTimeAt, timeproperty, firstN, "
+                       "lastN, offsetN).")
     out = {}
-    for name in ("timerel", "timeAt", "endTimeAt", "timeproperty", "lastN"):
+    for name in ("timerel", "timeAt", "endTimeAt", "timeproperty", "firstN", "lastN", "offsetN"):
         value = found.get(name)
         if value is None:
             continue
-        if name == "lastN" and isinstance(value, int) and not isinstance(value, bool):
+        if name.endswith("N") and isinstance(value, int) and not isinstance(value, bool):
             value = str(value)
         if not isinstance(value, str):
-            raise ngsi.bad(f"temporalQ.{name} must be a {'whole number' if name == 'lastN' else 'string'}.")
+            kind = "whole number" if name.endswith("N") else "string"
+            raise ngsi.bad(f"temporalQ.{name} must be a {kind}.")
         out[name] = value
     return out
 
@@ -196,9 +239,11 @@ def _temporal_answer(request: Request, ctx: ldctx.Context, query: queries.Entity
                      ask: TemporalAsk) -> Response:
     with request.app.state.db.read() as session:
         rows, total = queries.entities(session, query)
-        payload = [temporal_entity(session, row, ctx, ask, query.attrs) for row in rows]
-    headers = {"NGSILD-Results-Count": str(total)} if total is not None else None
-    return api.answer(request, payload, ctx, headers=headers)
+        answers = [temporal_entity(session, row, ctx, ask, query.attrs) for row in rows]
+    headers = page_links(request, ask, any(more for _, more in answers))
+    if total is not None:
+        headers["NGSILD-Results-Count"] = str(total)
+    return api.answer(request, [payload for payload, _ in answers], ctx, headers=headers)
 
 
 __all__ = ["router"]
