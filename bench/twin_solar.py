@@ -12,13 +12,15 @@ year (15-minute steps binned per month, ~590 sun positions) and prints:
    (target: <= 60 s per km² on the 2-core CI machine; <= 1 s per km² on one GPU);
 3. a sanity line: mean annual irradiation of flat roofs and of south / north faces.
 
-With ``--gpu --compare-cpu`` it then computes the same map on the CPU and prints the largest
-relative difference per face and per roof cell (the GPU path must agree within 1 %). With
-``--array-code`` CuPy runs the row-by-row array code instead of the fused kernel (`sweep_gpu`),
-to show what the kernel saves.
+With ``--tile-m`` the map is computed by cores of that side, each inside the buffer that holds
+its shadows (`solar_tiles`, what the city's run does past ``twin_solar_tile_m``); the figure per
+km² then includes the buffers' extra work. With ``--gpu --compare-cpu`` it then computes the same
+map on the CPU and prints the largest relative difference per face and per roof cell (the GPU
+path must agree within 1 %). With ``--array-code`` CuPy runs the row-by-row array code instead
+of the fused kernel (`sweep_gpu`), to show what the kernel saves.
 
 Run: `.venv/bin/python bench/twin_solar.py [--size-m 1000] [--gpu [--compare-cpu] [--array-code] | --cpu]
-[--batch 64]`
+[--tile-m 2000] [--batch 64]`
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ import numpy as np
 from parvis.modules.twin import shadow
 from parvis.modules.twin.backend import array_module
 from parvis.modules.twin.solar import roof_irradiation
+from parvis.modules.twin.solar_tiles import roof_irradiation_tiled
 from parvis.modules.twin.sun import year_sky
 
 LATITUDE, LONGITUDE, TIMEZONE = 16.463, 107.585, "Asia/Ho_Chi_Minh"
@@ -112,6 +115,8 @@ def main() -> None:
     device = parser.add_mutually_exclusive_group()
     device.add_argument("--gpu", action="store_true", help="use CuPy (fails if no GPU)")
     device.add_argument("--cpu", action="store_true", help="force NumPy")
+    parser.add_argument("--tile-m", type=float, default=None,
+                        help="compute by cores of this side with their buffer (solar_tiles)")
     parser.add_argument("--compare-cpu", action="store_true", help="with --gpu: run on the CPU too, compare")
     parser.add_argument("--array-code", action="store_true", help="with --gpu: row-by-row CuPy")
     args = parser.parse_args()
@@ -135,11 +140,17 @@ def main() -> None:
         roof_irradiation(dsm[small, small], 1.0, labels[small, small], tilt, azimuth, sky, xp=xp)
         xp.cuda.Stream.null.synchronize()
     start = time.perf_counter()
-    result = roof_irradiation(dsm, 1.0, labels, tilt, azimuth, sky, xp=xp, batch=args.batch)
+    if args.tile_m:
+        result = roof_irradiation_tiled(dsm, 1.0, labels, tilt, azimuth, sky, xp=xp, batch=args.batch,
+                                        tile_m=args.tile_m)
+    else:
+        result = roof_irradiation(dsm, 1.0, labels, tilt, azimuth, sky, xp=xp, batch=args.batch)
     if xp.__name__ == "cupy":
         xp.cuda.Stream.null.synchronize()
     map_s = time.perf_counter() - start
     engine = result.backend + (" array code" if args.array_code else "")
+    if args.tile_m:
+        engine += f", {result.tiles} cores of {args.tile_m:g} m with a {result.buffer_m:.0f} m buffer"
     print(f"roof map ({engine}, batch {args.batch or 'default'}): {map_s:.2f} s -> "
           f"{map_s / km2:.2f} s per km² (target <= 60 s per km² on CPU, <= 1 s on a GPU; the sky, "
           f"computed once per city, is not included)")

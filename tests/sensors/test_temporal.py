@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, quote, urlsplit
 
 import orjson
 import pytest
@@ -333,9 +333,8 @@ def _page(response, status: int = 200) -> tuple[list[Any], dict[str, dict[str, s
 
 def _follow(client, link: dict[str, Any]):
     assert link["type"] == "application/ld+json"
-    path = urlsplit(link["url"]).path
-    assert path.startswith(f"{BASE}/temporal/entities")
-    return client.get(path, params=link["query"], headers=SDM_LINK)
+    assert link["url"].startswith(f"{BASE}/temporal/entities")
+    return client.get(link["url"], headers=SDM_LINK)
 
 
 def test_more_instances_than_a_page_give_the_first_page_and_a_link_to_the_next(client, station, monkeypatch):
@@ -393,11 +392,29 @@ def test_page_links_stand_beside_the_context_link_and_follow_queries(client, sta
     by_id = {e["id"]: e for e in following}
     assert [i["value"] for i in by_id[AIR]["NO2"]] == [113, 114, 115, 116]
     assert [i["value"] for i in by_id[BIN]["fillingLevel"]] == [0.0]  # the bin's 5th-last, and first
-    # the same page through the query in a body
+    assert response.headers["link"].startswith("<https://")  # the context's link comes first
+    # the same page through the query in a body, and the next one by posting it to the link
     body = {"type": "Query", "entities": [{"id": AIR}], "attrs": ["NO2"], "temporalQ": {"lastN": 4, "offsetN": 4}}
     posted = client.post(f"{BASE}/temporal/entityOperations/query", json=body, headers=r)
     assert [i["value"] for i in posted.json()[0]["NO2"]] == [113, 114, 115, 116]
     assert set(posted.links) == {"intervalbefore", "intervalafter", "http://www.w3.org/ns/json-ld#context"}
+    earlier = client.post(posted.links["intervalbefore"]["url"], json=body, headers=r)
+    assert [i["value"] for i in earlier.json()[0]["NO2"]] == [109, 110, 111, 112]
+
+
+def test_a_previous_page_never_overlaps_and_odd_ids_keep_their_spelling(client, db, settings, station):
+    values, links = _page(_get(client, f"/{AIR}", attrs="NO2", firstN="100", offsetN="30"))
+    assert values == list(range(31, 121))
+    assert links["intervalbefore"]["query"] == {"attrs": "NO2", "firstN": "30", "offsetN": "0"}
+    assert _page(_follow(client, links["intervalbefore"]))[0] == list(range(1, 31))
+    odd = "urn:ngsi-ld:AirQualityObserved:Huế-100%"
+    sensors.provision_device(db, api_key="k3y", device_id="aq-2", entity_id=odd,
+                             entity_type="AirQualityObserved", attributes={"no2": "NO2"}, lon=104.9, lat=11.5)
+    _feed(db, settings, "aq-2", [(T0 + timedelta(minutes=i), {"no2": i}) for i in range(5)])
+    response = _get(client, "/" + quote(odd, safe=":"), attrs="NO2", firstN="2")
+    values, links = _page(response)
+    assert values == [0, 1] and "Hu%E1%BA%BF-100%25" in links["intervalafter"]["url"]
+    assert _page(_follow(client, links["intervalafter"]))[0] == [2, 3]
 
 
 # ----------------------------------------------------------------------------------- access

@@ -15,6 +15,7 @@ from parvis.modules.twin.backend import array_module, to_numpy
 from parvis.modules.twin.shadow import sunlit
 from parvis.modules.twin.skyview import horizon_angles, sky_view_factor
 from parvis.modules.twin.solar import roof_irradiation
+from parvis.modules.twin.solar_tiles import roof_irradiation_tiled
 from parvis.modules.twin.sun import year_sky
 
 pytestmark = pytest.mark.gpu
@@ -101,5 +102,20 @@ def test_a_city_blocks_roof_map_on_the_gpu_is_the_cpus_within_one_percent(cupy, 
     assert np.allclose(gpu.annual_kwh_m2[seen], cpu.annual_kwh_m2[seen], rtol=0.01)
     assert np.allclose(gpu.monthly_kwh_m2[seen], cpu.monthly_kwh_m2[seen], rtol=0.01)
     assert np.allclose(gpu.sky_view[seen], cpu.sky_view[seen], atol=1e-4)
+    roof = labels > 0
+    assert np.allclose(gpu.cell_annual_kwh_m2[roof], cpu.cell_annual_kwh_m2[roof], rtol=0.01)
+
+
+def test_the_roof_map_by_tiles_on_the_gpu_is_the_cpus(cupy, sky) -> None:
+    rng = np.random.default_rng(6)
+    dsm, labels = blocks(rng, 260, 300, 160)
+    faces = int(labels.max()) + 1
+    args = (dsm, 1.0, labels, rng.uniform(0.0, 45.0, faces), rng.uniform(0.0, 360.0, faces), sky)
+    cpu = roof_irradiation_tiled(*args, xp=np, tile_m=100.0)
+    gpu = roof_irradiation_tiled(*args, xp=cupy, tile_m=100.0)
+    assert gpu.tiles == cpu.tiles >= 6 and gpu.backend == "cupy"
+    seen = cpu.cells > 0
+    seen[0] = False
+    assert np.allclose(gpu.annual_kwh_m2[seen], cpu.annual_kwh_m2[seen], rtol=0.01)
     roof = labels > 0
     assert np.allclose(gpu.cell_annual_kwh_m2[roof], cpu.cell_annual_kwh_m2[roof], rtol=0.01)

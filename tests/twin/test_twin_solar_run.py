@@ -23,6 +23,7 @@ from parvis.modules.twin.solar_run import (
     colour_thresholds,
     computed_with,
     district_stats,
+    latest_run,
     run_solar,
     run_state,
     suitability_threshold,
@@ -73,6 +74,19 @@ def test_stored_results_match_the_engine_on_the_same_twin(twin: Database, settin
         state = run_state(session)
     assert state["state"] == "done" and state["percent"] == 100
     assert "sun positions" in state["message"]
+
+
+def test_a_city_larger_than_a_tile_is_computed_by_tiles_with_the_same_results(twin: Database,
+                                                                              settings) -> None:
+    whole = run_solar(twin, settings, xp=np)
+    before = {f.id: f.annual_kwh_m2 for f in _faces(twin)}
+    tiled = run_solar(twin, settings.model_copy(update={"twin_solar_tile_m": 100.0}), xp=np)
+    after = {f.id: f.annual_kwh_m2 for f in _faces(twin)}
+    assert whole.tiles == 1 and tiled.tiles >= 2 and tiled.buffer_m >= 100.0
+    assert before.keys() == after.keys()
+    np.testing.assert_allclose([after[k] or 0.0 for k in before], [before[k] or 0.0 for k in before], rtol=0.01)
+    with twin.read() as session:
+        assert f"{tiled.tiles} tiles" in (latest_run(session) or {}).get("message", "")
 
 
 def test_a_rerun_replaces_the_results(twin: Database, settings) -> None:
@@ -163,7 +177,7 @@ def test_the_run_records_the_threshold_its_pages_state(twin: Database, settings,
         used = computed_with(session)
         building_id = session.scalar(select(RoofFaceRow.building_id).limit(1))
     assert used == {"sky": "clear sky", "pv_threshold_kwh_m2": round(result.threshold_kwh_m2, 1),
-                    "best_plane_kwh_m2": round(result.best_kwh_m2, 1)}
+                    "best_plane_kwh_m2": round(result.best_kwh_m2, 1), "tiles": 1}
     assert result.threshold_kwh_m2 == pytest.approx(0.8 * result.best_kwh_m2)
     page = client.get(f"/twin/solar/buildings/{building_id}", headers={"Accept-Language": "en"})
     assert f"at least {round(result.threshold_kwh_m2):,} kWh/m²" in page.text

@@ -295,15 +295,15 @@ def answer(request: Request, payload: Any, ctx: ldctx.Context, *, status: int = 
     if kind == neg.GEO_JSON and geo is not None:
         payload = ({"type": "FeatureCollection", "features": [geo.feature(e) for e in payload]}
                    if isinstance(payload, list) else geo.feature(payload))
-        out_headers["Link"] = ngsi.link_header(ctx)
+        out_headers["Link"] = ", ".join(filter(None, (ngsi.link_header(ctx), out_headers.get("Link"))))
     elif kind == neg.LD_JSON:
         context = ngsi.context_value(ctx)
         if isinstance(payload, list):
             payload = [{**item, "@context": context} for item in payload]
         else:
             payload = {**payload, "@context": context}
-    else:  # the context's link beside any the caller gives (pages)
-        out_headers["Link"] = ", ".join(filter(None, (out_headers.get("Link"), ngsi.link_header(ctx))))
+    else:  # the context's link first, then any the caller gives (pages)
+        out_headers["Link"] = ", ".join(filter(None, (ngsi.link_header(ctx), out_headers.get("Link"))))
     return Response(orjson.dumps(payload), status_code=status, media_type=kind, headers=out_headers)
 
 

@@ -195,7 +195,7 @@ def instance_page(session: Session, entity_id: str, attributes: Sequence[str], w
                   page: Page, *, with_values: bool = True) -> PageRead:
     """A page of the instances of these attributes of one entity in the window (attributes without
     instances in the page are left out). The first page in time order is one range scan for all
-    the attributes when it holds them all; other pages, one scan per attribute."""
+    the attributes when none has more than a page; otherwise one scan per attribute."""
     if not attributes:
         return PageRead({}, False)
     columns = [Observation.attribute, Observation.observed_at, Observation.number]
@@ -206,17 +206,19 @@ def instance_page(session: Session, entity_id: str, attributes: Sequence[str], w
     if not page.descending and page.offset == 0:
         stmt = _ranged(select(*columns).where(Observation.entity_id == entity_id,
                                               Observation.attribute.in_(sorted(attributes))), win)
-        most = len(attributes) * page.size
-        rows = session.execute(stmt.order_by(Observation.attribute, Observation.observed_at)
-                               .limit(most + 1)).all()
-        if len(rows) <= most:  # the scan saw every instance: each attribute's first page is there
-            for row in rows:
-                found = out.setdefault(row[0], [])
-                if len(found) < page.size:
-                    found.append(_instance(row, with_values))
-                else:
-                    more = True
-            return PageRead(out, more)
+        result = session.execute(stmt.order_by(Observation.attribute, Observation.observed_at)
+                                 .limit(len(attributes) * page.size + 1))
+        complete = True
+        for row in result:
+            found = out.setdefault(row[0], [])
+            if len(found) == page.size:  # an attribute has more than a page: one scan each
+                complete = False
+                break
+            found.append(_instance(row, with_values))
+        result.close()
+        if complete:
+            return PageRead(out, False)
+        out = {}
     order = Observation.observed_at.desc() if page.descending else Observation.observed_at
     for iri in attributes:
         stmt = _ranged(select(*columns).where(Observation.entity_id == entity_id,

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Request, Response
 
@@ -106,17 +106,18 @@ def page_links(request: Request, ask: TemporalAsk, more: bool) -> dict[str, str]
     page = ask.page
     if ask.representation == AGGREGATED:
         return {}
-    following = page.offset + page.size if more else None
-    previous = max(0, page.offset - page.size) if page.offset > 0 else None
+    following = (page.offset + page.size, page.size) if more else None
+    previous = (max(0, page.offset - page.size), min(page.size, page.offset)) if page.offset > 0 else None
     later, earlier = (previous, following) if page.descending else (following, previous)
     size_name = "lastN" if page.descending else "firstN"
     kept = [(k, v) for k, v in request.query_params.multi_items()
             if k not in ("firstN", "lastN", "offsetN")]
+    path = quote(request.url.path, safe="/:@!$&'()*+,;=~")  # the id as sent: %, non-ASCII encoded
     links = []
-    for rel, offset in (("intervalafter", later), ("intervalbefore", earlier)):
-        if offset is not None:
-            query = urlencode([*kept, (size_name, str(page.size)), ("offsetN", str(offset))])
-            links.append(f'<{request.url.path}?{query}>; rel="{rel}"; type="application/ld+json"')
+    for rel, step in (("intervalafter", later), ("intervalbefore", earlier)):
+        if step is not None:
+            query = urlencode([*kept, (size_name, str(step[1])), ("offsetN", str(step[0]))])
+            links.append(f'<{path}?{query}>; rel="{rel}"; type="application/ld+json"')
     return {"Link": ", ".join(links)} if links else {}
 
 
@@ -201,14 +202,16 @@ def query_temporal(request: Request) -> Response:
 async def query_temporal_by_post(request: Request) -> Response:
     """A ``Query`` in the body (``entities``, ``attrs``, ``q``, ``geoQ`` as for
     ``POST /entityOperations/query``, and ``temporalQ``: ``timerel``, ``timeAt``, ``endTimeAt``,
-    ``timeproperty``, ``lastN``); ``limit``, ``offset``, ``count``, ``options``, ``format``,
-    ``aggrMethods`` and ``aggrPeriodDuration`` stay in the URL. Answered as
-    ``GET /temporal/entities``."""
+    ``timeproperty``, ``firstN``, ``lastN``, ``offsetN``); ``limit``, ``offset``, ``count``,
+    ``options``, ``format``, ``aggrMethods`` and ``aggrPeriodDuration`` stay in the URL, and
+    ``firstN``/``lastN``/``offsetN`` there win over the body's (the page links are to this
+    endpoint with them: post the same body to a link). Answered as ``GET /temporal/entities``."""
     access = api.access_of(request)
     neg.accepted(request.headers.get("accept"))
     body, kind = await api.read_body(request)
     ctx = api.body_context(request, kind, body)
-    params = {**request.query_params, **query_params(body), **_temporal_q(body)}
+    paging = {k: v for k, v in request.query_params.items() if k in ("firstN", "lastN", "offsetN")}
+    params = {**request.query_params, **query_params(body), **_temporal_q(body), **paging}
     query, ask = api.entity_query(request, ctx, access, params), parse_ask(params)
     return await api.run_in_thread(request, _temporal_answer, request, ctx, query, ask)
 

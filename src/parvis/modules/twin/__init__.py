@@ -4,7 +4,7 @@ buildable zones computed from them.
 
 Other modules and the demo use this public surface only. It is loaded on first use (PEP 562), so
 that the raster engines (``backend``, ``shadow``, ``skyview``, ``sun``, ``solar``, ``flood``) import
-with NumPy, pandas and pvlib alone: a GPU machine or a worker can run them without the web stack.
+with NumPy, SciPy, pandas and pvlib alone: a GPU machine or a worker can run them without the web stack.
 """
 
 from __future__ import annotations

@@ -29,9 +29,9 @@ Tests check a tower's shadow length at many azimuths, diagonals included. The su
 penumbra); the raster's edges see no obstacle beyond them. Cost per sun position and cell: about
 ten float32 operations.
 
-No tiling: the whole raster is swept, so shadows of any length are exact inside the raster. A
-caller that tiles a large area must give each tile a buffer of at least `shadow_buffer_m`
-(the longest shadow: highest obstacle height difference / tan(lowest sun altitude)) on every side.
+The whole raster given is swept, so shadows of any length are exact inside it. A caller that
+tiles a large area (`solar_tiles`) gives each tile a buffer of `shadow_buffer_m` (the longest
+shadow: highest obstacle height difference / tan(lowest sun altitude)) on every side.
 
 Nodata (NaN) cells: ``nodata="raise"`` (the default) refuses the raster (`RasterHoles`): fill the
 holes first, as the twin's importer does. ``nodata="transparent"`` lets light pass over them (they
@@ -172,7 +172,7 @@ def sweep(
         padded[:, 1:-1] = xp.maximum(arriving, on_ray)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Selection:
     """The cells of a turned raster whose light a sweep reports, numbered in row-major order."""
 

@@ -16,11 +16,13 @@ Each term is weighted by the hours its sun position stands for and summed per mo
 value is the irradiation of its face's plane: the face's tilt and azimuth, not the cell's local
 slope. Faces are means over their cells. Everything is in kWh/m² of the face's own (sloped) area.
 
-Cost: one shadow sweep per sun position over the whole raster (see `shadow`), batched, plus
-horizon angles once per cell. No tiling: the raster is processed whole (memory ~ cells x 4 bytes
-x (4 + directions) + batch x roof cells x 9 bytes). Sun positions are swept in batches of
-``batch`` (64 on the CPU, 256 on a GPU). A caller that tiles must give each tile a buffer of
-max(`shadow.shadow_buffer_m`, ``skyview_radius_m``) and keep only the tile's core.
+Cost: one shadow sweep per sun position over the raster (see `shadow`; rows after the last roof
+row, away from the sun, are not swept), batched, plus horizon angles on the roof cells' bounding
+box and the sky view's radius around it. `roof_irradiation` processes the raster whole (memory ~
+cells x 4 bytes x (4 + directions) + batch x roof cells x 9 bytes); `solar_tiles` processes a
+large one by cores, each inside the buffer that holds its shadows, through `roof_faces`,
+`roof_cells` and `by_face`. Sun positions are swept in batches of ``batch`` (64 on the CPU, 256
+on a GPU).
 
 Clear sky is an upper bound: under real weather a year's irradiation is lower (in central Vietnam
 roughly 1.3 to 1.5 times lower); give `sun.year_sky` the city's typical meteorological year to
@@ -29,8 +31,9 @@ get realistic kWh.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -76,6 +79,11 @@ class RoofIrradiation:
     positions: int
     backend: str
     nodata_roof_cells: int
+    tiles: int = 1  # cores computed (`solar_tiles`); 1: the raster whole
+    buffer_m: float = 0.0  # the buffer around each core
+
+    def with_tiles(self, tiles: int, buffer_m: float) -> RoofIrradiation:
+        return replace(self, tiles=tiles, buffer_m=buffer_m)
 
     def shading_loss(self) -> np.ndarray:
         """Share of each face's beam irradiation lost to shadows, 0..1 (NaN where no beam at all)."""
@@ -183,26 +191,84 @@ def roof_irradiation(
     ``nodata``: "raise" refuses a DSM with NaN cells; "transparent" lets light pass over them
     and leaves roof cells without data out of the faces' means (counted in
     ``nodata_roof_cells``). ``tolerance_m``: see `shadow`. See the module docstring for the method.
+    The raster is processed whole; `solar_tiles.roof_irradiation_tiled` processes it by tiles.
     """
     xp = array_module("auto") if xp is None else xp
-    batch = batch or default_batch(xp)
+    faces = roof_faces(face_labels, np.shape(dsm), tilt, azimuth, sky, albedo)
+    cells = roof_cells(
+        dsm, resolution, faces.labels, faces, sky, xp, progress, nodata=nodata, batch=batch,
+        skyview_directions=skyview_directions, skyview_radius_m=skyview_radius_m, tolerance_m=tolerance_m,
+    )
+    return by_face(faces, cells, np.shape(dsm), len(sky), getattr(xp, "__name__", str(xp)))
+
+
+@dataclass(frozen=True)
+class RoofFaces:
+    """The roof faces checked, with their unshaded sky terms per (face, sun) (kWh/m², hours in)."""
+
+    labels: np.ndarray  # int64 raster
+    n_faces: int
+    tilt: np.ndarray  # (faces + 1,)
+    azimuth: np.ndarray
+    beam: np.ndarray  # (faces + 1, suns)
+    diffuse: np.ndarray
+    ground: np.ndarray
+    month_hot: np.ndarray  # (suns, 12) float32: 1 where the sun position is in that month
+
+
+@dataclass(frozen=True)
+class RoofCells:
+    """Per roof cell computed: its flat index in the raster, its face, its beam per month (12, n)
+    and its `tilted_sky_view` (n,); ``nodata`` roof cells left out for lack of data."""
+
+    flat: np.ndarray
+    face: np.ndarray
+    beam: np.ndarray
+    view: np.ndarray
+    nodata: int
+
+
+def roof_faces(face_labels: Any, shape: tuple[int, ...], tilt: Any, azimuth: Any, sky: SunSky,
+               albedo: float) -> RoofFaces:
+    """Check the faces (`InvalidRoof`) and compute their unshaded sky terms."""
     labels = np.asarray(to_numpy(face_labels)).astype(np.int64)
     tilt_a = np.asarray(tilt, dtype=float)
     azimuth_a = np.asarray(azimuth, dtype=float) % 360.0
+    n_faces = _check_faces(labels, tuple(shape), tilt_a, azimuth_a)
+    tilt_f, azimuth_f = tilt_a[: n_faces + 1], azimuth_a[: n_faces + 1]
+    beam, diffuse, ground = _face_sky_terms(np.nan_to_num(tilt_f), azimuth_f, sky, albedo)
+    n_sun = len(sky)
+    month_hot = np.zeros((n_sun, 12), dtype=np.float32)
+    month_hot[np.arange(n_sun), np.asarray(sky.month) - 1] = 1.0
+    return RoofFaces(labels, n_faces, tilt_f, azimuth_f, beam, diffuse, ground, month_hot)
+
+
+def roof_cells(
+    dsm: Any,
+    resolution: float,
+    labels: np.ndarray,
+    faces: RoofFaces,
+    sky: SunSky,
+    xp: Any,
+    progress: Progress | None = None,
+    *,
+    nodata: Nodata = "raise",
+    batch: int | None = None,
+    skyview_directions: int = 16,
+    skyview_radius_m: float = 100.0,
+    tolerance_m: float = 0.05,
+) -> RoofCells:
+    """Beam per month and sky view of the roof cells of ``labels`` (a raster the shape of ``dsm``,
+    0 off roofs: a tile's buffer is left out by zeroing it), shaded by the whole of ``dsm``."""
+    batch = batch or default_batch(xp)
     shape = tuple(np.shape(dsm))
-    n_faces = _check_faces(labels, shape, tilt_a, azimuth_a)
     surface, holes_x = prepare_dsm(dsm, nodata, xp)
     holes = np.zeros(shape, dtype=bool) if holes_x is None else to_numpy(holes_x)
     roof = (labels > 0) & ~holes
     nodata_roof = int(((labels > 0) & holes).sum())
     roof_flat = np.flatnonzero(roof)
     face_of_cell = labels.ravel()[roof_flat]
-    n_roof, n_sun = roof_flat.size, len(sky)
-    tilt_f, azimuth_f = tilt_a[: n_faces + 1], azimuth_a[: n_faces + 1]
-
-    beam_w, diffuse_w, ground_w = _face_sky_terms(np.nan_to_num(tilt_f), azimuth_f, sky, albedo)
-    month_hot = np.zeros((n_sun, 12), dtype=np.float32)
-    month_hot[np.arange(n_sun), np.asarray(sky.month) - 1] = 1.0
+    n_roof = roof_flat.size
 
     # Beam on each roof cell, per month: sweep the suns in batches, keep roof cells only.
     cell_beam = xp.zeros((12, n_roof), dtype=xp.float32)
@@ -217,34 +283,50 @@ def roof_irradiation(
             done += chosen.size
             continue
         ids_rot = np.rot90(roof_id, k)
+        # light travels down the turned raster's rows: rows after the last roof row are not swept
+        last = int(np.flatnonzero((ids_rot >= 0).any(axis=1))[-1]) + 1
+        ids_rot = ids_rot[:last]
         roof_rot = Selection(ids_rot >= 0)  # the roof cells, in the turned raster's reading order
         order = ids_rot[roof_rot.mask]
         face_order = xp.asarray(face_of_cell[order])
-        turned = xp.rot90(surface, k)
+        turned = xp.rot90(surface, k)[:last]
         acc = xp.zeros((12, n_roof), dtype=xp.float32)
         for start in range(0, chosen.size, batch):
             ids = chosen[start : start + batch]
             s, drop = geometry["s"][ids], geometry["drop"][ids]
             lit_roof = sweep_lit(turned, s, drop, roof_rot, xp, tolerance_m)
-            weights = xp.asarray(beam_w[:, ids].T.astype(np.float32))  # (batch, faces + 1)
+            weights = xp.asarray(faces.beam[:, ids].T.astype(np.float32))  # (batch, faces + 1)
             contribution = xp.where(lit_roof, weights[:, face_order], xp.float32(0.0))
-            acc += xp.asarray(month_hot[ids].T) @ contribution
+            acc += xp.asarray(faces.month_hot[ids].T) @ contribution
             done += len(ids)
             if progress is not None:
                 progress(done, total)
         cell_beam[:, xp.asarray(order)] += acc
 
     # Sky view of each roof cell, relative to its face's open-sky view.
-    if n_roof:
-        horizon = horizon_angles(surface, resolution, skyview_directions, skyview_radius_m, xp)
-        flat_x = xp.asarray(roof_flat)
+    if n_roof:  # on the roof cells' bounding box and the sky view's radius around it only
+        margin = math.ceil(max(1.0, skyview_radius_m / resolution))
+        roof_rows, roof_cols = np.divmod(roof_flat, shape[1])
+        top, left = max(0, int(roof_rows.min()) - margin), max(0, int(roof_cols.min()) - margin)
+        bottom = min(shape[0], int(roof_rows.max()) + margin + 1)
+        right = min(shape[1], int(roof_cols.max()) + margin + 1)
+        horizon = horizon_angles(surface[top:bottom, left:right], resolution, skyview_directions,
+                                 skyview_radius_m, xp)
+        flat_x = xp.asarray((roof_rows - top) * (right - left) + roof_cols - left)
         horizon_roof = horizon.reshape(skyview_directions, -1)[:, flat_x]
-        view_x = tilted_sky_view(horizon_roof, tilt_f[face_of_cell], azimuth_f[face_of_cell], xp)
+        view_x = tilted_sky_view(horizon_roof, faces.tilt[face_of_cell], faces.azimuth[face_of_cell], xp)
         view = to_numpy(view_x).astype(float)
     else:
         view = np.zeros(0)
     beam_cells = to_numpy(cell_beam).astype(float)  # (12, n_roof)
+    return RoofCells(roof_flat, face_of_cell, beam_cells, view, nodata_roof)
 
+
+def by_face(faces: RoofFaces, cells: RoofCells, shape: tuple[int, ...], positions: int,
+            backend: str) -> RoofIrradiation:
+    """The faces' means over their cells, and the raster of the cells' annual irradiation."""
+    n_faces, face_of_cell, view, beam_cells = faces.n_faces, cells.face, cells.view, cells.beam
+    month_hot, diffuse_w, ground_w, beam_w = faces.month_hot, faces.diffuse, faces.ground, faces.beam
     counts = np.bincount(face_of_cell, minlength=n_faces + 1).astype(float)
     with np.errstate(divide="ignore", invalid="ignore"):
         inv = np.where(counts > 0, 1.0 / counts, np.nan)
@@ -265,7 +347,7 @@ def roof_irradiation(
         + ground_w.sum(axis=1)[face_of_cell]
     )
     raster = np.full(shape, np.nan, dtype=np.float32)
-    raster.ravel()[roof_flat] = cell_total
+    raster.ravel()[cells.flat] = cell_total
     return RoofIrradiation(
         annual_kwh_m2=monthly.sum(axis=1) if n_faces else np.full(1, np.nan),
         monthly_kwh_m2=monthly,
@@ -276,9 +358,9 @@ def roof_irradiation(
         sky_view=mean_view,
         cells=counts.astype(np.int64),
         cell_annual_kwh_m2=raster,
-        positions=n_sun,
-        backend=getattr(xp, "__name__", str(xp)),
-        nodata_roof_cells=nodata_roof,
+        positions=positions,
+        backend=backend,
+        nodata_roof_cells=cells.nodata,
     )
 
 

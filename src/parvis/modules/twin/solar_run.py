@@ -11,9 +11,10 @@
    pvlib's clear sky every ``twin_sun_step_minutes`` (an upper bound: cloudless every day), or
    the city's typical meteorological year when ``twin_tmy_file`` is set (CSV ``time,ghi,dni,dhi``,
    hourly, W/m²).
-3. **Irradiation.** `solar.roof_irradiation` (shadows cast by the surface model for every sun
-   position, Perez sky diffuse reduced by the sky-view factor, ground reflection) on the
-   ``twin_backend`` (NumPy, or CuPy on a GPU).
+3. **Irradiation.** `solar_tiles.roof_irradiation_tiled` (`solar.roof_irradiation`: shadows cast
+   by the surface model for every sun position, Perez sky diffuse reduced by the sky-view factor,
+   ground reflection, by cores of ``twin_solar_tile_m`` with the buffer that holds their shadows)
+   on the ``twin_backend`` (NumPy, or CuPy on a GPU).
 4. **PV.** `solar.pv_estimate` per face with the ``twin_pv_*`` settings and
    ``twin_electricity_price``.
 5. **Store.** `actions.store_face_results` writes every face, so a rerun replaces all results;
@@ -51,7 +52,8 @@ from parvis.modules.twin.errors import NoTerrain, TwinError
 from parvis.modules.twin.grid import transformer
 from parvis.modules.twin.models import Building, RoofFaceRow, Run
 from parvis.modules.twin.roofs import burn_buildings
-from parvis.modules.twin.solar import best_plane_kwh_m2, pv_estimate, roof_irradiation
+from parvis.modules.twin.solar import best_plane_kwh_m2, pv_estimate
+from parvis.modules.twin.solar_tiles import roof_irradiation_tiled
 from parvis.modules.twin.sun import SunSky, year_sky
 
 log = logging.getLogger(__name__)
@@ -82,6 +84,8 @@ class SolarRunResult:
     sky: str  # "clear sky" or "typical year"
     threshold_kwh_m2: float = 0.0  # the yearly irradiation a face needed to be suggested for PV
     best_kwh_m2: float = 0.0  # the best unshaded plane at the city under the same sky
+    tiles: int = 1  # cores of twin_solar_tile_m computed (1: the surface model whole)
+    buffer_m: float = 0.0
 
 
 # ------------------------------------------------------------------------------------ the run
@@ -206,9 +210,10 @@ def run_solar(
         message=(
             f"{result.faces} roof faces of {result.buildings} buildings, {result.positions} sun positions "
             f"({result.sky}, {result.backend}), {result.seconds:.1f} s"
+            + (f", {result.tiles} tiles with a {result.buffer_m:.0f} m buffer" if result.tiles > 1 else "")
         ),
         details={"sky": result.sky, "pv_threshold_kwh_m2": round(result.threshold_kwh_m2, 1),
-                 "best_plane_kwh_m2": round(result.best_kwh_m2, 1)},
+                 "best_plane_kwh_m2": round(result.best_kwh_m2, 1), "tiles": result.tiles},
     )
     return result
 
@@ -265,7 +270,7 @@ def _compute(
     def shading(done: int, total: int) -> None:
         _report(progress, db, run_id, "shadows", 0.08 + 0.84 * done / max(total, 1), last)
 
-    result = roof_irradiation(
+    result = roof_irradiation_tiled(
         surface,
         dtm.resolution,
         compact,
@@ -276,6 +281,7 @@ def _compute(
         xp=xp,
         progress=shading,
         nodata="transparent",
+        tile_m=getattr(settings, "twin_solar_tile_m", 2000.0),
     )
     _report(progress, db, run_id, "storing", 0.94, last)
     annual = result.annual_kwh_m2[1:]
@@ -317,6 +323,8 @@ def _compute(
         sky="typical year" if tmy is not None else "clear sky",
         threshold_kwh_m2=threshold,
         best_kwh_m2=best,
+        tiles=result.tiles,
+        buffer_m=result.buffer_m,
     )
 
 

@@ -28,7 +28,7 @@ import numpy as np
 from parvis.modules.twin.shadow import Selection, ray_offsets, sideways_differences
 
 if TYPE_CHECKING:
-    import cupy
+    import cupy  # type: ignore[import-not-found]
 
 THREADS = 256
 
@@ -74,7 +74,7 @@ extern "C" __global__ void sweep_lit(
 
 @cache
 def _kernel() -> Any:
-    import cupy
+    import cupy  # type: ignore[import-not-found]
 
     return cupy.RawKernel(_SOURCE, "sweep_lit", options=("--fmad=false",))
 
@@ -83,7 +83,7 @@ def sweep_lit(
     surface_rot: cupy.ndarray, s: np.ndarray, drop: np.ndarray, selection: Selection, tolerance_m: float
 ) -> cupy.ndarray:
     """`shadow.sweep_lit` on CuPy arrays: (batch, selection.size) bool, True where the sun lights."""
-    import cupy
+    import cupy  # type: ignore[import-not-found]
 
     rows, cols = surface_rot.shape
     batch = len(s)
