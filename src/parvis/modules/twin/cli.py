@@ -90,7 +90,7 @@ def demo_command(size: tuple[float, float], resolution: float, buildings: int, s
 @database_option
 def solar_command(database_url: str | None) -> None:
     """Compute the roof solar potential of every roof face now (progress on stderr)."""
-    from parvis.modules.twin.solar_run import run_solar
+    from parvis.modules.twin.solar_run import run_solar, tiles_note
 
     settings, db = _db(database_url)
     try:
@@ -101,7 +101,7 @@ def solar_command(database_url: str | None) -> None:
     finally:
         db.dispose()
     click.echo(f"{result.faces} roof faces of {result.buildings} buildings, {result.positions} sun positions "
-               f"({result.sky}, {result.backend}), {result.seconds:.1f} s")
+               f"({result.sky}, {result.backend}), {result.seconds:.1f} s{tiles_note(result)}")
 
 
 @group.command("classify-thermography")

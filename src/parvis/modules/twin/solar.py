@@ -79,8 +79,8 @@ class RoofIrradiation:
     positions: int
     backend: str
     nodata_roof_cells: int
-    tiles: int = 1  # cores computed (`solar_tiles`); 1: the raster whole
-    buffer_m: float = 0.0  # the buffer around each core
+    tiles: int = 1  # cores computed (`solar_tiles`: those holding roofs)
+    buffer_m: float = 0.0  # the buffer around each core; 0: the raster computed whole
 
     def with_tiles(self, tiles: int, buffer_m: float) -> RoofIrradiation:
         return replace(self, tiles=tiles, buffer_m=buffer_m)
@@ -302,6 +302,8 @@ def roof_cells(
             if progress is not None:
                 progress(done, total)
         cell_beam[:, xp.asarray(order)] += acc
+    if progress is not None and n_roof == 0:  # nothing swept (no roof, or only holes): done too
+        progress(done, total)
 
     # Sky view of each roof cell, relative to its face's open-sky view.
     if n_roof:  # on the roof cells' bounding box and the sky view's radius around it only

@@ -84,8 +84,8 @@ class SolarRunResult:
     sky: str  # "clear sky" or "typical year"
     threshold_kwh_m2: float = 0.0  # the yearly irradiation a face needed to be suggested for PV
     best_kwh_m2: float = 0.0  # the best unshaded plane at the city under the same sky
-    tiles: int = 1  # cores of twin_solar_tile_m computed (1: the surface model whole)
-    buffer_m: float = 0.0
+    tiles: int = 1  # cores of twin_solar_tile_m computed (those holding roofs)
+    buffer_m: float = 0.0  # their buffer; 0: the surface model computed whole
 
 
 # ------------------------------------------------------------------------------------ the run
@@ -210,7 +210,7 @@ def run_solar(
         message=(
             f"{result.faces} roof faces of {result.buildings} buildings, {result.positions} sun positions "
             f"({result.sky}, {result.backend}), {result.seconds:.1f} s"
-            + (f", {result.tiles} tiles with a {result.buffer_m:.0f} m buffer" if result.tiles > 1 else "")
+            + tiles_note(result)
         ),
         details={"sky": result.sky, "pv_threshold_kwh_m2": round(result.threshold_kwh_m2, 1),
                  "best_plane_kwh_m2": round(result.best_kwh_m2, 1), "tiles": result.tiles},
@@ -326,6 +326,11 @@ def _compute(
         tiles=result.tiles,
         buffer_m=result.buffer_m,
     )
+
+
+def tiles_note(result: SolarRunResult) -> str:
+    """", 4 tiles with a 853 m buffer" when the surface model was computed by tiles, else ""."""
+    return f", {result.tiles} tiles with a {result.buffer_m:.0f} m buffer" if result.buffer_m > 0 else ""
 
 
 # ---------------------------------------------------------------------- reads for pages and API

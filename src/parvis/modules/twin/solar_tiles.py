@@ -11,8 +11,11 @@ The buffer is the longest shadow that matters: `shadow.shadow_buffer_m` of the s
 relief (highest minus lowest cell) at ``min_shadow_altitude_deg`` (5 degrees by default: at the
 demo city the sun positions under 5 degrees carry 0.14 % of the year's direct normal
 irradiation, an upper bound of what cutting their longer shadows at the buffer's edge can change
-on any roof), at least the sky view's radius, at most ``max_buffer_m``. With a buffer as long as
-the raster, tiles give the whole-raster answer (tested).
+on any roof), at least the sky view's radius, at most ``max_buffer_m`` (1.5 km). The relief is
+the whole raster's, terrain included: past about 131 m of it (1,500 x tan 5°) the cap decides,
+and shadows of suns lower than atan(relief / buffer) that are longer than the buffer are cut
+(a hill more than 1.5 km away at a low sun); the result's ``buffer_m`` says which buffer was used.
+With a buffer as long as the raster, tiles give the whole-raster answer (tested).
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from parvis.modules.twin.backend import array_module
+from parvis.modules.twin.backend import array_module, to_numpy
 from parvis.modules.twin.shadow import Nodata, prepare_dsm, shadow_buffer_m
 from parvis.modules.twin.solar import (
     Progress,
@@ -40,7 +43,7 @@ def tile_buffer_m(
     max_buffer_m: float = 1500.0,
 ) -> float:
     """The buffer each tile needs, in metres (see the module docstring)."""
-    heights = np.asarray(dsm, dtype=np.float32)
+    heights = to_numpy(dsm).astype(np.float32, copy=False)
     finite = heights[np.isfinite(heights)]
     relief = float(finite.max() - finite.min()) if finite.size else 0.0
     longest = shadow_buffer_m(relief, min_shadow_altitude_deg) if relief > 0 else 0.0
@@ -58,7 +61,7 @@ def roof_irradiation_tiled(
     xp: Any = None,
     progress: Progress | None = None,
     *,
-    tile_m: float = 1000.0,
+    tile_m: float = 2000.0,
     buffer_m: float | None = None,
     min_shadow_altitude_deg: float = 5.0,
     max_buffer_m: float = 1500.0,
@@ -82,8 +85,9 @@ def roof_irradiation_tiled(
     if rows <= core and cols <= core:
         cells = roof_cells(dsm, resolution, faces.labels, faces, sky, xp, progress, **options)
         return by_face(faces, cells, shape, len(sky), backend)
-    heights = np.asarray(dsm)
-    prepare_dsm(heights, nodata, np)  # holes anywhere: refused as for the whole raster
+    heights = to_numpy(dsm)
+    if nodata == "raise":
+        prepare_dsm(heights, nodata, np)  # holes anywhere: refused as for the whole raster
     if buffer_m is None:
         buffer_m = tile_buffer_m(heights, min_shadow_altitude_deg, skyview_radius_m, max_buffer_m)
     pad = math.ceil(buffer_m / resolution)
