@@ -475,9 +475,9 @@ class Settings(BaseSettings):
     twin_demo_buildings: int = Field(2500, ge=0, le=50_000, description="Buildings of the demo city's "
                                      "generated twin.")
     twin_solar_tile_m: float = Field(
-        2000.0, ge=100, description="Side of the square cores the roof solar map is computed by, in metres, "
+        1000.0, ge=100, description="Side of the square cores the roof solar map is computed by, in metres, "
         "each inside a buffer that holds the shadows reaching it (a surface model that fits in one is "
-        "computed whole); smaller cores use less memory and more time."
+        "computed whole); a core of 1 km and its buffer take about 1 GB."
     )
     twin_sun_step_minutes: int = Field(
         15, ge=5, le=60, description="Time step of the sun positions of the solar year (one representative "

@@ -281,7 +281,7 @@ def _compute(
         xp=xp,
         progress=shading,
         nodata="transparent",
-        tile_m=getattr(settings, "twin_solar_tile_m", 2000.0),
+        tile_m=getattr(settings, "twin_solar_tile_m", 1000.0),
     )
     _report(progress, db, run_id, "storing", 0.94, last)
     annual = result.annual_kwh_m2[1:]

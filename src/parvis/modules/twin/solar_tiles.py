@@ -61,7 +61,7 @@ def roof_irradiation_tiled(
     xp: Any = None,
     progress: Progress | None = None,
     *,
-    tile_m: float = 2000.0,
+    tile_m: float = 1000.0,
     buffer_m: float | None = None,
     min_shadow_altitude_deg: float = 5.0,
     max_buffer_m: float = 1500.0,
