@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -81,9 +81,6 @@ class RoofIrradiation:
     nodata_roof_cells: int
     tiles: int = 1  # cores computed (`solar_tiles`: those holding roofs)
     buffer_m: float = 0.0  # the buffer around each core; 0: the raster computed whole
-
-    def with_tiles(self, tiles: int, buffer_m: float) -> RoofIrradiation:
-        return replace(self, tiles=tiles, buffer_m=buffer_m)
 
     def shading_loss(self) -> np.ndarray:
         """Share of each face's beam irradiation lost to shadows, 0..1 (NaN where no beam at all)."""

@@ -21,6 +21,7 @@ With a buffer as long as the raster, tiles give the whole-raster answer (tested)
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -118,5 +119,4 @@ def roof_irradiation_tiled(
         np.concatenate([p.view for p in parts]) if parts else np.zeros(0),
         sum(p.nodata for p in parts),
     )
-    result = by_face(faces, merged, shape, len(sky), backend)
-    return result.with_tiles(len(cores), buffer_m)
+    return replace(by_face(faces, merged, shape, len(sky), backend), tiles=len(cores), buffer_m=buffer_m)
