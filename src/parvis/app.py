@@ -49,6 +49,7 @@ from parvis.modules.sensors import pages as sensors_pages
 from parvis.modules.sensors import subscriptions_api as sensors_subscriptions_api
 from parvis.modules.sensors import temporal_api as sensors_temporal_api
 from parvis.modules.sensors import views_api as sensors_views_api
+from parvis.modules.sensors.collection_slash import CollectionSlash, collection_patterns
 from parvis.modules.twin import pages as twin_pages
 from parvis.settings import Settings, get_settings
 
@@ -123,6 +124,10 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     register_privacy_hooks()
 
     install_error_handlers(app, {sensors_api.PREFIX: sensors_api.unknown_route})
+    ngsi_routers = (sensors_api.router, sensors_batch_api.router, sensors_temporal_api.router,
+                    sensors_subscriptions_api.router, sensors_discovery_api.router)
+    app.add_middleware(CollectionSlash, prefix=sensors_api.PREFIX, patterns=collection_patterns(
+        (route for router in ngsi_routers for route in router.routes), sensors_api.PREFIX))
     app.add_middleware(GZipMiddleware, minimum_size=500)
     # one line a request, but none for the sensors' successful machine-to-machine requests
     # (``kernel/access_log.py``; uvicorn's own access log is off: ``parvis serve``)

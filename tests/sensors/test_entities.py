@@ -230,3 +230,15 @@ def test_values_the_hub_would_misread_are_refused_with_the_unit_it_reads(client,
     one = client.patch(f"{BASE}/entities/urn:ngsi-ld:AirQualityObserved:1/attrs/NO2",
                        json={"value": -1}, headers=w)
     assert one.status_code == 400 and "negative" in one.json()["detail"]
+
+
+def test_collections_answer_with_a_trailing_slash_as_other_brokers_do(client, w, r):
+    """Clients written for Orion-LD or Stellio send POST /entities/ and /entityOperations/create/."""
+    created = client.post(f"{BASE}/entities/", json=air(1), headers=w)
+    assert created.status_code == 201, created.text
+    batch = client.post(f"{BASE}/entityOperations/create/", json=[air(2), air(3)], headers=w)
+    assert batch.status_code == 201, batch.text
+    found = client.get(f"{BASE}/entities/?type=AirQualityObserved", headers=r)
+    assert sorted(e["id"] for e in found.json()) == [f"urn:ngsi-ld:AirQualityObserved:{n}" for n in (1, 2, 3)]
+    # an id keeps its characters: a trailing slash there is part of the id
+    assert client.get(f"{BASE}/entities/urn:ngsi-ld:AirQualityObserved:1/", headers=r).status_code == 404

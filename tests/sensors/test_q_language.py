@@ -114,3 +114,10 @@ def test_runaway_patterns_match_in_linear_time(pattern, hit):
 def test_a_plain_group_with_a_quantifier_is_fine():
     assert parse_q('x~="^(ab)+c$"', CORE)(attrs(x="ababc"))
     assert parse_q("(" * 5 + "x>1" + ")" * 5, CORE)(attrs(x=2))
+
+
+def test_a_query_percent_encoded_once_too_often_is_refused_not_read_as_a_name():
+    """"NO2%3E100" would otherwise test the existence of an attribute of that name: never true."""
+    with pytest.raises(NgsiError, match="percent-encoded twice"):
+        parse_q("NO2%3E100", CORE)
+    assert parse_q("NO2>100", CORE)(attrs(NO2=150))

@@ -155,3 +155,10 @@ def test_a_subscription_is_its_creators_alone(client, db, keys, w):
     write_only = {"X-Api-Key": sensors.issue_api_key(db, "wo", "wo-key", read=False, write=True)}
     assert client.post(f"{BASE}/subscriptions", json=body(), headers=write_only).status_code == 403
     assert client.get(path, headers=w).status_code == 200
+
+
+def test_a_percent_encoded_q_is_read_as_the_client_meant_it(client, w):
+    """ngsildclient sends a subscription's q percent-encoded, as it would in a URL."""
+    sub_id = make(client, w, q="NO2%3E100%3BPM10%3C%3D50")
+    sub = client.get(f"{BASE}/subscriptions/{sub_id}", headers=w).json()
+    assert sub["q"] == "NO2>100;PM10<=50"

@@ -262,6 +262,10 @@ class _Parser:
             if not inner.endswith("]"):
                 raise invalid(f"q: {text!r} is not a supported attribute path.")
             trail = inner[:-1].replace("][", ".").split(".")
+        if "%" in where and "://" not in where:
+            # NGSI-LD's attribute names have no "%": a query percent-encoded once too often
+            raise invalid(f"q: {text!r} is not an attribute name (no \"%\" in names; was the "
+                          "query percent-encoded twice?).")
         head, *rest = where.split(".") if "://" not in where else [where]
         if not head or not all(rest) or not all(trail) or any(c in k for k in trail for c in "[]"):
             raise invalid(f"q: {text!r} is not a supported attribute path.")

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, cast
+from urllib.parse import unquote
 
 import orjson
 
@@ -174,9 +175,17 @@ def _triggers(out: SubscriptionIn, value: Any, _ctx: Context) -> None:
     out.triggers = list(dict.fromkeys(value))
 
 
+_PERCENT_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
+
+
 def _q(out: SubscriptionIn, value: Any, ctx: Context) -> None:
     if not isinstance(value, str) or not value.strip():
         raise bad("q must be a non-empty query text.")
+    if _PERCENT_ESCAPE.search(value):
+        # Clients that send q in a URL everywhere else percent-encode it in the body too
+        # (ngsildclient sends "NO2%3E100"); read as written it would name an attribute
+        # "NO2%3E100" and never match. Decoded, it is the query the client meant.
+        value = unquote(value)
     recording = _Recording(ctx)
     ngsiq.parse_q(value, cast(Context, recording))
     out.q, out.q_terms = value, {"terms": recording.terms, "vocab": ctx.vocab}

@@ -1,0 +1,41 @@
+"""NGSI-LD collections also answer at their address with a trailing slash.
+
+Clients written against Orion-LD, Scorpio and Stellio send ``POST /ngsi-ld/v1/entities/`` (the
+Python ``ngsildclient`` does, for one); those brokers take it as ``/entities``. Without this,
+such a path matched the retrieve route ``/entities/{entity_id}`` with an empty id and was
+answered 405. Only the addresses of routes without a ``:path`` parameter are rewritten (the
+collections, and ``/entityOperations/{operation}``): an entity or subscription id keeps every
+character it is sent with.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from fastapi.routing import APIRoute
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+
+def collection_patterns(routes: Iterable[object], prefix: str) -> tuple[re.Pattern[str], ...]:
+    """The patterns of the routes under ``prefix`` that take no ``:path`` parameter."""
+    return tuple(route.path_regex for route in routes
+                 if isinstance(route, APIRoute) and route.path.startswith(prefix)
+                 and ":path}" not in route.path)
+
+
+class CollectionSlash:
+    """ASGI middleware: ``<collection>/`` is served as ``<collection>``."""
+
+    def __init__(self, app: ASGIApp, *, prefix: str, patterns: tuple[re.Pattern[str], ...]) -> None:
+        self.app = app
+        self.prefix = prefix
+        self.patterns = patterns
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            path: str = scope["path"]
+            if (path.endswith("/") and path.startswith(self.prefix)
+                    and any(pattern.match(path[:-1]) for pattern in self.patterns)):
+                scope = dict(scope, path=path[:-1], raw_path=path[:-1].encode())
+        await self.app(scope, receive, send)
