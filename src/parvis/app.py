@@ -50,6 +50,7 @@ from parvis.modules.sensors import subscriptions_api as sensors_subscriptions_ap
 from parvis.modules.sensors import temporal_api as sensors_temporal_api
 from parvis.modules.sensors import views_api as sensors_views_api
 from parvis.modules.sensors.collection_slash import CollectionSlash, collection_patterns
+from parvis.modules.sensors.ngsi_route import unknown_route
 from parvis.modules.twin import pages as twin_pages
 from parvis.settings import Settings, get_settings
 
@@ -123,7 +124,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.state.registry = build_registry(settings, db)
     register_privacy_hooks()
 
-    install_error_handlers(app, {sensors_api.PREFIX: sensors_api.unknown_route})
+    install_error_handlers(app, {sensors_api.PREFIX: unknown_route})
     ngsi_routers = (sensors_api.router, sensors_batch_api.router, sensors_temporal_api.router,
                     sensors_subscriptions_api.router, sensors_discovery_api.router)
     app.add_middleware(CollectionSlash, prefix=sensors_api.PREFIX, patterns=collection_patterns(

@@ -245,3 +245,28 @@ def test_numeric_q_tested_by_the_database_gives_what_python_gives(client, w, r, 
                           headers=r)
     assert response.status_code == 200, response.text
     assert sorted(e["id"].rsplit(":", 1)[1] for e in response.json()) == expected
+
+
+@pytest.mark.parametrize("path, params", [
+    ("/entities", "type=AirQualityObserved&tyep=Parking"),
+    # geoQ is a member of a subscription's body, not a parameter: unfiltered, the client would
+    # read every station as if near
+    ("/entities", "type=AirQualityObserved&geoQ=georel%3Dnear%3BmaxDistance%3D%3D10"),
+    ("/entities/urn:ngsi-ld:AirQualityObserved:0", "limit=5"),
+    ("/temporal/entities/urn:ngsi-ld:AirQualityObserved:0", "lastN=2&lastn=2"),
+    ("/subscriptions", "type=AirQualityObserved"),
+])
+def test_an_unknown_uri_parameter_is_named_not_ignored(client, r, stations, path, params):
+    response = client.get(f"{BASE}{path}?{params}", headers=r)
+    assert response.status_code == 400
+    body = response.json()
+    assert body["type"] == ERR + "BadRequestData"
+    unknown = params.split("&")[-1].split("=")[0]
+    assert f"Unknown URI parameter {unknown!r}" in body["detail"]
+
+
+def test_an_unknown_parameter_of_a_write_is_refused_before_anything_is_written(client, w, r, stations):
+    response = client.post(f"{BASE}/entities/urn:ngsi-ld:AirQualityObserved:0/attrs?option=noOverwrite",
+                           json={"NO2": {"type": "Property", "value": 99.0}}, headers=w)
+    assert response.status_code == 400 and "'option'" in response.json()["detail"]
+    assert client.get(f"{BASE}/entities/urn:ngsi-ld:AirQualityObserved:0", headers=r).json()["NO2"]["value"] == 20.0

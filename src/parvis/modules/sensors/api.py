@@ -7,12 +7,11 @@ client accepts with the context it used. Errors are the spec's problem details.
 
 from __future__ import annotations
 
-import inspect
 import logging
 import threading
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from functools import cache, partial
+from functools import cache
 from typing import Any
 from urllib.parse import quote
 
@@ -20,13 +19,13 @@ import anyio.to_thread
 import httpx
 import orjson
 from fastapi import APIRouter, Request, Response
-from fastapi.routing import APIRoute
 from sqlalchemy.orm import Session
 
-from parvis.kernel.errors import Conflict, Forbidden, NotAuthenticated, NotFound, ParvisError
+from parvis.kernel.errors import Forbidden, NotAuthenticated
 from parvis.kernel.group_commit import GroupCommit
 from parvis.modules.sensors import actions, key_cache, queries
 from parvis.modules.sensors.models import Entity
+from parvis.modules.sensors.ngsi_route import NgsiRoute
 from parvis.modules.sensors.standards import context as ldctx
 from parvis.modules.sensors.standards import geojson, units
 from parvis.modules.sensors.standards import negotiation as neg
@@ -42,91 +41,6 @@ DEFAULT_LIMIT = 20
 PREFIX = "/ngsi-ld/"  # every NGSI-LD path: its errors and body limits are the spec's
 ENTITY_FILTERS = ("type", "id", "idPattern", "attrs", "q", "georel", "geometry", "local",
                   "coordinates")
-
-
-def problem(err: ngsi.NgsiError, headers: dict[str, str] | None = None) -> Response:
-    return Response(orjson.dumps(err.problem()), status_code=err.status, media_type=neg.JSON,
-                    headers=headers)
-
-
-def unknown_route(request: Request, status: int) -> Response:
-    """A path or a method of ``/ngsi-ld/`` that Parvis does not serve, in the spec's format."""
-    if status == 405:
-        return problem(ngsi.NgsiError("OperationNotSupported", f"{request.method} is not supported on "
-                                      f"{request.url.path}.", status=405))
-    return problem(ngsi.NgsiError("ResourceNotFound", f"Nothing is served at {request.url.path}."
-                                  if status == 404 else f"HTTP {status}.", status=status))
-
-
-def failure(exc: Exception) -> Response:
-    """Any failure of an NGSI-LD route as the spec's problem details."""
-    if isinstance(exc, ngsi.NgsiError):
-        return problem(exc)
-    if isinstance(exc, ldctx.ContextError):
-        kind = "LdContextNotAvailable" if exc.kind == "unavailable" else "BadRequestData"
-        return problem(ngsi.NgsiError(kind, exc.detail))
-    if isinstance(exc, NotFound):
-        return problem(ngsi.NgsiError("ResourceNotFound", exc.detail or "Not found."))
-    if isinstance(exc, Conflict):
-        return problem(ngsi.NgsiError("AlreadyExists", exc.detail or "Already exists."))
-    if isinstance(exc, ParvisError):  # 401, 403, ...: the kernel's problem types, as JSON
-        body = {"type": exc.type_uri, "title": exc.title, "status": exc.status,
-                "detail": exc.detail or exc.title}
-        return Response(orjson.dumps(body), status_code=exc.status, media_type=neg.JSON,
-                        headers=exc.headers)
-    log.exception("NGSI-LD request failed")
-    return Response(orjson.dumps({"type": ngsi.ERRORS + "InternalError", "title": "Internal error",
-                                  "status": 500, "detail": "Something went wrong on our side."}),
-                    status_code=500, media_type=neg.JSON)
-
-
-class NgsiRoute(APIRoute):
-    """Routes whose every failure is answered in NGSI-LD's error format.
-
-    An endpoint that takes only the request and text path parameters and builds its own
-    ``Response`` (every NGSI-LD one: they read, check and negotiate themselves) is called
-    directly, without FastAPI's per-request dependency solving and response serialisation, which
-    it would not use: a fifth of a partial update's CPU (docs/sensors-write-performance.md). Its
-    declaration still documents it in the OpenAPI schema. Other endpoints go through FastAPI."""
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        endpoint = self.endpoint
-        if _direct(endpoint):
-            if inspect.iscoroutinefunction(endpoint):
-                async def direct(request: Request) -> Response:
-                    try:
-                        return await endpoint(request, **request.path_params)
-                    except Exception as exc:
-                        return failure(exc)
-            else:
-                async def direct(request: Request) -> Response:
-                    try:
-                        call = partial(endpoint, request, **request.path_params)
-                        return await anyio.to_thread.run_sync(call)
-                    except Exception as exc:
-                        return failure(exc)
-            return direct
-
-        handler = super().get_route_handler()
-
-        async def guarded(request: Request) -> Response:
-            try:
-                return await handler(request)
-            except Exception as exc:
-                return failure(exc)
-
-        return guarded
-
-
-def _direct(endpoint: Callable[..., Any]) -> bool:
-    """Whether the endpoint is ``(request: Request, <name>: str, ...) -> Response``."""
-    params = list(inspect.signature(endpoint).parameters.values())
-    if not params or params[0].annotation not in (Request, "Request"):
-        return False
-    if inspect.signature(endpoint).return_annotation not in (Response, "Response"):
-        return False
-    return all(p.annotation in (str, "str") and p.default is inspect.Parameter.empty
-               and p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD for p in params[1:])
 
 
 router = APIRouter(prefix="/ngsi-ld/v1", tags=["ngsi-ld"], route_class=NgsiRoute)

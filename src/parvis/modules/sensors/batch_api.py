@@ -13,10 +13,11 @@ import orjson
 from fastapi import APIRouter, Request, Response
 
 from parvis.modules.sensors import actions, api
+from parvis.modules.sensors.ngsi_route import NgsiRoute, failure
 from parvis.modules.sensors.standards import negotiation as neg
 from parvis.modules.sensors.standards import ngsi_ld as ngsi
 
-router = APIRouter(prefix="/ngsi-ld/v1", tags=["ngsi-ld"], route_class=api.NgsiRoute)
+router = APIRouter(prefix="/ngsi-ld/v1", tags=["ngsi-ld"], route_class=NgsiRoute)
 
 
 @router.post("/entityOperations/query", summary="NGSI-LD: query entities, the query in the body")
@@ -93,7 +94,7 @@ def _batch_answer(success: list[str], errors: list[dict[str, Any]], *, created: 
 
 def _error_of(item: Any, exc: Exception) -> dict[str, Any]:
     entity_id = item.get("id") if isinstance(item, dict) else item
-    response = api.failure(exc)
+    response = failure(exc)
     return {"entityId": entity_id if isinstance(entity_id, str) else None,
             "error": orjson.loads(response.body)}
 

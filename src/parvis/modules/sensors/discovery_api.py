@@ -16,11 +16,12 @@ from fastapi import APIRouter, Request, Response
 from sqlalchemy.orm import Session
 
 from parvis.modules.sensors import api, queries
+from parvis.modules.sensors.ngsi_route import NgsiRoute
 from parvis.modules.sensors.standards import context as ldctx
 from parvis.modules.sensors.standards import negotiation as neg
 from parvis.modules.sensors.standards import ngsi_ld as ngsi
 
-router = APIRouter(prefix="/ngsi-ld/v1", tags=["ngsi-ld"], route_class=api.NgsiRoute)
+router = APIRouter(prefix="/ngsi-ld/v1", tags=["ngsi-ld"], route_class=NgsiRoute)
 
 
 def _readable(request: Request) -> tuple[ldctx.Context, set[str] | None]:

@@ -18,11 +18,12 @@ from parvis.kernel.db import utcnow
 from parvis.kernel.errors import Forbidden
 from parvis.kernel.outbound import OutboundPolicy
 from parvis.modules.sensors import api, subscription_actions, subscription_queries
+from parvis.modules.sensors.ngsi_route import NgsiRoute
 from parvis.modules.sensors.standards import negotiation as neg
 from parvis.modules.sensors.standards import ngsi_ld as ngsi
 from parvis.modules.sensors.standards import subscription_ld as subld
 
-router = APIRouter(prefix="/ngsi-ld/v1", tags=["ngsi-ld"], route_class=api.NgsiRoute)
+router = APIRouter(prefix="/ngsi-ld/v1", tags=["ngsi-ld"], route_class=NgsiRoute)
 
 
 def _owner(request: Request) -> str:

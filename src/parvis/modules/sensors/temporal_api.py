@@ -23,11 +23,12 @@ from fastapi import APIRouter, Request, Response
 from parvis.modules.sensors import api, queries, temporal
 from parvis.modules.sensors.batch_api import query_params
 from parvis.modules.sensors.models import Entity
+from parvis.modules.sensors.ngsi_route import NgsiRoute
 from parvis.modules.sensors.standards import context as ldctx
 from parvis.modules.sensors.standards import negotiation as neg
 from parvis.modules.sensors.standards import ngsi_ld as ngsi
 
-router = APIRouter(prefix="/ngsi-ld/v1", tags=["ngsi-ld"], route_class=api.NgsiRoute)
+router = APIRouter(prefix="/ngsi-ld/v1", tags=["ngsi-ld"], route_class=NgsiRoute)
 
 NORMALIZED, TEMPORAL_VALUES, AGGREGATED = "normalized", "temporalValues", "aggregatedValues"
 _FORMATS = {"normalized": NORMALIZED, "temporalValues": TEMPORAL_VALUES, "simplified": TEMPORAL_VALUES,
