@@ -240,5 +240,21 @@ def test_collections_answer_with_a_trailing_slash_as_other_brokers_do(client, w,
     assert batch.status_code == 201, batch.text
     found = client.get(f"{BASE}/entities/?type=AirQualityObserved", headers=r)
     assert sorted(e["id"] for e in found.json()) == [f"urn:ngsi-ld:AirQualityObserved:{n}" for n in (1, 2, 3)]
+    # an entity's attribute collection too (CIM 009 6.6 writes it .../attrs/)
+    appended = client.post(f"{BASE}/entities/urn:ngsi-ld:AirQualityObserved:1/attrs/", headers=w,
+                           json={"PM10": {"type": "Property", "value": 9}})
+    assert appended.status_code == 204, appended.text
+    updated = client.patch(f"{BASE}/entities/urn:ngsi-ld:AirQualityObserved:1/attrs/", headers=w,
+                           json={"PM10": {"type": "Property", "value": 10}})
+    assert updated.status_code == 204, updated.text
+    assert client.get(f"{BASE}/entities/urn:ngsi-ld:AirQualityObserved:1", headers=r).json()["PM10"]["value"] == 10
     # an id keeps its characters: a trailing slash there is part of the id
     assert client.get(f"{BASE}/entities/urn:ngsi-ld:AirQualityObserved:1/", headers=r).status_code == 404
+
+
+def test_retrieving_only_attributes_the_entity_lacks_is_resource_not_found(client, w, r):
+    create(client, w, air(1))
+    missing = client.get(f"{BASE}/entities/urn:ngsi-ld:AirQualityObserved:1?attrs=PM10,O3", headers=r)
+    assert missing.status_code == 404 and missing.json()["type"] == ERR + "ResourceNotFound"
+    some = client.get(f"{BASE}/entities/urn:ngsi-ld:AirQualityObserved:1?attrs=PM10,NO2", headers=r).json()
+    assert some["NO2"]["value"] == 40.0 and "PM10" not in some

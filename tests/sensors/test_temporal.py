@@ -432,3 +432,23 @@ def test_a_private_entity_needs_a_key(client, waste_bin, r):
     assert anonymous.status_code == 200 and anonymous.json() == []
     assert _get(client, f"/{BIN}", headers=r, lastN="1").json()["fillingLevel"][0]["value"] == 0.04
     assert _get(client, f"/{BIN}", headers={"X-Api-Key": "wrong"}).status_code == 401
+
+
+def test_a_query_gives_only_the_entities_with_instances_in_the_window(client, station, waste_bin, r):
+    """The bin's five readings are in the first five minutes: after them only the station shows,
+    and asked for the bin's attribute after them, nothing does."""
+    later = {"timerel": "after", "timeAt": _z(T0 + timedelta(minutes=10))}
+    found = _get(client, "", headers=r, type="AirQualityObserved,WasteContainer", count="true", **later)
+    assert [e["id"] for e in found.json()] == [AIR]
+    assert found.headers["NGSILD-Results-Count"] == "1"
+    assert _get(client, "", headers=r, type="WasteContainer", attrs="fillingLevel", **later).json() == []
+    early = _get(client, "", headers=r, type="AirQualityObserved,WasteContainer", timerel="before",
+                 timeAt=_z(T0 + timedelta(minutes=3)))
+    assert sorted(e["id"] for e in early.json()) == [AIR, BIN]
+
+
+def test_an_attribute_the_entity_never_had_is_resource_not_found(client, station):
+    _problem(_get(client, f"/{AIR}", attrs="fillingLevel"), 404, "ResourceNotFound")
+    # an attribute it has, without instances in the window asked: the entity, without it
+    empty = _get(client, f"/{AIR}", attrs="NO2", timerel="before", timeAt=_z(T0))
+    assert empty.status_code == 200 and "NO2" not in empty.json()

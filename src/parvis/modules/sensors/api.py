@@ -361,10 +361,14 @@ def retrieve_entity(request: Request, entity_id: str) -> Response:
     ctx = read_context(request)
     entity_id = _entity_id(entity_id)
     shape = Shape.of(request)
+    asked = attrs_param(request, ctx)
     geo, only = geojson.ask(request.headers.get("accept"), request.query_params.get("geometryProperty"),
-                            ctx, attrs_param(request, ctx))
+                            ctx, asked)
     with request.app.state.db.read() as session:
         row = readable_entity(session, access, entity_id)
+        if asked and asked.isdisjoint(row.attrs):  # CIM 009 5.7.1.4: nothing of what was asked
+            raise ngsi.NgsiError("ResourceNotFound", f"The entity {entity_id} has none of the "
+                                 f"attributes {request.query_params['attrs']}.")
         payload = render(row, ctx, shape, only)
     return answer(request, payload, ctx, geo=geo)
 

@@ -3,9 +3,10 @@
 Clients written against Orion-LD, Scorpio and Stellio send ``POST /ngsi-ld/v1/entities/`` (the
 Python ``ngsildclient`` does, for one); those brokers take it as ``/entities``. Without this,
 such a path matched the retrieve route ``/entities/{entity_id}`` with an empty id and was
-answered 405. Only the addresses of routes without a ``:path`` parameter are rewritten (the
-collections, and ``/entityOperations/{operation}``): an entity or subscription id keeps every
-character it is sent with.
+answered 405. Rewritten: the addresses of routes without a ``:path`` parameter (the collections,
+and ``/entityOperations/{operation}``), and an entity's attribute collection ``.../attrs/`` (CIM
+009 6.6 names it so; the ETSI conformance suite appends and updates there). An entity or
+subscription id otherwise keeps every character it is sent with.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ class CollectionSlash:
         if scope["type"] == "http":
             path: str = scope["path"]
             if (path.endswith("/") and path.startswith(self.prefix)
-                    and any(pattern.match(path[:-1]) for pattern in self.patterns)):
+                    and ((path.endswith("/attrs/") and "/entities/" in path)
+                         or any(pattern.match(path[:-1]) for pattern in self.patterns))):
                 scope = dict(scope, path=path[:-1], raw_path=path[:-1].encode())
         await self.app(scope, receive, send)

@@ -13,6 +13,7 @@ import time
 import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from shapely.geometry import shape
@@ -21,7 +22,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from parvis.kernel.auth import token_digest
-from parvis.modules.sensors.models import ApiKey, Device, Entity
+from parvis.modules.sensors.models import ApiKey, Device, Entity, Observation
 from parvis.modules.sensors.standards.query import GeoQuery
 
 SCAN_CHUNK = 500
@@ -39,6 +40,9 @@ class EntityQuery:
     limit: int = 20
     offset: int = 0
     count: bool = False
+    # the temporal query: only entities with an instance (of ``attrs``, if given) observed in
+    # [lower, upper), either bound None for open
+    observed: tuple[datetime | None, datetime | None] | None = None
 
     def needs_python(self) -> bool:
         return bool(self.id_pattern is not None or self.q or self.geo or self.attrs)
@@ -113,7 +117,23 @@ def _base(query: EntityQuery, dialect: str = "") -> Select[tuple[Entity]]:
         narrowed = _prefilter(getattr(query.q, "prefilter", None), dialect)
         if narrowed is not None:
             stmt = stmt.where(narrowed)
+    if query.observed is not None:
+        stmt = stmt.where(_observed(query.observed, query.attrs))
     return stmt
+
+
+def _observed(window: tuple[datetime | None, datetime | None], attrs: set[str] | None) -> ColumnElement[bool]:
+    """An instance of the entity (of one of ``attrs``) in the window: the temporal query's
+    entities are those with something to show (the unique index leads with entity_id)."""
+    lower, upper = window
+    found = select(Observation.id).where(Observation.entity_id == Entity.id)
+    if attrs:
+        found = found.where(Observation.attribute.in_(sorted(attrs)))
+    if lower is not None:
+        found = found.where(Observation.observed_at >= lower)
+    if upper is not None:
+        found = found.where(Observation.observed_at < upper)
+    return found.exists()
 
 
 def _matches(row: Entity, query: EntityQuery) -> bool:

@@ -13,7 +13,7 @@ pages), ``options``/``format`` (normalized, ``temporalValues``,
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -186,6 +186,10 @@ def retrieve_temporal(request: Request, entity_id: str) -> Response:
     with request.app.state.db.read() as session:
         row = api.readable_entity(session, access, entity_id)
         payload, more = temporal_entity(session, row, ctx, ask, only)
+    if only and only.isdisjoint(row.attrs) and payload.keys() <= {"id", "type"}:
+        # as the entity's retrieval: it has none of the attributes asked, nor any history of them
+        raise ngsi.NgsiError("ResourceNotFound", f"The entity {entity_id} has none of the "
+                             f"attributes {request.query_params['attrs']}.")
     return api.answer(request, payload, ctx, headers=page_links(request, ask, more))
 
 
@@ -241,6 +245,8 @@ def _temporal_q(body: dict[str, Any]) -> dict[str, str]:
 
 def _temporal_answer(request: Request, ctx: ldctx.Context, query: queries.EntityQuery,
                      ask: TemporalAsk) -> Response:
+    if ask.window.timerel:  # the entities with an instance in the window, not every one of the type
+        query = replace(query, observed=(ask.window.lower(), ask.window.upper()))
     with request.app.state.db.read() as session:
         rows, total = queries.entities(session, query)
         answers = [temporal_entity(session, row, ctx, ask, query.attrs) for row in rows]
