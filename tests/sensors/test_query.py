@@ -270,3 +270,23 @@ def test_an_unknown_parameter_of_a_write_is_refused_before_anything_is_written(c
                            json={"NO2": {"type": "Property", "value": 99.0}}, headers=w)
     assert response.status_code == 400 and "'option'" in response.json()["detail"]
     assert client.get(f"{BASE}/entities/urn:ngsi-ld:AirQualityObserved:0", headers=r).json()["NO2"]["value"] == 20.0
+
+
+def test_pages_link_to_the_next_and_previous_ones(client, r, stations):
+    def links(response) -> dict[str, str]:
+        return {rel: link["url"] for rel, link in response.links.items() if rel in ("next", "prev")}
+
+    first = client.get(f"{BASE}/entities?type=AirQualityObserved&limit=2", headers=r)
+    assert ids(first) == ["0", "1"]
+    assert links(first) == {"next": f"{BASE}/entities?type=AirQualityObserved&limit=2&offset=2"}
+    # the context's Link stays beside the pages'
+    assert "json-ld#context" in first.headers["link"]
+    last = client.get(links(first)["next"], headers=r)
+    assert ids(last) == ["2"]
+    assert links(last) == {"prev": f"{BASE}/entities?type=AirQualityObserved&limit=2&offset=0"}
+    middle = client.get(f"{BASE}/entities?type=AirQualityObserved&limit=1&offset=1", headers=r)
+    assert set(links(middle)) == {"next", "prev"}
+    whole = client.get(f"{BASE}/entities?type=AirQualityObserved&limit=3", headers=r)
+    assert ids(whole) == ["0", "1", "2"] and links(whole) == {}
+    counted = client.get(f"{BASE}/entities?type=AirQualityObserved&limit=0&count=true", headers=r)
+    assert links(counted) == {}

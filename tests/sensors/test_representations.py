@@ -45,3 +45,15 @@ def test_lang_shows_a_language_property_in_the_language_asked(client, w, r):
     assert fallback["type"] == "Property" and fallback["lang"] in names  # something, never nothing
     assert client.get(f"{url}?lang=fr&options=concise", headers=r).json()["name"] == {
         "value": "Marché Đông Ba", "lang": "fr"}
+
+
+def test_options_are_checked_and_simplified_is_key_values(client, w, r):
+    create(client, w, air(1))
+    url = f"{BASE}/entities/urn:ngsi-ld:AirQualityObserved:1"
+    assert client.get(f"{url}?options=simplified", headers=r).json()["NO2"] == 40.0
+    for bad in ("keyvalues", "sysAttrs,nope"):
+        refused = client.get(f"{url}?options={bad}", headers=r)
+        assert refused.status_code == 400 and "Unknown option" in refused.json()["detail"]
+    # Orion-LD's first spelling of count=true
+    counted = client.get(f"{BASE}/entities?type=AirQualityObserved&options=count", headers=r)
+    assert counted.headers["NGSILD-Results-Count"] == "1"

@@ -10,10 +10,10 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import anyio.to_thread
 import httpx
@@ -223,6 +223,8 @@ def answer(request: Request, payload: Any, ctx: ldctx.Context, *, status: int = 
 
 def options_of(request: Request) -> set[str]:
     options = {o.strip() for o in request.query_params.get("options", "").split(",") if o.strip()}
+    if "simplified" in options:  # the spec's other name of keyValues
+        options.add("keyValues")
     fmt = request.query_params.get("format")
     if fmt in ("keyValues", "simplified"):
         options.add("keyValues")
@@ -305,10 +307,27 @@ def query_answer(request: Request, ctx: ldctx.Context, query: queries.EntityQuer
     geo, only = geojson.ask(request.headers.get("accept"), request.query_params.get("geometryProperty"),
                             ctx, query.attrs)
     with request.app.state.db.read() as session:
-        rows, total = queries.entities(session, query)
-        payload = [render(row, ctx, shape, only) for row in rows]
-    headers = {"NGSILD-Results-Count": str(total)} if total is not None else None
+        # one more than the page tells whether a next page exists
+        rows, total = queries.entities(session, replace(query, limit=query.limit + 1))
+        more = 0 < query.limit < len(rows)  # limit=0 (a count alone) has no pages to link
+        payload = [render(row, ctx, shape, only) for row in rows[:query.limit]]
+    headers = page_links(request, query, more)
+    if total is not None:
+        headers["NGSILD-Results-Count"] = str(total)
     return answer(request, payload, ctx, headers=headers, geo=geo)
+
+
+def page_links(request: Request, query: queries.EntityQuery, more: bool) -> dict[str, str]:
+    """``Link`` to the next and previous pages (CIM 009 5.5.9): this request with ``offset``
+    moved by ``limit`` (a POSTed query: post the same body there)."""
+    steps = [("next", query.offset + query.limit)] if more else []
+    if query.offset > 0 and query.limit > 0:
+        steps.append(("prev", max(0, query.offset - query.limit)))
+    kept = [(k, v) for k, v in request.query_params.multi_items() if k not in ("offset", "limit")]
+    path = quote(request.url.path, safe="/:@!$&'()*+,;=~")
+    links = [f'<{path}?{urlencode([*kept, ("limit", str(query.limit)), ("offset", str(offset))])}>; '
+             f'rel="{rel}"' for rel, offset in steps]
+    return {"Link": ", ".join(links)} if links else {}
 
 
 def entity_query(request: Request, ctx: ldctx.Context, access: Access,
@@ -323,7 +342,8 @@ def entity_query(request: Request, ctx: ldctx.Context, access: Access,
                        "geo-query.")
     query = queries.EntityQuery(limit=whole(params.get("limit"), DEFAULT_LIMIT, "limit", MAX_LIMIT),
                                 offset=whole(params.get("offset"), 0, "offset", MAX_OFFSET),
-                                count=params.get("count") == "true")
+                                count=params.get("count") == "true"  # or Orion-LD's first spelling
+                                or "count" in params.get("options", "").split(","))
     if query.limit == 0 and not query.count:
         raise ngsi.bad("limit=0 is only allowed with count=true.")
     if params.get("type"):

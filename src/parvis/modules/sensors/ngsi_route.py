@@ -118,7 +118,12 @@ def _direct(endpoint: Callable[..., Any]) -> bool:
 def _check_params(request: Request, taken: frozenset[str] | None) -> None:
     if taken is None or not request.scope["query_string"]:
         return
-    name = uri_params.unknown(request.query_params.keys(), taken)
+    params = request.query_params
+    name = uri_params.unknown(params.keys(), taken)
     if name is not None:
         raise ngsi.NgsiError("BadRequestData", f"Unknown URI parameter {name!r}: this operation "
                              f"takes {', '.join(sorted(taken))}.")
+    option = uri_params.unknown_option(",".join(params.getlist("options")))
+    if option is not None:
+        raise ngsi.NgsiError("BadRequestData", f"Unknown option {option!r}: NGSI-LD's are "
+                             f"{', '.join(sorted(uri_params.OPTIONS))}.")

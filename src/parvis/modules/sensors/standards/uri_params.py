@@ -53,12 +53,23 @@ PARAMS: dict[tuple[str, str], frozenset[str]] = {
 }
 
 
+# the values ``options`` may hold, any operation (each reads those that concern it): the spec's,
+# and ``count``, which clients of Orion-LD's first versions send for ``count=true``
+OPTIONS = frozenset({"keyValues", "simplified", "concise", "normalized", "sysAttrs", "noOverwrite",
+                     "update", "replace", "temporalValues", "aggregatedValues", "count"})
+
+
 def allowed(methods: Iterable[str], path: str) -> frozenset[str] | None:
     """The parameters a route takes, or None for a route this table does not know (unchecked)."""
     found = [PARAMS[(method, path)] for method in methods if (method, path) in PARAMS]
     if not found:
         return None
     return _COMMON.union(*found)
+
+
+def unknown_option(options: str) -> str | None:
+    """The first value of an ``options`` parameter that is no option of NGSI-LD's."""
+    return next((o for o in (o.strip() for o in options.split(",")) if o and o not in OPTIONS), None)
 
 
 def unknown(names: Iterable[str], taken: frozenset[str]) -> str | None:
