@@ -76,6 +76,19 @@ def test_delete_and_replace(client, w, r):
     ({"id": "urn:x:1", "type": "T", "location": {"type": "GeoProperty", "value": {"type": "Point"}}},
      "location"),
     ({"id": "urn:x:1", "type": "T", "location": {"type": "Property", "value": 1}}, "GeoProperty"),
+    # what the ETSI conformance suite checks: members that are not the type's, reserved names, Null
+    ({"id": "urn:x:1", "type": "T", "a": {"type": "Property", "value": 1, "object": "urn:x:2"}},
+     "The Property 'a' cannot have object"),
+    ({"id": "urn:x:1", "type": "T", "a": {"type": "Relationship", "object": "urn:x:2", "value": 1}},
+     "cannot have value"),
+    ({"id": "urn:x:1", "type": "T", "a": {"type": "Relationship", "object": "urn:x:2", "unitCode": "MTR"}},
+     "cannot have unitCode"),
+    ({"id": "urn:x:1", "type": "T", "a": {"type": "Property", "value": 1, "languageMap": {"fr": "x"}}},
+     "cannot have languageMap"),
+    ({"id": "urn:x:1", "type": "T", "datasetId": {"type": "Property", "value": 1}}, "reserves"),
+    ({"id": "urn:x:1", "type": "T", "observedAt": {"type": "Property", "value": 1}}, "reserves"),
+    ({"id": "urn:x:1", "type": "T", "a": {"type": "Property", "value": "urn:ngsi-ld:null"}},
+     "cannot have NGSI-LD's Null (a)"),
 ])
 def test_invalid_entities_are_bad_request_data(client, w, entity, words):
     response = client.post(f"{BASE}/entities", json=entity, headers=w)

@@ -84,3 +84,14 @@ def test_scopes_are_refused_plainly_not_dropped(client, w, r):
     assert client.get(f"{BASE}/entities/urn:ngsi-ld:AirQualityObserved:9", headers=r).status_code == 404
     query = client.get(f"{BASE}/entities?type=AirQualityObserved&scopeQ=/Hue", headers=r)
     assert query.status_code == 422 and "scopeQ" in query.json()["detail"]
+
+
+def test_a_language_property_is_deleted_by_its_null_language_map(client, w, r):
+    """A LanguageProperty's Null is ``"languageMap": {"@none": "urn:ngsi-ld:null"}`` (CIM 009 4.5.1)."""
+    street = {"type": "LanguageProperty", "languageMap": {"fr": "Rue du marché", "vi": "Phố Chợ"}}
+    create(client, w, air(1, street=street, name={"type": "LanguageProperty", "languageMap": {"fr": "Gare"}}))
+    null = {"type": "LanguageProperty", "languageMap": {"@none": "urn:ngsi-ld:null"}}
+    assert client.patch(f"{BASE}/entities/{E1}/attrs/street", json=null, headers=w).status_code == 204
+    assert "street" not in get(client, r)
+    assert client.patch(f"{BASE}/entities/{E1}/attrs", json={"name": null}, headers=w).status_code == 204
+    assert "name" not in get(client, r)

@@ -290,3 +290,43 @@ def test_pages_link_to_the_next_and_previous_ones(client, r, stations):
     assert ids(whole) == ["0", "1", "2"] and links(whole) == {}
     counted = client.get(f"{BASE}/entities?type=AirQualityObserved&limit=0&count=true", headers=r)
     assert links(counted) == {}
+
+
+def test_value_lists_of_quoted_texts_and_their_negation(client, r, stations):
+    """CIM 009 4.9: after == a value list is any of its values, after != none of them; a comma
+    inside quotes is the text's own (no station is named "Station 0,Station 2")."""
+    def query(q: str) -> list[str]:
+        return ids(client.get(f"{BASE}/entities?type=AirQualityObserved&q={quote(q)}", headers=r))
+    assert query('name=="Station 0","Station 2"') == ["0", "2"]
+    assert query('name!="Station 0","Station 2"') == ["1"]
+    assert query('name=="Station 0,Station 2"') == []
+    assert query('name=="Station 1",20;NO2==45,"x"') == ["1"]
+    assert query("NO2!=20,80") == ["1"]
+
+
+def test_a_list_or_range_after_an_order_or_pattern_operator_is_invalid(client, r, stations):
+    # the ETSI suite's 019_28_06: a>1..3 is refused
+    for q in ("NO2>1..3", "NO2<20,80", 'name>="a","b"', 'name~="a","b"', "NO2==1,,2"):
+        response = client.get(f"{BASE}/entities?type=AirQualityObserved&q={quote(q)}", headers=r)
+        assert response.status_code == 400, (q, response.text)
+        assert response.json()["type"] == ERR + "InvalidRequest", q
+
+
+def test_value_lists_tested_by_the_database_give_what_python_gives(client, w, r):
+    """A list of numbers is tested by SQL first; a list with a text, or a != list, only in Python."""
+    values = {"small": 5, "big": 50, "float": 35.5, "text": "60", "array": [5, 100], "none": None,
+              "bool": True}
+    for name, value in values.items():
+        entity = air(0, id=f"urn:ngsi-ld:AirQualityObserved:{name}")
+        if value is None:
+            del entity["NO2"]
+        else:
+            entity["NO2"] = {"type": "Property", "value": value}
+        create(client, w, entity)
+    for q, expected in [('NO2==5,"60"', ["array", "small", "text"]), ("NO2!=5,50", ["bool", "float", "text"]),
+                        ("NO2==35.5,50|NO2==\"60\"", ["big", "float", "text"]),
+                        ("NO2==49..51", ["big"]), ("NO2==1,2,3;NO2>0", [])]:
+        response = client.get(f"{BASE}/entities", params={"type": "AirQualityObserved", "q": q, "limit": 100},
+                              headers=r)
+        assert response.status_code == 200, (q, response.text)
+        assert sorted(e["id"].rsplit(":", 1)[1] for e in response.json()) == expected, q

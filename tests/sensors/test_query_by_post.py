@@ -37,3 +37,16 @@ def test_a_body_that_is_not_a_query_is_refused(client, r):
                  {"type": "Query"}):  # the last: no filter at all
         response = client.post(url, json=body, headers=r)
         assert response.status_code == 400 and response.json()["type"] == ERR + "BadRequestData", body
+
+
+def test_a_selectors_id_takes_precedence_over_its_id_pattern(client, w, r):
+    """CIM 009 5.2.33: given both, id decides and idPattern is ignored (not ANDed with it)."""
+    for n in (1, 2):
+        create(client, w, air(n))
+    url = f"{BASE}/entityOperations/query"
+    both = {"type": "Query", "entities": [{"type": "AirQualityObserved",
+                                           "id": "urn:ngsi-ld:AirQualityObserved:1",
+                                           "idPattern": "^urn:ngsi-ld:AirQualityObserved:2$"}]}
+    assert ids(client.post(url, json=both, headers=r)) == ["1"]
+    pattern = {"type": "Query", "entities": [{"type": "AirQualityObserved", "idPattern": ":2$"}]}
+    assert ids(client.post(url, json=pattern, headers=r)) == ["2"]  # alone, a pattern still selects

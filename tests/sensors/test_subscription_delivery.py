@@ -458,3 +458,105 @@ def test_system_attributes_are_notified_when_the_subscription_asks(client, w, re
     assert entity["NO2"]["modifiedAt"] == stored["NO2"]["modifiedAt"]
     [bare] = got[plain]
     assert "createdAt" not in bare and "modifiedAt" not in bare and "modifiedAt" not in bare["NO2"]
+
+
+def test_a_json_notification_links_the_context_its_subscription_lists(client, w, keys, receiver, notifier):
+    """A subscription whose @context is a list of URLs (ETSI 046_10_01) is named in its
+    application/json notifications' Link header, not the core context: the URL alone, or the
+    user context beside the core's, or (one link only) the first of several; an inline context
+    cannot be linked, the core's is."""
+    from conftest import CORE
+    from parvis.modules.sensors.standards import context as ldctx
+
+    environment = ("https://raw.githubusercontent.com/smart-data-models/dataModel.Environment/master/"
+                   "context.jsonld")
+    sdm = ldctx.shipped(SDM)
+    inline = {term: sdm.expand(term) for term in ("AirQualityObserved", "NO2", "location")}
+    expected = {}
+    create(client, w, air(1))
+    for context, linked in (([SDM], SDM), ([SDM, CORE], SDM), ([CORE, SDM], SDM),
+                            ([environment, SDM], environment), (SDM, SDM), (inline, CORE)):
+        payload = {"type": "Subscription", "entities": [{"type": "AirQualityObserved"}],
+                   "notification": {"endpoint": {"uri": receiver.url, "accept": "application/json"}},
+                   "@context": context}
+        response = client.post(f"{BASE}/subscriptions", content=orjson.dumps(payload),
+                               headers={"X-Api-Key": keys["write"], "Content-Type": "application/ld+json"})
+        assert response.status_code == 201, response.text
+        expected[response.headers["location"].rsplit("/", 1)[-1]] = linked
+    no2(client, w, 55)
+    assert notifier.deliver_due() == len(expected)
+    got = {r["body"]["subscriptionId"]: r for r in receiver.received}
+    for sub_id, linked in expected.items():
+        assert got[sub_id]["headers"]["Link"] == link(linked), sub_id
+        [entity] = got[sub_id]["body"]["data"]
+        assert entity["type"] == "AirQualityObserved" and entity["NO2"]["value"] == 55  # compacted with it
+
+
+def test_a_deleted_attribute_is_notified_as_null_in_its_type(client, w, receiver, notifier):
+    """A deleted Relationship, LanguageProperty or GeoProperty is notified as NGSI-LD's Null in
+    its own form (ETSI 046_22_10), however it was deleted: DELETE, a Null PATCH, a batch replace."""
+    create(client, w, air(1, refDevice={"type": "Relationship", "object": "urn:ngsi-ld:Device:1"},
+                          name={"type": "LanguageProperty", "languageMap": {"en": "Station", "fr": "Gare"}},
+                          observationSpace={"type": "GeoProperty",
+                                            "value": {"type": "Point", "coordinates": [104.9, 11.55]}}))
+    deleted_only = subscribe(client, w, receiver, notificationTrigger=["attributeDeleted"])
+    updated = subscribe(client, w, receiver, notificationTrigger=["entityUpdated"])
+
+    def notified(attr: str) -> list[dict]:
+        """The deleted attribute as each subscription's notification shows it."""
+        assert notifier.deliver_due() == 2
+        bodies = {b["subscriptionId"]: b["data"] for b in receiver.bodies()[-2:]}
+        assert bodies.keys() == {deleted_only, updated}
+        assert all(entity["NO2"]["value"] == 40.0 for [entity] in bodies.values())  # what it keeps
+        return [entity[attr] for [entity] in bodies.values()]
+
+    assert client.delete(f"{BASE}/entities/{AIR}/attrs/refDevice", headers=w).status_code == 204
+    assert notified("refDevice") == [{"type": "Relationship", "object": "urn:ngsi-ld:null"}] * 2
+    response = client.patch(f"{BASE}/entities/{AIR}/attrs", headers=w,
+                            json={"observationSpace": {"type": "GeoProperty", "value": "urn:ngsi-ld:null"}})
+    assert response.status_code == 204, response.text
+    assert notified("observationSpace") == [{"type": "GeoProperty", "value": "urn:ngsi-ld:null"}] * 2
+    response = client.post(f"{BASE}/entityOperations/upsert", headers=w, json=[air(1)])  # replaced: no name
+    assert response.status_code == 204, response.text
+    null_text = {"type": "LanguageProperty", "languageMap": {"@none": "urn:ngsi-ld:null"}}
+    assert notified("name") == [null_text] * 2
+
+
+def test_an_entity_type_selection_selects_each_of_its_types(client, w, receiver, notifier):
+    """CIM 009 4.17: (A|B), A,B select entities of type A or B; ; is an AND of types."""
+    create(client, w, air(1))
+    create(client, w, {"id": "urn:ngsi-ld:TrafficFlowObserved:t", "type": "TrafficFlowObserved",
+                       "intensity": {"type": "Property", "value": 1}})
+    create(client, w, {"id": "urn:ngsi-ld:ParkingSpot:p", "type": "ParkingSpot",
+                       "status": {"type": "Property", "value": "free"}})
+    either = subscribe(client, w, receiver, entities=[{"type": "(AirQualityObserved|TrafficFlowObserved)"}])
+    comma = subscribe(client, w, receiver, entities=[{"type": "ParkingSpot,TrafficFlowObserved",
+                                                      "idPattern": ":t$"}])
+    common = subscribe(client, w, receiver,
+                       entities=[{"type": "(AirQualityObserved|ParkingSpot);ParkingSpot"}])
+    no2(client, w, 50)
+    for entity, attr, value in (("urn:ngsi-ld:TrafficFlowObserved:t", "intensity", 2),
+                                ("urn:ngsi-ld:ParkingSpot:p", "status", "occupied")):
+        response = client.patch(f"{BASE}/entities/{entity}/attrs", headers=w,
+                                json={attr: {"type": "Property", "value": value}})
+        assert response.status_code == 204, response.text
+    assert notifier.deliver_due() == 3
+    seen = {b["subscriptionId"]: sorted(d["id"] for d in b["data"]) for b in receiver.bodies()}
+    assert seen == {either: [AIR, "urn:ngsi-ld:TrafficFlowObserved:t"],
+                    comma: ["urn:ngsi-ld:TrafficFlowObserved:t"], common: ["urn:ngsi-ld:ParkingSpot:p"]}
+
+
+def test_a_selectors_id_takes_precedence_over_its_id_pattern(client, w, receiver, notifier):
+    """CIM 009 5.2.33: given both, id decides and idPattern is ignored (not ANDed with it)."""
+    for n in (1, 2):
+        create(client, w, air(n))
+    both = subscribe(client, w, receiver, entities=[{"type": "AirQualityObserved", "id": AIR,
+                                                     "idPattern": ":2$"}])
+    for n in (1, 2):
+        no2(client, w, 60 + n, entity=f"urn:ngsi-ld:AirQualityObserved:{n}")
+    assert notifier.deliver_due() == 1
+    [note] = receiver.bodies()
+    assert note["subscriptionId"] == both and [d["id"] for d in note["data"]] == [AIR]
+    # shown as given
+    shown = state(client, w, both)["entities"]
+    assert shown == [{"type": "AirQualityObserved", "id": AIR, "idPattern": ":2$"}]

@@ -162,3 +162,32 @@ def test_a_percent_encoded_q_is_read_as_the_client_meant_it(client, w):
     sub_id = make(client, w, q="NO2%3E100%3BPM10%3C%3D50")
     sub = client.get(f"{BASE}/subscriptions/{sub_id}", headers=w).json()
     assert sub["q"] == "NO2>100;PM10<=50"
+
+
+def test_an_entity_type_selection_is_kept_as_written(client, w):
+    """CIM 4.17: , or | (or), ; (and), parentheses; shown back in the reader's context."""
+    sub_id = make(client, w, entities=[{"type": "(AirQualityObserved|TrafficFlowObserved)"},
+                                       {"type": "ParkingSpot,OffStreetParking", "idPattern": "^urn:"}])
+    sub = client.get(f"{BASE}/subscriptions/{sub_id}", headers=w).json()
+    assert sub["entities"] == [{"type": "(AirQualityObserved|TrafficFlowObserved)"},
+                               {"type": "ParkingSpot,OffStreetParking", "idPattern": "^urn:"}]
+    full = client.get(f"{BASE}/subscriptions/{sub_id}", headers={**w, "Link": link(CORE)}).json()
+    first = full["entities"][0]["type"]
+    assert first.startswith("(https://") and first.endswith(")") and first.count("|https://") == 1
+    patched = client.patch(f"{BASE}/subscriptions/{sub_id}", headers=w,
+                           json={"entities": [{"type": "(AirQualityObserved|ParkingSpot);ParkingSpot"}]})
+    assert patched.status_code == 204, patched.text
+    sub = client.get(f"{BASE}/subscriptions/{sub_id}", headers=w).json()
+    assert sub["entities"] == [{"type": "(AirQualityObserved|ParkingSpot);ParkingSpot"}]
+
+
+def test_a_malformed_type_selection_is_named_as_such(client, w):
+    for selection in ("(AirQualityObserved|TrafficFlowObserved", "AirQualityObserved|", "A B", "()",
+                      "AirQualityObserved|<x>"):
+        response = client.post(f"{BASE}/subscriptions", json=body(entities=[{"type": selection}]), headers=w)
+        assert response.status_code == 400 and response.json()["type"] == ERR + "BadRequestData", selection
+        assert "type selection" in response.json()["detail"] and "attribute" not in response.json()["detail"]
+    # an entity has one type here: an AND of two different types could never match
+    both = body(entities=[{"type": "AirQualityObserved;Building"}])
+    response = client.post(f"{BASE}/subscriptions", json=both, headers=w)
+    assert response.status_code == 400 and "selects no entity" in response.json()["detail"], response.text

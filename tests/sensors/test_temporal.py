@@ -147,7 +147,8 @@ def test_last_n_gives_the_last_instances_in_time_order(client, station):
 
 
 def test_temporal_values_representation(client, station):
-    for params in ({"options": "temporalValues"}, {"format": "temporalValues"}):
+    for params in ({"options": "temporalValues"}, {"format": "temporalValues"},
+                   {"format": "temporalValues", "options": "aggregatedValues"}):  # the format wins
         body = _get(client, f"/{AIR}", lastN="2", **params).json()
         assert body["NO2"] == {"type": "Property", "values": [[119, "2026-11-28T11:58:00Z"],
                                                               [120, "2026-11-28T11:59:00Z"]]}

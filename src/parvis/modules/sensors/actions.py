@@ -25,11 +25,11 @@ from parvis.modules.sensors.models import ApiKey, DeadLetter, Device, Entity
 from parvis.modules.sensors.standards import context as ldctx
 from parvis.modules.sensors.standards.ngsi_ld import (
     LOCATION,
-    NULL,
     EntityIn,
     NgsiError,
     check_uri,
     geometry,
+    is_null,
     ngsi_time,
 )
 
@@ -101,7 +101,7 @@ def _save(row: Entity, attrs: Attrs, type_iri: str | None = None) -> None:
     session = object_session(row)
     if session is not None:
         _record(session, row.id, attrs)
-        changes.note(session, row.id, row.type, attrs, written, at=now)  # notified as its modifiedAt
+        changes.note(session, row.id, row.type, attrs, written, at=now, before=before)  # at: its modifiedAt
 
 
 def _add(session: Session, entity: EntityIn) -> Entity:
@@ -156,11 +156,6 @@ def delete_entity(db: Database, entity_id: str) -> None:
         if gone is None:
             raise EntityNotFound(f"No entity has the id {entity_id}.")
         changes.note(session, entity_id, gone.type, None, (gone.attrs or {}).keys(), deleted=True)
-
-
-def is_null(attr: dict[str, Any]) -> bool:
-    """NGSI-LD's Null: an attribute written with this value (or object) is deleted."""
-    return attr.get("value", attr.get("object")) == NULL
 
 
 def _merged(current: Attrs, attrs: Attrs, *, overwrite: bool, existing_only: bool,
@@ -249,9 +244,10 @@ def write_attributes(db: Database, writes: list[AttributeWrite]) -> list[list[st
             if len(skipped) == len(w.attrs):
                 continue
             written = [iri for iri in w.attrs if iri not in skipped]
+            before = seen[1]
             seen[1], seen[2] = attrs, "set"
             seen[3] = seen[3] or LOCATION in written
-            changes.note(session, w.entity_id, seen[0], attrs, written, at=now)
+            changes.note(session, w.entity_id, seen[0], attrs, written, at=now, before=before)
             _record(session, w.entity_id, {iri: attrs[iri] for iri in written if iri in attrs})
         _write_batch(session, state, now)
     return out
@@ -385,7 +381,7 @@ def _batch(db: Database, operation: str, items: list[tuple[int, EntityIn | str]]
                 seen[1] = attrs
                 seen[2] = seen[2] or "set"
                 seen[3] = seen[3] or LOCATION in written
-                changes.note(session, item.id, seen[0], attrs, written, at=now)
+                changes.note(session, item.id, seen[0], attrs, written, at=now, before=before)
             observed.append((item.id, item.attrs))
             out.success.append(item.id)
         _write_batch(session, state, now)

@@ -290,6 +290,9 @@ async def create_entity(request: Request) -> Response:
     body, kind = await read_body(request)
     ctx = body_context(request, kind, body)
     entity = ngsi.parse_entity(body, ctx)
+    nulls = [ctx.compact(iri) for iri, attr in entity.attrs.items() if ngsi.is_null(attr)]
+    if nulls:  # Null deletes an attribute: a new entity has none to delete
+        raise ngsi.bad(f"A new entity cannot have NGSI-LD's Null ({', '.join(nulls)}).")
     await run_in_thread(request, actions.create_entity, request.app.state.db, entity)
     location = f"/ngsi-ld/v1/entities/{quote(entity.id, safe=':')}"  # an http id's "/" as %2F
     return Response(status_code=201, headers={"Location": location})

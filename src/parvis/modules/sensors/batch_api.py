@@ -46,7 +46,10 @@ def query_params(body: Any) -> dict[str, str]:
         values = [e[key] for e in selectors if isinstance(e.get(key), str)]
         if values:
             out[key] = ",".join(values)
-    patterns = {e["idPattern"] for e in selectors if isinstance(e.get("idPattern"), str)}
+    # a selector's id takes precedence over its idPattern (CIM 009 5.2.33): given both, the
+    # pattern is ignored, not ANDed with the id
+    patterns = {e["idPattern"] for e in selectors
+                if isinstance(e.get("idPattern"), str) and not isinstance(e.get("id"), str)}
     if len(patterns) > 1:
         raise ngsi.NgsiError("OperationNotSupported", "Only one idPattern per query is supported.")
     if patterns:

@@ -9,7 +9,7 @@ that commits has its notifications and events committed with it, and one that ro
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -26,7 +26,9 @@ KEY = "sensors_changes"
 class Change:
     """One entity's change in a transaction. ``attrs`` are the entity's attributes after the write
     (normalised: keys are full IRIs), ``None`` once deleted; ``changed`` the IRIs written or removed
-    (every attribute for a creation or a deletion)."""
+    (every attribute for a creation or a deletion); ``removed_types`` the NGSI-LD type of each
+    attribute removed (``Relationship``, ``LanguageProperty``...): a notification shows it as
+    NGSI-LD's Null in its type's form. One not there was a Property."""
     entity_id: str
     type: str  # full IRI
     attrs: dict[str, Any] | None
@@ -34,6 +36,10 @@ class Change:
     created: bool = False
     deleted: bool = False
     at: datetime = field(default_factory=utcnow)
+    removed_types: dict[str, str] = field(default_factory=dict)
+
+    def removed_type(self, iri: str) -> str:
+        return self.removed_types.get(iri, "Property")
 
 
 Reaction = Callable[[Session, list[Change]], None]
@@ -41,11 +47,21 @@ Reaction = Callable[[Session, list[Change]], None]
 
 def note(session: Session, entity_id: str, type_iri: str, attrs: dict[str, Any] | None,
          changed: set[str] | frozenset[str] | list[str] | Any, *, created: bool = False,
-         deleted: bool = False, at: datetime | None = None) -> None:
-    """Record that an entity changed in this session's transaction (``at``: now)."""
+         deleted: bool = False, at: datetime | None = None,
+         before: Mapping[str, Any] | None = None) -> None:
+    """Record that an entity changed in this session's transaction (``at``: now). ``before``, the
+    attributes the entity had, gives the types of those the write removed (writes that never
+    remove one, such as device readings, need not pass it)."""
+    changed = set(changed)
+    removed: dict[str, str] = {}
+    if before and attrs is not None:
+        for iri in changed:
+            old = before.get(iri) if iri not in attrs else None
+            if isinstance(old, dict):
+                removed[iri] = old.get("type") or "Property"
     session.info.setdefault(KEY, []).append(
-        Change(entity_id, type_iri, attrs, set(changed), created=created, deleted=deleted,
-               at=at or utcnow()))
+        Change(entity_id, type_iri, attrs, changed, created=created, deleted=deleted,
+               at=at or utcnow(), removed_types=removed))
 
 
 def merged(changes: list[Change]) -> list[Change]:
@@ -59,6 +75,7 @@ def merged(changes: list[Change]) -> list[Change]:
             continue
         seen.type, seen.attrs, seen.at = c.type, c.attrs, c.at
         seen.changed |= c.changed
+        seen.removed_types.update(c.removed_types)  # the latest removal of an attribute says its type
         if c.created and seen.deleted:  # deleted, then created again: a replacement
             seen.deleted = False
         else:

@@ -9,8 +9,9 @@ checks whether they changed at most every ``PARVIS_SENSORS_SUBSCRIPTIONS_REFRESH
 (1 s) with one small query (their number and latest modification). A subscription written by
 this process is seen at once; one written by another process within that delay.
 
-A change matches a subscription when its entity matches one of ``entities`` (type, and id or
-idPattern when given; any entity without ``entities``), its kind is among the subscription's
+A change matches a subscription when its entity matches one of ``entities`` (its type, or one
+of the types of a type selection, and its id when given, else its idPattern when given: an id
+takes precedence over a pattern; any entity without ``entities``), its kind is among the subscription's
 ``notificationTrigger`` (by default attributes created or updated), one of ``watchedAttributes``
 was written (any attribute without them), and ``q`` and ``geoQ`` hold on the entity's new state.
 A deleted entity is notified only to subscriptions with the ``entityDeleted`` trigger (``q`` and
@@ -48,7 +49,7 @@ class Compiled:
     """A subscription ready to match, built from its row."""
 
     id: str
-    selectors: list[tuple[str, str | None, Any]]  # (type IRI, id, compiled idPattern)
+    selectors: list[tuple[frozenset[str], str | None, Any]]  # (type IRIs, id, compiled idPattern)
     watched: frozenset[str] | None
     triggers: frozenset[str]
     q: ngsiq.Predicate | None
@@ -63,7 +64,7 @@ class Compiled:
 
     def __post_init__(self) -> None:
         self.by_type_only = bool(self.selectors) and all(
-            eid is None and pattern is None for _kind, eid, pattern in self.selectors)
+            eid is None and pattern is None for _kinds, eid, pattern in self.selectors)
         triggers = self.triggers
         self.on_create = bool(triggers & {"entityCreated", "attributeCreated"})
         self.on_write = bool(triggers & {"entityUpdated", "attributeCreated", "attributeUpdated"})
@@ -74,9 +75,9 @@ class Compiled:
         if self.expires_at is not None and self.expires_at <= now:
             return False
         if self.selectors and not self.by_type_only and not any(
-                kind == change.type and (eid is None or eid == change.entity_id)
+                change.type in kinds and (eid is None or eid == change.entity_id)
                 and (pattern is None or pattern.search(change.entity_id))
-                for kind, eid, pattern in self.selectors):
+                for kinds, eid, pattern in self.selectors):
             return False
         if facts.deleted:
             return self.on_delete
@@ -120,7 +121,10 @@ class Facts:
 
 
 def compile_row(row: Subscription) -> Compiled:
-    selectors = [(s["type"], s.get("id"), ngsiq.id_pattern(s["idPattern"]) if s.get("idPattern") else None)
+    # a selection's types (``subscription_ld.type_selection``), else the one type; a selector's
+    # id takes precedence over its idPattern (CIM 009 5.2.33): the pattern is ignored beside one
+    selectors = [(frozenset(s.get("types") or (s["type"],)), s.get("id"),
+                  ngsiq.id_pattern(s["idPattern"]) if s.get("idPattern") and not s.get("id") else None)
                  for s in row.entities or []]
     return Compiled(
         id=row.id, selectors=selectors,
@@ -179,14 +183,14 @@ class _Cache:
         rows = session.scalars(select(Subscription).where(Subscription.is_active.is_(True)))
         for row in rows:
             compiled = compile_row(row)
-            ids = {eid for _kind, eid, _pattern in compiled.selectors}
+            ids = {eid for _kinds, eid, _pattern in compiled.selectors}
             if not compiled.selectors:
                 untyped.append(compiled)
             elif None not in ids:  # every selector names its entity
                 for eid in ids:
                     by_id.setdefault(str(eid), []).append(compiled)
             else:
-                for kind in {kind for kind, _id, _pattern in compiled.selectors}:
+                for kind in {kind for kinds, _id, _pattern in compiled.selectors for kind in kinds}:
                     by_type.setdefault(kind, []).append(compiled)
         self.by_id, self.by_type, self.untyped = by_id, by_type, untyped
 
@@ -223,6 +227,16 @@ def _cache_of(session: Session) -> _Cache:
     return cache
 
 
+def deleted(kind: str) -> dict[str, Any]:
+    """A deleted attribute as a notification shows it (CIM 009, attributeDeleted): NGSI-LD's Null
+    in the member its type holds its value in."""
+    if kind == "Relationship":
+        return {"type": kind, "object": NULL}
+    if kind == "LanguageProperty":
+        return {"type": kind, "languageMap": {"@none": NULL}}
+    return {"type": kind, "value": NULL}  # Property, GeoProperty
+
+
 def on_changes(session: Session, changes: list[Change]) -> None:
     """Queue a notification for every subscription an entity change matches."""
     cache = _cache_of(session)
@@ -241,7 +255,7 @@ def on_changes(session: Session, changes: list[Change]) -> None:
                 continue
             attrs = change.attrs
             if attrs is not None and facts.removed and sub.on_remove:  # the spec: removed ones as Null
-                attrs = {**attrs, **{iri: {"type": "Property", "value": NULL} for iri in facts.removed}}
+                attrs = {**attrs, **{iri: deleted(change.removed_type(iri)) for iri in facts.removed}}
             if attrs is not None and sub.attributes is not None:
                 attrs = {k: v for k, v in attrs.items() if k in sub.attributes}
             rows.append({"subscription_id": sub.id, "entity_id": change.entity_id,

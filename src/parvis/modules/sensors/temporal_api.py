@@ -55,12 +55,11 @@ def _representation(params: Mapping[str, str]) -> str:
     options = {o.strip() for o in params.get("options", "").split(",") if o.strip()}
     chosen = {_FORMATS[o] for o in options if o in _FORMATS and o != "normalized"}
     fmt = params.get("format")
-    if fmt:
+    if fmt:  # CIM 009: format takes precedence over options
         if fmt not in _FORMATS:
             raise ngsi.bad(f"format must be normalized, temporalValues or aggregatedValues, not "
                            f"{fmt[:40]!r}.")
-        if _FORMATS[fmt] != NORMALIZED:
-            chosen.add(_FORMATS[fmt])
+        return _FORMATS[fmt]
     if len(chosen) > 1:
         raise ngsi.bad("temporalValues and aggregatedValues cannot be asked together.")
     return chosen.pop() if chosen else NORMALIZED

@@ -26,7 +26,7 @@ import shapely
 from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 
-from parvis.modules.sensors.standards.context import CORE_CONTEXT_URL, NGSI_LD, Context
+from parvis.modules.sensors.standards.context import CORE_CONTEXT_URL, CORE_CONTEXT_URLS, NGSI_LD, Context
 
 ERRORS = "https://uri.etsi.org/ngsi-ld/errors/"
 STATUS = {"BadRequestData": 400, "InvalidRequest": 400, "ResourceNotFound": 404,
@@ -178,6 +178,16 @@ def geometry(value: Any, what: str = "location") -> BaseGeometry:
 
 # ------------------------------------------------------------------------------------ input
 
+# the members each attribute type cannot have (CIM 009 4.5: a Property has a value, a Relationship
+# an object, a LanguageProperty a languageMap)
+_NOT_MEMBERS = {"Property": {"object", "languageMap"}, "GeoProperty": {"object", "languageMap"},
+                "Relationship": {"value", "unitCode", "languageMap"},
+                "LanguageProperty": {"value", "object", "unitCode"}}
+# terms NGSI-LD reserves for members: no attribute is named so (CIM 009 4.6.2)
+RESERVED_NAMES = frozenset({"value", "object", "languageMap", "observedAt", "unitCode", "datasetId",
+                            "instanceId", "deletedAt", "valueType", "objectType"})
+
+
 def parse_attribute(name: str, body: Any, ctx: Context, *, partial: bool = False,
                     depth: int = 0) -> dict[str, Any]:
     """One attribute (``partial``: a PATCH of some of its fields, type optional)."""
@@ -223,6 +233,9 @@ def parse_attribute(name: str, body: Any, ctx: Context, *, partial: bool = False
                 raise bad(f"Sub-attributes of {name!r} nest too deeply.")
             out[_name(key, ctx)] = parse_attribute(key, value, ctx, depth=depth + 1)
     kind = out.get("type")
+    foreign = sorted(_NOT_MEMBERS.get(kind, set()) & out.keys())
+    if foreign:  # a Relationship with a value would be stored and served as neither
+        raise bad(f"The {kind} {name!r} cannot have {' or '.join(foreign)}.")
     if kind in ("Property", "GeoProperty") and "value" not in out and not partial:
         raise bad(f"The {kind} {name!r} needs a value.")
     if kind == "Relationship" and "object" not in out and not partial:
@@ -232,6 +245,14 @@ def parse_attribute(name: str, body: Any, ctx: Context, *, partial: bool = False
     if kind == "GeoProperty" and "value" in out and out["value"] != NULL:  # Null: deleted
         geometry(out["value"], name)
     return out
+
+
+def is_null(attr: dict[str, Any]) -> bool:
+    """NGSI-LD's Null: an attribute written with this value (or object, or a LanguageProperty's
+    ``languageMap`` ``{"@none": NULL}``) is deleted."""
+    if "languageMap" in attr:
+        return attr["languageMap"] == {"@none": NULL}
+    return attr.get("value", attr.get("object")) == NULL
 
 
 _NOT_IN_NAMES = re.compile(r"[ <>\"'=;()]")
@@ -273,6 +294,9 @@ def parse_attributes(body: Any, ctx: Context) -> dict[str, dict[str, Any]]:
     for key, value in body.items():
         if key in ENTITY_META:
             continue
+        if key in RESERVED_NAMES:
+            raise bad(f"{key!r} is a term NGSI-LD reserves for attributes' members: it cannot name "
+                      "an attribute.")
         iri = _name(key, ctx)
         attrs[iri] = parse_attribute(key, value, ctx)
         units.check(iri, attrs[iri])
@@ -380,8 +404,16 @@ def context_value(ctx: Context) -> Any:
 
 
 def link_header(ctx: Context) -> str:
-    """The Link header of a JSON answer: the context URL the request named, else the core's."""
-    url = ctx.inline if isinstance(ctx.inline, str) else CORE_CONTEXT_URL
+    """The Link header of a JSON answer or notification: the context URL the request (or the
+    subscription) named, also in a list, else the core's."""
+    # JSON-LD allows one context Link header. The core context always applies (CIM 009 Annex C),
+    # so its URLs in a list go unsaid: ``[user, core]`` links the user context. A compound context
+    # (several user URLs, or URLs and objects) would need a wrapper context hosted by the broker
+    # (Annex C.7), which Parvis does not host: its first user URL is linked, whose terms a
+    # receiver then reads right, where with the core's it would read none of them. A context
+    # with no URL (an inline object) cannot be linked: the core context's.
+    user = [url for url in ctx.links if url not in CORE_CONTEXT_URLS]
+    url = user[0] if user else ctx.links[0] if ctx.links else CORE_CONTEXT_URL
     return f'<{url}>; rel="http://www.w3.org/ns/json-ld#context"; type="application/ld+json"'
 
 

@@ -2,10 +2,11 @@
 
 ``q`` subset: ``attr==value``, ``!=``, ``>``, ``>=``, ``<``, ``<=``, ``~=`` (regex), a bare
 ``attr`` (it exists), ``;`` (AND), ``|`` (OR) and parentheses; values are numbers, quoted
-strings, ``true``/``false``, date-times (compared as times), comma lists (``==`` any of them)
-or ``a..b`` ranges. An attribute path is ``attr``, ``attr.subAttr`` (sub-attributes, and the
-members ``observedAt``, ``unitCode``, ``datasetId``, ``createdAt``, ``modifiedAt``) and may end
-with a trailing path into a compound value: ``address[addressLocality]``, ``a[b.c]`` or ``a[b][c]``.
+strings, ``true``/``false``, date-times (compared as times); after ``==`` and ``!=`` also value
+lists (``a,"b,c"``: ``==`` any of them, ``!=`` none) and ``a..b`` ranges. An attribute path is
+``attr``, ``attr.subAttr`` (sub-attributes, and the members ``observedAt``, ``unitCode``,
+``datasetId``, ``createdAt``, ``modifiedAt``) and may end with a trailing path into a compound
+value: ``address[addressLocality]``, ``a[b.c]`` or ``a[b][c]``.
 """
 
 from __future__ import annotations
@@ -75,23 +76,39 @@ def _value(kind: str, text: str) -> Any:
     return int(number) if number.is_integer() and "." not in text and "e" not in text.lower() else number
 
 
-def _values(kind: str, text: str) -> Any:
-    """A value, a list (``a,b``) or a range (``a..b``) of an unquoted atom."""
-    if kind == "atom" and ".." in text:
-        low, _, high = text.partition("..")
-        return ("range", _value("atom", low), _value("atom", high))
-    if kind == "atom" and "," in text:
-        return ("list", [_value("atom", part) for part in text.split(",")])
-    return _value(kind, text)
+_SEPARATOR = re.compile(r"(,|\.\.)")
+
+
+def _operand(tokens: list[tuple[str, str]]) -> Any:
+    """The value after a comparison: one value, a value list (``a,b``: any of them) or a range
+    (``a..b``), from the tokens up to the next ``;``, ``|`` or ``)``. Commas and ``..`` separate
+    only outside quotes (``"a,b"`` is one text); a quoted text may be an item of either."""
+    units: list[tuple[str, str]] = []  # ("sep", "," or "..") between ("atom" | "string", text)
+    for kind, text in tokens:
+        if kind == "string":
+            units.append((kind, text))
+        else:
+            units += [("sep" if part in (",", "..") else kind, part)
+                      for part in _SEPARATOR.split(text) if part]
+    values, seps = units[0::2], {text for _kind, text in units[1::2]}
+    if (not units or len(units) % 2 == 0 or any(kind == "sep" for kind, _ in values)
+            or any(kind != "sep" for kind, _ in units[1::2])):
+        shown = "".join(text for _kind, text in tokens)[:40]
+        raise invalid(f"q: {shown!r} is not a value, a value list (a,b) or a range (a..b).")
+    parsed = [_value(kind, text) for kind, text in values]
+    if not seps:
+        return parsed[0]
+    if seps == {".."} and len(parsed) == 2:
+        return ("range", parsed[0], parsed[1])
+    if seps == {","}:
+        return ("list", parsed)
+    raise invalid("q: a range has two values (a..b), and is not mixed with a list (a,b).")
 
 
 def _compare(op: str, left: Any, right: Any) -> bool:
-    if isinstance(right, tuple) and right[0] == "list":
-        hit = any(_compare("==", left, r) for r in right[1])
+    if isinstance(right, tuple):  # a list or a range: "==" any of them / inside, "!=" none / outside
+        hit = _within(left, right)
         return hit if op == "==" else not hit
-    if isinstance(right, tuple) and right[0] == "range":
-        inside = _compare(">=", left, right[1]) and _compare("<=", left, right[2])
-        return inside if op == "==" else not inside
     if isinstance(left, list):
         return any(_compare(op, item, right) for item in left) if op != "!=" else all(
             _compare(op, item, right) for item in left)
@@ -109,6 +126,17 @@ def _compare(op: str, left: Any, right: Any) -> bool:
                 "<": lambda: left < right, "<=": lambda: left <= right}[op]()
     except TypeError:
         return False
+
+
+def _within(left: Any, right: tuple[Any, ...]) -> bool:
+    """Whether ``left`` is one of a list's values or inside a range; an array value when one of
+    its items is (an array [5, 100] is not inside 49..51, though one item is above 49 and one
+    below 51)."""
+    if isinstance(left, list):
+        return any(_within(item, right) for item in left)
+    if right[0] == "list":
+        return any(_compare("==", left, value) for value in right[1])
+    return _compare(">=", left, right[1]) and _compare("<=", left, right[2])
 
 
 def _time(text: str) -> datetime | None:
@@ -243,15 +271,24 @@ class _Parser:
         if nxt is None or nxt[0] != "op":
             return Q(lambda a: _attribute_value(a, path) is not None, None)
         op = self.take()[1]
-        vkind, vtext = self.take()
-        if vkind not in ("atom", "string"):
+        # the value: the tokens up to the next ";", "|" or ")" (a list of quoted texts is several)
+        tokens: list[tuple[str, str]] = []
+        while (token := self.peek()) is not None and token[0] in ("atom", "string"):
+            tokens.append(self.take())
+        if not tokens:
             raise invalid(f"q: a value was expected after {op}.")
         if op in ("~=", "!~="):
-            pattern = _pattern(_value(vkind, vtext), "q")
+            # one regular expression: unquoted, its commas and dots are the pattern's own
+            if len(tokens) > 1:
+                raise invalid(f"q: {op} takes one regular expression, not a value list or a range.")
+            pattern = _pattern(_value(*tokens[0]), "q")
             hit: Predicate = lambda a: isinstance(v := _attribute_value(a, path), str) and bool(  # noqa: E731
                 pattern.search(v))
             return Q(hit, None) if op == "~=" else Q(lambda a: not hit(a), None)
-        right = _values(vkind, vtext)
+        right = _operand(tokens)
+        if isinstance(right, tuple) and op not in ("==", "!="):
+            raise invalid(f"q: a value list (a,b) or a range (a..b) is only allowed after == and !=, "
+                          f"not after {op}.")
         return Q(lambda a: (v := _attribute_value(a, path)) is not None and _compare(op, v, right),
                  _numeric(path, op, right))
 
