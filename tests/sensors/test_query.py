@@ -330,3 +330,14 @@ def test_value_lists_tested_by_the_database_give_what_python_gives(client, w, r)
                               headers=r)
         assert response.status_code == 200, (q, response.text)
         assert sorted(e["id"].rsplit(":", 1)[1] for e in response.json()) == expected, q
+
+
+def test_a_type_selection_in_the_url(client, w, r, stations):
+    create(client, w, {"id": "urn:ngsi-ld:WasteContainer:9", "type": "WasteContainer",
+                       "fillingLevel": {"type": "Property", "value": 0.5}})
+    for selection in ("(AirQualityObserved|WasteContainer)", "AirQualityObserved,WasteContainer",
+                      "(WasteContainer|AirQualityObserved);(AirQualityObserved|WasteContainer)"):
+        assert ids(client.get(f"{BASE}/entities?type={quote(selection)}", headers=r)) == ["0", "1", "2", "9"]
+    assert ids(client.get(f"{BASE}/entities?type={quote('(WasteContainer)')}", headers=r)) == ["9"]
+    unclosed = client.get(f"{BASE}/entities?type={quote('(WasteContainer')}", headers=r)
+    assert unclosed.status_code == 400 and "type selection" in unclosed.json()["detail"]

@@ -50,3 +50,22 @@ def test_a_selectors_id_takes_precedence_over_its_id_pattern(client, w, r):
     assert ids(client.post(url, json=both, headers=r)) == ["1"]
     pattern = {"type": "Query", "entities": [{"type": "AirQualityObserved", "idPattern": ":2$"}]}
     assert ids(client.post(url, json=pattern, headers=r)) == ["2"]  # alone, a pattern still selects
+
+
+def test_selectors_are_alternatives(client, w, r):
+    """[{type A, id X}, {type B}] is X and every B, not the Bs that are X (CIM 009 5.2.33)."""
+    for n in (1, 2, 3):
+        create(client, w, air(n))
+    create(client, w, {"id": "urn:ngsi-ld:WasteContainer:9", "type": "WasteContainer",
+                       "fillingLevel": {"type": "Property", "value": 0.5}})
+    url = f"{BASE}/entityOperations/query"
+    body = {"type": "Query", "entities": [{"type": "AirQualityObserved", "id": "urn:ngsi-ld:AirQualityObserved:2"},
+                                          {"type": "WasteContainer"}]}
+    assert ids(client.post(url, json=body, headers=r)) == ["2", "9"]
+    patterns = {"type": "Query", "entities": [{"type": "AirQualityObserved", "idPattern": ":1$"},
+                                              {"type": "AirQualityObserved", "idPattern": ":3$"}]}
+    counted = client.post(f"{url}?count=true", json=patterns, headers=r)
+    assert ids(counted) == ["1", "3"] and counted.headers["NGSILD-Results-Count"] == "2"
+    # the same selectors ask the temporal API
+    temporal = client.post(f"{BASE}/temporal/entityOperations/query", json=body, headers=r)
+    assert sorted(e["id"].rsplit(":", 1)[1] for e in temporal.json()) == ["2", "9"]

@@ -31,6 +31,7 @@ from parvis.modules.sensors.standards import geojson, units
 from parvis.modules.sensors.standards import negotiation as neg
 from parvis.modules.sensors.standards import ngsi_ld as ngsi
 from parvis.modules.sensors.standards import query as ngsiq
+from parvis.modules.sensors.standards.subscription_ld import type_selection
 from parvis.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -349,9 +350,8 @@ def entity_query(request: Request, ctx: ldctx.Context, access: Access,
                                 or "count" in params.get("options", "").split(","))
     if query.limit == 0 and not query.count:
         raise ngsi.bad("limit=0 is only allowed with count=true.")
-    if params.get("type"):
-        terms = [t.strip() for t in params["type"].replace("|", ",").split(",") if t.strip()]
-        query.types = [ngsi.expand_type(t, ctx) for t in terms]
+    if params.get("type"):  # a type selection (CIM 009 4.17): "A,B", "(A|B)", "(A|B);A"
+        query.types = type_selection(params["type"], ctx)[1]
     if params.get("id"):
         query.ids = [ngsi.check_uri(i.strip()) for i in params["id"].split(",") if i.strip()]
     if params.get("idPattern"):

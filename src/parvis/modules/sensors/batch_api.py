@@ -7,15 +7,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import weakref
+from dataclasses import replace
 from typing import Any
 
 import orjson
 from fastapi import APIRouter, Request, Response
 
-from parvis.modules.sensors import actions, api
+from parvis.modules.sensors import actions, api, queries
 from parvis.modules.sensors.ngsi_route import NgsiRoute, failure
 from parvis.modules.sensors.standards import negotiation as neg
 from parvis.modules.sensors.standards import ngsi_ld as ngsi
+from parvis.modules.sensors.standards import query as ngsiq
+from parvis.modules.sensors.standards.context import Context
+from parvis.modules.sensors.standards.subscription_ld import type_selection
 
 router = APIRouter(prefix="/ngsi-ld/v1", tags=["ngsi-ld"], route_class=NgsiRoute)
 
@@ -29,8 +33,27 @@ async def query_by_post(request: Request) -> Response:
     body, kind = await api.read_body(request)
     ctx = api.body_context(request, kind, body)
     params = {**request.query_params, **query_params(body)}
-    query = api.entity_query(request, ctx, access, params)
+    query = with_selectors(api.entity_query(request, ctx, access, params), body, ctx)
     return await api.run_in_thread(request, api.query_answer, request, ctx, query)  # off the event loop
+
+
+def with_selectors(query: queries.EntityQuery, body: dict[str, Any], ctx: Context) -> queries.EntityQuery:
+    """The query, its ``entities`` selectors as alternatives when they are not one conjunction:
+    ``[{"type": "A", "id": X}, {"type": "B"}]`` is X, and every B. (``query_params`` gave the
+    union of their types and ids, which the access check reads; a single selector, or selectors
+    of types alone, are exactly that union.)"""
+    selectors = body.get("entities") or []
+    if len(selectors) < 2 or not any(isinstance(e.get("id"), str) or isinstance(e.get("idPattern"), str)
+                                     for e in selectors):
+        return query
+    chosen = []
+    for e in selectors:
+        types = frozenset(type_selection(e["type"], ctx)[1]) if isinstance(e.get("type"), str) else None
+        ids = frozenset({ngsi.check_uri(e["id"])}) if isinstance(e.get("id"), str) else None
+        pattern = (ngsiq.id_pattern(e["idPattern"])  # an id takes precedence over a pattern
+                   if isinstance(e.get("idPattern"), str) and ids is None else None)
+        chosen.append(queries.Selector(types, ids, pattern))
+    return replace(query, types=None, ids=None, id_pattern=None, selectors=tuple(chosen))
 
 
 def query_params(body: Any) -> dict[str, str]:
@@ -50,10 +73,8 @@ def query_params(body: Any) -> dict[str, str]:
     # pattern is ignored, not ANDed with the id
     patterns = {e["idPattern"] for e in selectors
                 if isinstance(e.get("idPattern"), str) and not isinstance(e.get("id"), str)}
-    if len(patterns) > 1:
-        raise ngsi.NgsiError("OperationNotSupported", "Only one idPattern per query is supported.")
-    if patterns:
-        out["idPattern"] = patterns.pop()
+    if patterns:  # several: alternatives, ``with_selectors``
+        out["idPattern"] = sorted(patterns)[0]
     attrs = body.get("attrs")
     if attrs is not None:
         if not isinstance(attrs, list) or not all(isinstance(a, str) for a in attrs):

@@ -17,7 +17,21 @@ from datetime import datetime
 from typing import Any
 
 from shapely.geometry import shape
-from sqlalchemy import ColumnElement, Float, Select, and_, case, cast, false, func, literal, or_, select, text
+from sqlalchemy import (
+    ColumnElement,
+    Float,
+    Select,
+    and_,
+    case,
+    cast,
+    false,
+    func,
+    literal,
+    or_,
+    select,
+    text,
+    true,
+)
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -26,6 +40,28 @@ from parvis.modules.sensors.models import ApiKey, Device, Entity, Observation
 from parvis.modules.sensors.standards.query import GeoQuery
 
 SCAN_CHUNK = 500
+
+
+@dataclass(frozen=True)
+class Selector:
+    """One entity selector of a query's ``entities`` (CIM 009 5.2.33): types, ids or an id
+    pattern, all of those given; a query's selectors are alternatives (OR)."""
+
+    types: frozenset[str] | None = None
+    ids: frozenset[str] | None = None
+    pattern: Any = None  # a compiled RE2 pattern, searched in the id
+
+    def sql(self) -> ColumnElement[bool]:
+        tests = []
+        if self.types is not None:
+            tests.append(Entity.type.in_(sorted(self.types)))
+        if self.ids is not None:
+            tests.append(Entity.id.in_(sorted(self.ids)))
+        return and_(true(), *tests)
+
+    def matches(self, row: Entity) -> bool:
+        return ((self.types is None or row.type in self.types) and (self.ids is None or row.id in self.ids)
+                and (self.pattern is None or bool(self.pattern.search(row.id))))
 
 
 @dataclass
@@ -43,9 +79,13 @@ class EntityQuery:
     # the temporal query: only entities with an instance (of ``attrs``, if given) observed in
     # [lower, upper), either bound None for open
     observed: tuple[datetime | None, datetime | None] | None = None
+    # a POSTed query's selectors when they are not one conjunction (then types, ids and
+    # id_pattern are None): an entity matches if one of them does
+    selectors: tuple[Selector, ...] | None = None
 
     def needs_python(self) -> bool:
-        return bool(self.id_pattern is not None or self.q or self.geo or self.attrs)
+        return bool(self.id_pattern is not None or self.q or self.geo or self.attrs
+                    or any(s.pattern is not None for s in self.selectors or ()))
 
 
 def entity(session: Session, entity_id: str) -> Entity | None:
@@ -102,6 +142,8 @@ def _base(query: EntityQuery, dialect: str = "") -> Select[tuple[Entity]]:
         stmt = stmt.where(Entity.type.in_(sorted(query.readable_types)))
     if query.ids is not None:
         stmt = stmt.where(Entity.id.in_(query.ids))
+    if query.selectors is not None:
+        stmt = stmt.where(or_(*(selector.sql() for selector in query.selectors)))
     if query.geo is not None:
         box = query.geo.bbox()
         if box is not None:
@@ -138,6 +180,8 @@ def _observed(window: tuple[datetime | None, datetime | None], attrs: set[str] |
 
 def _matches(row: Entity, query: EntityQuery) -> bool:
     if query.id_pattern is not None and not query.id_pattern.search(row.id):
+        return False
+    if query.selectors is not None and not any(s.matches(row) for s in query.selectors):
         return False
     if query.attrs is not None and not query.attrs.intersection(row.attrs):
         return False

@@ -21,7 +21,7 @@ from urllib.parse import quote, urlencode
 from fastapi import APIRouter, Request, Response
 
 from parvis.modules.sensors import api, queries, temporal
-from parvis.modules.sensors.batch_api import query_params
+from parvis.modules.sensors.batch_api import query_params, with_selectors
 from parvis.modules.sensors.models import Entity
 from parvis.modules.sensors.ngsi_route import NgsiRoute
 from parvis.modules.sensors.standards import context as ldctx
@@ -216,7 +216,7 @@ async def query_temporal_by_post(request: Request) -> Response:
     ctx = api.body_context(request, kind, body)
     paging = {k: v for k, v in request.query_params.items() if k in ("firstN", "lastN", "offsetN")}
     params = {**request.query_params, **query_params(body), **_temporal_q(body), **paging}
-    query, ask = api.entity_query(request, ctx, access, params), parse_ask(params)
+    query, ask = with_selectors(api.entity_query(request, ctx, access, params), body, ctx), parse_ask(params)
     return await api.run_in_thread(request, _temporal_answer, request, ctx, query, ask)
 
 
