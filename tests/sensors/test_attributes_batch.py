@@ -176,3 +176,28 @@ def test_a_batch_is_written_at_once_and_answers_in_item_order(client, w, r):
     twice = client.post(f"{BASE}/entityOperations/upsert", json=[air(4, no2=1), air(4, no2=2)], headers=w)
     assert twice.status_code == 201 and twice.json() == ["urn:ngsi-ld:AirQualityObserved:4"]
     assert get(client, r, "urn:ngsi-ld:AirQualityObserved:4")["NO2"]["value"] == 2
+
+
+def test_batch_update_reports_the_attributes_no_overwrite_kept(client, w, r):
+    create(client, w, air(1))
+    create(client, w, air(2))
+    kept = {"id": E1, "type": "AirQualityObserved", "NO2": {"type": "Property", "value": 99}}
+    mixed = {"id": "urn:ngsi-ld:AirQualityObserved:2", "type": "AirQualityObserved",
+             "NO2": {"type": "Property", "value": 99}, "O3": {"type": "Property", "value": 7}}
+    update = client.post(f"{BASE}/entityOperations/update?options=noOverwrite", json=[kept, mixed], headers=w)
+    assert update.status_code == 207, update.text
+    assert [e["entityId"] for e in update.json()["errors"]] == [E1, "urn:ngsi-ld:AirQualityObserved:2"]
+    assert "not updated" in update.json()["errors"][0]["error"]["detail"]
+    assert get(client, r)["NO2"]["value"] == 40.0
+    second = client.get(f"{BASE}/entities/urn:ngsi-ld:AirQualityObserved:2", headers=r).json()
+    assert second["NO2"]["value"] == 40.0 and second["O3"]["value"] == 7  # the new one written
+
+
+def test_a_batch_request_that_is_malformed_as_a_whole_is_refused_whole(client, w, r):
+    ld = {**w, "Content-Type": "application/ld+json"}  # and w's Link header: one context too many
+    body = [{**air(1), "@context": "https://smartdatamodels.org/context.jsonld"}]
+    refused = client.post(f"{BASE}/entityOperations/create", json=body, headers=ld)
+    assert refused.status_code == 400 and refused.json()["type"] == ERR + "BadRequestData"
+    with_null = client.post(f"{BASE}/entityOperations/create", json=[air(1), None], headers=w)
+    assert with_null.status_code == 400
+    assert client.get(f"{BASE}/entities/{E1}", headers=r).status_code == 404  # nothing written

@@ -374,8 +374,14 @@ def _batch(db: Database, operation: str, items: list[tuple[int, EntityIn | str]]
                     merge = operation == "merge"  # existing attributes keep the members not given
                     attrs, skipped = _merged(before, item.attrs, overwrite=overwrite or merge,
                                              existing_only=False, stamp=stamp, merge=merge)
+                    kept = [iri for iri in skipped if iri in before]  # noOverwrite: existing, kept
+                    if kept:  # reported as for one entity's append (207), the rest still written
+                        out.errors.append((n, NgsiError(
+                            "BadRequestData", f"Attributes not updated (they exist and noOverwrite "
+                            f"was asked): {', '.join(kept)}.")))
                     if len(skipped) == len(item.attrs):
-                        out.success.append(item.id)
+                        if not kept:
+                            out.success.append(item.id)
                         continue
                     written = {iri for iri in item.attrs if iri not in skipped}
                 seen[1] = attrs
@@ -383,7 +389,8 @@ def _batch(db: Database, operation: str, items: list[tuple[int, EntityIn | str]]
                 seen[3] = seen[3] or LOCATION in written
                 changes.note(session, item.id, seen[0], attrs, written, at=now, before=before)
             observed.append((item.id, item.attrs))
-            out.success.append(item.id)
+            if not (out.errors and out.errors[-1][0] == n):  # partly kept: among the errors
+                out.success.append(item.id)
         _write_batch(session, state, now)
         for entity_id, attrs in observed:
             _record(session, entity_id, attrs)

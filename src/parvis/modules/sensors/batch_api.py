@@ -101,6 +101,8 @@ def _batch_items(request: Request, raw: bytes) -> list[Any]:
     body = ngsi.loads(raw)
     if not isinstance(body, list) or not body:
         raise ngsi.bad("A batch operation takes a non-empty JSON array.")
+    if any(item is None for item in body):  # not an entity that fails alone: a malformed request
+        raise ngsi.bad("A batch operation's array cannot hold null.")
     limit = api.settings_of(request).ngsi_batch_max_entities
     if len(body) > limit:
         raise ngsi.bad(f"A batch operation takes at most {limit} entities.")
@@ -154,6 +156,8 @@ def _turn(request: Request) -> contextlib.AbstractAsyncContextManager[Any]:
 
 
 async def _batch(request: Request, operation: str, raw: bytes, kind: str) -> Response:
+    if kind == "ld" and neg.link_context(request.headers.get("link")):  # the request, not each item
+        raise ngsi.bad("application/ld+json carries its @context in the body: no Link header.")
     items = _batch_items(request, raw)
     options = api.options_of(request)
     errors: list[tuple[int, dict[str, Any]]] = []
