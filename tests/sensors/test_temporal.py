@@ -271,6 +271,13 @@ def test_the_query_in_a_post_body_answers_as_the_url_query(client, station, wast
                          params={"options": "aggregatedValues", "aggrMethods": "max",
                                  "aggrPeriodDuration": "PT1H"}).json()
     assert [m[0] for m in hourly[0]["NO2"]["max"]] == [60, 120]
+    # or in the body's aggrParams; PT0S: the whole window
+    body = {"type": "Query", "entities": [{"id": AIR}], "attrs": ["NO2"],
+            "aggrParams": {"aggrMethods": ["max", "min"], "aggrPeriodDuration": "PT0S"}}
+    whole = client.post(url, json=body, headers=r).json()
+    assert [m[0] for m in whole[0]["NO2"]["max"]] == [120] and [m[0] for m in whole[0]["NO2"]["min"]] == [1]
+    bogus = client.post(url, json={**body, "aggrParams": {"aggrMethods": ["median"]}}, headers=r)
+    assert bogus.status_code == 400 and "median" in bogus.json()["detail"]
 
 
 @pytest.mark.parametrize(("body", "words"), [

@@ -124,8 +124,10 @@ def duration(value: str | None) -> timedelta | None:
         span = timedelta(**parts)
     except OverflowError:
         raise TemporalError("aggrPeriodDuration is too long.") from None
+    if not span:  # PT0S, the spec's default: one period, the whole window
+        return None
     if span < timedelta(seconds=1):
-        raise TemporalError("aggrPeriodDuration is at least one second.")
+        raise TemporalError("aggrPeriodDuration is at least one second (or PT0S: the whole window).")
     return span
 
 

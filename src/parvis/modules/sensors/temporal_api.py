@@ -215,9 +215,29 @@ async def query_temporal_by_post(request: Request) -> Response:
     body, kind = await api.read_body(request)
     ctx = api.body_context(request, kind, body)
     paging = {k: v for k, v in request.query_params.items() if k in ("firstN", "lastN", "offsetN")}
-    params = {**request.query_params, **query_params(body), **_temporal_q(body), **paging}
+    params = {**_aggr_params(body), **request.query_params, **query_params(body), **_temporal_q(body),
+              **paging}
     query, ask = with_selectors(api.entity_query(request, ctx, access, params), body, ctx), parse_ask(params)
     return await api.run_in_thread(request, _temporal_answer, request, ctx, query, ask)
+
+
+def _aggr_params(body: dict[str, Any]) -> dict[str, str]:
+    """A ``Query``'s ``aggrParams`` (``aggrMethods``, ``aggrPeriodDuration``) as the URL's
+    parameters, which win where both are given; they ask for the aggregated representation."""
+    found = body.get("aggrParams") if isinstance(body, dict) else None
+    if found is None:
+        return {}
+    methods = found.get("aggrMethods") if isinstance(found, dict) else None
+    if not isinstance(methods, list) or not methods or not all(isinstance(m, str) for m in methods):
+        raise ngsi.bad("aggrParams must be an object whose aggrMethods is an array of method names "
+                       f"({', '.join(temporal.AGGR_METHODS)}).")
+    out = {"aggrMethods": ",".join(methods), "options": "aggregatedValues"}
+    period = found.get("aggrPeriodDuration")
+    if period is not None:
+        if not isinstance(period, str):
+            raise ngsi.bad("aggrParams.aggrPeriodDuration must be an ISO 8601 duration (such as PT1H).")
+        out["aggrPeriodDuration"] = period
+    return out
 
 
 def _temporal_q(body: dict[str, Any]) -> dict[str, str]:
