@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from parvis.modules.sensors.standards import context as ldctx
 from parvis.modules.sensors.standards.ngsi_ld import NgsiError
-from parvis.modules.sensors.standards.query import haversine_m, parse_q
+from parvis.modules.sensors.standards.query import distance_m, haversine_m, parse_q
 
 CORE = ldctx.core()
 V = ldctx.DEFAULT_VOCAB
@@ -93,6 +93,16 @@ def test_contexts_expand_and_compact():
 def test_haversine_known_distance():
     # One degree of longitude at the equator: 111.2 km.
     assert abs(haversine_m(0, 0, 1, 0) - 111_195) < 10
+
+
+def test_the_distance_to_a_line_far_north_is_measured_on_the_sphere():
+    """At 85° north a degree of longitude is 9.7 km: the line's end 1° east is the nearest point,
+    not a point of it 1° south (111 km) as it would be found in plain degrees."""
+    from shapely.geometry import LineString, Point
+
+    line = LineString([(1, 85), (0.9, 84)])
+    assert abs(distance_m(Point(0, 85), line) - haversine_m(0, 85, 1, 85)) < 50
+    assert distance_m(Point(0, 85), line) < 20_000
 
 
 @pytest.mark.parametrize("text", ["(" * 30 + "x>1" + ")" * 30, 'x~="(?=a)"', 'x~="(a)\\\\1"',
