@@ -177,6 +177,8 @@ def test_within_and_intersects(client, r, stations):
 @pytest.mark.parametrize("georel, geometry, coordinates", [
     ("near", "Point", "[104.9, 11.55]"),
     ("near;maxDistance==-3", "Point", "[104.9, 11.55]"),
+    ("near;maxDistance==0", "Point", "[104.9, 11.55]"),  # CIM 009 4.10: a positive number
+    ("near;maxDistance==10;minDistance==1", "Point", "[104.9, 11.55]"),  # one distance
     ("around", "Point", "[104.9, 11.55]"),
     ("within", "Polygon", "[[[0,0],[1,1]]]"),
     ("within", "Point", "not json"),

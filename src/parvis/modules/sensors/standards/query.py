@@ -430,11 +430,12 @@ def parse_geo(georel: str | None, geometry_type: str | None, coordinates: str | 
         except ValueError:
             number = -1.0
         if not sep or key not in ("maxDistance", "minDistance") or rel != "near" or not (
-                math.isfinite(number) and number >= 0):
-            raise bad_geo(f"georel: {modifier!r} is not a valid modifier (near;maxDistance==metres).")
+                math.isfinite(number) and number > 0):  # CIM 009 4.10: a PositiveNumber, not 0
+            raise bad_geo(f"georel: {modifier!r} is not a valid modifier (near;maxDistance==metres, "
+                          "more than 0).")
         setattr(query, "max_distance" if key == "maxDistance" else "min_distance", number)
-    if rel == "near" and query.max_distance is None and query.min_distance is None:
-        raise bad_geo("georel=near needs maxDistance or minDistance.")
+    if rel == "near" and len(modifiers) != 1:  # the grammar's nearRel: exactly one distance
+        raise bad_geo("georel=near takes one distance: maxDistance or minDistance.")
     if len(coordinates) > MAX_COORDINATES:
         raise bad_geo(f"coordinates is longer than {MAX_COORDINATES} characters.")
     try:  # orjson: no NaN or Infinity, and nesting is bounded (never a RecursionError)
