@@ -86,6 +86,8 @@ def test_delete_and_replace(client, w, r):
     ({"id": "urn:x:1", "type": "T", "a": {"type": "Property", "value": 1, "languageMap": {"fr": "x"}}},
      "cannot have languageMap"),
     ({"id": "urn:x:1", "type": "T", "datasetId": {"type": "Property", "value": 1}}, "reserves"),
+    ({"id": "urn:x:1", "type": "9Vehicle"}, "starts with a letter"),
+    ({"id": "urn:x:1", "type": "T", "_a": {"type": "Property", "value": 1}}, "starts with a letter"),
     ({"id": "urn:x:1", "type": "T", "observedAt": {"type": "Property", "value": 1}}, "reserves"),
     ({"id": "urn:x:1", "type": "T", "a": {"type": "Property", "value": "urn:ngsi-ld:null"}},
      "cannot have NGSI-LD's Null (a)"),

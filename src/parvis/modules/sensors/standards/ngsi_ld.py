@@ -266,6 +266,8 @@ def _name(term: Any, ctx: Context) -> str:
         raise bad("An attribute name must be a non-empty string of at most 256 characters.")
     if term.startswith("@") or _NOT_IN_NAMES.search(term):
         raise bad(f"{term!r} is not a valid attribute name.")
+    if ":" not in term and not term[0].isalpha():  # CIM 009 4.6.2: a short name starts with a letter
+        raise bad(f"{term!r} is not a valid name: a name starts with a letter (or is a full IRI).")
     iri = ctx.expand(term)
     if len(ctx.checked) < _CHECKED_MAX:
         ctx.checked[term] = iri
