@@ -34,6 +34,9 @@ def test_a_query_in_the_body(client, w, r):
 def test_a_body_that_is_not_a_query_is_refused(client, r):
     url = f"{BASE}/entityOperations/query"
     for body in ({"entities": [{"type": "AirQualityObserved"}]}, {"type": "Query", "entities": "x"},
+                 {"type": "Query", "entities": [{"type": "AirQualityObserved"}], "attrs": []},
+                 {"type": "Query", "entities": [{"type": "AirQualityObserved"}],
+                  "temporalQ": {"timerel": "after", "timeAt": "2026-11-28T10:00:00Z"}},
                  {"type": "Query"}):  # the last: no filter at all
         response = client.post(url, json=body, headers=r)
         assert response.status_code == 400 and response.json()["type"] == ERR + "BadRequestData", body

@@ -33,6 +33,8 @@ async def query_by_post(request: Request) -> Response:
     body, kind = await api.read_body(request)
     ctx = api.body_context(request, kind, body)
     params = {**request.query_params, **query_params(body)}
+    if isinstance(body, dict) and ("temporalQ" in body or "aggrParams" in body):
+        raise ngsi.bad("temporalQ and aggrParams belong to /temporal/entityOperations/query.")
     query = with_selectors(api.entity_query(request, ctx, access, params), body, ctx)
     return await api.run_in_thread(request, api.query_answer, request, ctx, query)  # off the event loop
 
@@ -77,8 +79,8 @@ def query_params(body: Any) -> dict[str, str]:
         out["idPattern"] = sorted(patterns)[0]
     attrs = body.get("attrs")
     if attrs is not None:
-        if not isinstance(attrs, list) or not all(isinstance(a, str) for a in attrs):
-            raise ngsi.bad("attrs must be an array of attribute names.")
+        if not isinstance(attrs, list) or not attrs or not all(isinstance(a, str) for a in attrs):
+            raise ngsi.bad("attrs must be a non-empty array of attribute names.")
         out["attrs"] = ",".join(attrs)
     if body.get("q") is not None:
         if not isinstance(body["q"], str):
