@@ -273,3 +273,16 @@ def test_retrieving_only_attributes_the_entity_lacks_is_resource_not_found(clien
     assert missing.status_code == 404 and missing.json()["type"] == ERR + "ResourceNotFound"
     some = client.get(f"{BASE}/entities/urn:ngsi-ld:AirQualityObserved:1?attrs=PM10,NO2", headers=r).json()
     assert some["NO2"]["value"] == 40.0 and "PM10" not in some
+
+
+def test_the_members_ngsi_ld_1_8_added_are_kept(client, w, r):
+    """valueType, objectType and a languageMap of several texts (CIM 009 v1.8)."""
+    entity = {**air(1), "NO2": {"type": "Property", "value": 40.0, "valueType": "Number"},
+              "refDevice": {"type": "Relationship", "object": "urn:ngsi-ld:Device:1", "objectType": "Device"},
+              "alias": {"type": "LanguageProperty", "languageMap": {"fr": ["Marché", "Grand marché"]}}}
+    create(client, w, entity)
+    got = client.get(f"{BASE}/entities/urn:ngsi-ld:AirQualityObserved:1", headers=r).json()
+    assert got["NO2"]["valueType"] == "Number" and got["refDevice"]["objectType"] == "Device"
+    assert got["alias"]["languageMap"] == {"fr": ["Marché", "Grand marché"]}
+    bad = {**air(2), "NO2": {"type": "Property", "value": 1, "valueType": 5}}
+    assert client.post(f"{BASE}/entities", json=bad, headers=w).status_code == 400

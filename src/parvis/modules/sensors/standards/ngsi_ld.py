@@ -46,7 +46,7 @@ LOCATION = NGSI_LD + "location"
 ATTRIBUTE_TYPES = ("Property", "Relationship", "GeoProperty", "LanguageProperty")
 NULL = "urn:ngsi-ld:null"  # NGSI-LD's Null: the attribute written with it is deleted
 META = ("type", "value", "object", "languageMap", "observedAt", "unitCode", "datasetId",
-        "createdAt", "modifiedAt")
+        "createdAt", "modifiedAt", "valueType", "objectType")
 ENTITY_META = ("id", "type", "@context", "createdAt", "modifiedAt", "scope")
 GEOMETRY_TYPES = ("Point", "MultiPoint", "LineString", "MultiLineString", "Polygon", "MultiPolygon")
 URI_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:[^\s<>\"{}|\\^`\x00-\x1f\x7f]+$")  # no controls (RFC 3986)
@@ -214,10 +214,17 @@ def parse_attribute(name: str, body: Any, ctx: Context, *, partial: bool = False
                 out["object"] = [check_uri(v, f"The object of {name!r}") for v in value]
             else:
                 out["object"] = check_uri(value, f"The object of {name!r}")
-        elif key == "languageMap":
-            if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        elif key == "languageMap":  # a text, or several (CIM 009 v1.8), per language
+            if not isinstance(value, dict) or not all(
+                    isinstance(v, str) or (isinstance(v, list) and all(isinstance(i, str) for i in v))
+                    for v in value.values()):
                 raise bad(f"The languageMap of {name!r} must map language tags to strings.")
             out["languageMap"] = value
+        elif key in ("valueType", "objectType"):  # v1.8: the value's or the object's type, a term
+            if not (isinstance(value, str) and value) and not (
+                    isinstance(value, list) and value and all(isinstance(v, str) and v for v in value)):
+                raise bad(f"The {key} of {name!r} must be a type name (or a list of them).")
+            out[key] = value
         elif key == "observedAt":
             out["observedAt"] = check_datetime(value, f"observedAt of {name!r}")
         elif key == "unitCode":
