@@ -12,12 +12,13 @@ import pytest
 from sqlalchemy import func, select
 from subscription_receiver import Receiver
 
-from conftest import BASE, SDM, air, create, link
+from conftest import BASE, CORE, SDM, air, create, link
 from parvis.kernel.jobs import Worker
 from parvis.modules import sensors
 from parvis.modules.sensors import actions, ingest, subscriptions
 from parvis.modules.sensors.ingest import Message
 from parvis.modules.sensors.notifier import Notifier
+from parvis.modules.sensors.standards import context as ldctx
 from parvis.modules.sensors.subscription_models import PendingNotification, Subscription
 
 AIR = "urn:ngsi-ld:AirQualityObserved:1"
@@ -465,8 +466,6 @@ def test_a_json_notification_links_the_context_its_subscription_lists(client, w,
     application/json notifications' Link header, not the core context: the URL alone, or the
     user context beside the core's, or (one link only) the first of several; an inline context
     cannot be linked, the core's is."""
-    from conftest import CORE
-    from parvis.modules.sensors.standards import context as ldctx
 
     environment = ("https://raw.githubusercontent.com/smart-data-models/dataModel.Environment/master/"
                    "context.jsonld")
