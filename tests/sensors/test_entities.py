@@ -284,5 +284,9 @@ def test_the_members_ngsi_ld_1_8_added_are_kept(client, w, r):
     got = client.get(f"{BASE}/entities/urn:ngsi-ld:AirQualityObserved:1", headers=r).json()
     assert got["NO2"]["valueType"] == "Number" and got["refDevice"]["objectType"] == "Device"
     assert got["alias"]["languageMap"] == {"fr": ["Marché", "Grand marché"]}
-    bad = {**air(2), "NO2": {"type": "Property", "value": 1, "valueType": 5}}
-    assert client.post(f"{BASE}/entities", json=bad, headers=w).status_code == 400
+    for bad in ({"type": "Property", "value": 1, "valueType": 5},
+                {"type": "LanguageProperty", "languageMap": {"fr": "x"}, "valueType": "xsd:string"},
+                {"type": "LanguageProperty", "languageMap": {"": "x"}}):
+        assert client.post(f"{BASE}/entities", json={**air(2), "alias": bad}, headers=w).status_code == 400
+    fine = {"type": "LanguageProperty", "languageMap": {"fr": "x"}, "valueType": "langString"}
+    assert client.post(f"{BASE}/entities", json={**air(3), "alias": fine}, headers=w).status_code == 201

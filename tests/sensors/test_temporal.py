@@ -137,6 +137,30 @@ def test_relationships_written_with_observed_at_have_a_history(client, w):
         ["urn:ngsi-ld:Round:A", "2026-11-29T08:00:00Z"], ["urn:ngsi-ld:Round:B", "2026-11-29T12:00:00Z"]]}
 
 
+def test_geo_and_language_properties_written_with_observed_at_have_a_history(client, w):
+    """A vehicle's position and a sign's text over time; the temporal query finds the vehicle by
+    its positions in the window (it has nothing else there)."""
+    bus = "urn:ngsi-ld:Vehicle:b1"
+
+    def at(lon: float, when: str) -> dict:
+        return {"location": {"type": "GeoProperty", "value": {"type": "Point", "coordinates": [lon, 11.55]},
+                             "observedAt": when},
+                "sign": {"type": "LanguageProperty", "languageMap": {"fr": f"Arrêt {lon}"}, "observedAt": when}}
+
+    create(client, w, {"id": bus, "type": "Vehicle", **at(104.90, "2026-11-29T08:00:00Z")})
+    assert client.patch(f"{BASE}/entities/{bus}/attrs", json=at(104.91, "2026-11-29T08:05:00Z"),
+                        headers=w).status_code == 204
+    body = client.get(f"{BASE}/temporal/entities/{bus}", headers=w).json()
+    assert [i["value"]["coordinates"][0] for i in body["location"]] == [104.90, 104.91]
+    assert [i["languageMap"] for i in body["sign"]] == [{"fr": "Arrêt 104.9"}, {"fr": "Arrêt 104.91"}]
+    simplified = client.get(f"{BASE}/temporal/entities/{bus}?options=temporalValues", headers=w).json()
+    assert simplified["sign"]["languageMaps"][1] == [{"fr": "Arrêt 104.91"}, "2026-11-29T08:05:00Z"]
+    found = client.get(f"{BASE}/temporal/entities?type=Vehicle&timerel=between&timeAt=2026-11-29T07:00:00Z"
+                       f"&endTimeAt=2026-11-29T09:00:00Z&georel=near%3BmaxDistance%3D%3D2000&geometry=Point"
+                       f"&coordinates=%5B104.91%2C11.55%5D", headers=w).json()
+    assert [e["id"] for e in found] == [bus]
+
+
 def test_last_n_gives_the_last_instances_in_time_order(client, station):
     body = _get(client, f"/{AIR}", attrs="NO2", lastN="3").json()
     assert [i["value"] for i in body["NO2"]] == [118, 119, 120]

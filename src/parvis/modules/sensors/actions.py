@@ -113,17 +113,22 @@ def _add(session: Session, entity: EntityIn) -> Entity:
     return row
 
 
+# where each attribute type holds what the temporal store keeps of an instance
+_VALUE_MEMBER = {"Property": "value", "GeoProperty": "value", "Relationship": "object",
+                 "LanguageProperty": "languageMap"}
+
+
 def _record(session: Session, entity_id: str, attrs: Attrs) -> None:
-    """Properties and Relationships written with ``observedAt`` join the temporal store (what the
-    temporal API shows; a relationship's object as its value), as device readings do; one already
-    there is skipped."""
+    """Attributes written with ``observedAt`` join the temporal store (what the temporal API
+    shows: a relationship's object, a GeoProperty's geometry, a LanguageProperty's languageMap as
+    the instance's value), as device readings do; one already there is skipped."""
     rows = []
     for iri, attr in attrs.items():
         if "observedAt" not in attr or is_null(attr):
             continue
-        kind = attr.get("type")
-        if (kind == "Property" and "value" in attr) or (kind == "Relationship" and "object" in attr):
-            value = attr["value"] if kind == "Property" else attr["object"]
+        member = _VALUE_MEMBER.get(attr.get("type", ""))
+        if member is not None and member in attr:
+            value = attr[member]
             number = float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
             rows.append({"entity_id": entity_id, "attribute": iri, "observed_at": _parse(attr["observedAt"]),
                          "number": number, "value": value})

@@ -130,6 +130,11 @@ def _kind(row: Entity, iri: str) -> str:
     return current.get("type", "Property") if isinstance(current, dict) else "Property"
 
 
+# the member of an instance that holds its value, and the simplified representation's list
+_MEMBER = {"Relationship": "object", "LanguageProperty": "languageMap"}
+_SIMPLIFIED_KEY = {"Relationship": "objects", "LanguageProperty": "languageMaps"}
+
+
 def temporal_entity(session: Any, row: Entity, ctx: ldctx.Context, ask: TemporalAsk,
                     only: set[str] | None) -> tuple[dict[str, Any], bool]:
     """One entity with the temporal evolution of its attributes, in the representation asked, and
@@ -161,13 +166,13 @@ def temporal_entity(session: Any, row: Entity, ctx: ldctx.Context, ask: Temporal
         name = ctx.compact(iri)
         if aggregated:
             out[name] = {"type": kind, **temporal.aggregate(items, ask.methods, ask.window, ask.period)}
-        elif ask.representation == TEMPORAL_VALUES:  # a relationship's are its "objects"
-            key = "objects" if kind == "Relationship" else "values"
+        elif ask.representation == TEMPORAL_VALUES:  # a relationship's are its "objects"...
+            key = _SIMPLIFIED_KEY.get(kind, "values")
             out[name] = {"type": kind, key: [[i.value, ngsi.ngsi_time(i.at)] for i in items]}
         else:
             unit = current.get("unitCode") if isinstance(current, dict) else None
             extra = {"unitCode": unit} if unit else {}
-            member = "object" if kind == "Relationship" else "value"
+            member = _MEMBER.get(kind, "value")
             out[name] = [{"type": kind, member: i.value, "observedAt": ngsi.ngsi_time(i.at), **extra}
                          for i in items]
     return out, more

@@ -183,6 +183,7 @@ def geometry(value: Any, what: str = "location") -> BaseGeometry:
 _NOT_MEMBERS = {"Property": {"object", "languageMap"}, "GeoProperty": {"object", "languageMap"},
                 "Relationship": {"value", "unitCode", "languageMap"},
                 "LanguageProperty": {"value", "object", "unitCode"}}
+_LANG_STRING = ("langString", "rdf:langString", "http://www.w3.org/1999/02/22-rdf-syntax-ns#langString")
 # terms NGSI-LD reserves for members: no attribute is named so (CIM 009 4.6.2)
 RESERVED_NAMES = frozenset({"value", "object", "languageMap", "observedAt", "unitCode", "datasetId",
                             "instanceId", "deletedAt", "valueType", "objectType"})
@@ -243,6 +244,10 @@ def parse_attribute(name: str, body: Any, ctx: Context, *, partial: bool = False
     foreign = sorted(_NOT_MEMBERS.get(kind, set()) & out.keys())
     if foreign:  # a Relationship with a value would be stored and served as neither
         raise bad(f"The {kind} {name!r} cannot have {' or '.join(foreign)}.")
+    if kind == "LanguageProperty" and out.get("valueType", "langString") not in _LANG_STRING:
+        raise bad(f"The valueType of the LanguageProperty {name!r} is langString (CIM 009 5.2.32).")
+    if "languageMap" in out and "" in out["languageMap"]:
+        raise bad(f"The languageMap of {name!r} has an empty language tag.")
     if kind in ("Property", "GeoProperty") and "value" not in out and not partial:
         raise bad(f"The {kind} {name!r} needs a value.")
     if kind == "Relationship" and "object" not in out and not partial:
