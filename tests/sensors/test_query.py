@@ -222,6 +222,20 @@ def test_deeply_nested_coordinates_are_bad_request_data(client, r):
         assert response.json()["type"] == ERR + "BadRequestData"
 
 
+def create_varied(client, w, array: list[int]) -> None:
+    """Stations whose NO2 is a small, a big and a decimal number, a text, ``array``, missing, a
+    boolean: each named so in its id."""
+    values = {"small": 5, "big": 50, "float": 35.5, "text": "60", "array": array, "none": None,
+              "bool": True}
+    for name, value in values.items():
+        entity = air(0, id=f"urn:ngsi-ld:AirQualityObserved:{name}")
+        if value is None:
+            del entity["NO2"]
+        else:
+            entity["NO2"] = {"type": "Property", "value": value}
+        create(client, w, entity)
+
+
 @pytest.mark.parametrize("q, expected", [
     ("NO2>35", ["array", "big", "float"]),
     ("NO2<10", ["array", "small"]),
@@ -234,15 +248,7 @@ def test_deeply_nested_coordinates_are_bad_request_data(client, r):
 def test_numeric_q_tested_by_the_database_gives_what_python_gives(client, w, r, q, expected):
     """Numeric comparisons are tested in SQL first: values that are not numbers (a text, an
     array a comparison takes item by item, a missing attribute) must come out as without SQL."""
-    values = {"small": 5, "big": 50, "float": 35.5, "text": "60", "array": [5, 50], "none": None,
-              "bool": True}
-    for name, value in values.items():
-        entity = air(0, id=f"urn:ngsi-ld:AirQualityObserved:{name}")
-        if value is None:
-            del entity["NO2"]
-        else:
-            entity["NO2"] = {"type": "Property", "value": value}
-        create(client, w, entity)
+    create_varied(client, w, array=[5, 50])
     response = client.get(f"{BASE}/entities", params={"type": "AirQualityObserved", "q": q, "limit": 100},
                           headers=r)
     assert response.status_code == 200, response.text
@@ -316,15 +322,7 @@ def test_a_list_or_range_after_an_order_or_pattern_operator_is_invalid(client, r
 
 def test_value_lists_tested_by_the_database_give_what_python_gives(client, w, r):
     """A list of numbers is tested by SQL first; a list with a text, or a != list, only in Python."""
-    values = {"small": 5, "big": 50, "float": 35.5, "text": "60", "array": [5, 100], "none": None,
-              "bool": True}
-    for name, value in values.items():
-        entity = air(0, id=f"urn:ngsi-ld:AirQualityObserved:{name}")
-        if value is None:
-            del entity["NO2"]
-        else:
-            entity["NO2"] = {"type": "Property", "value": value}
-        create(client, w, entity)
+    create_varied(client, w, array=[5, 100])
     for q, expected in [('NO2==5,"60"', ["array", "small", "text"]), ("NO2!=5,50", ["bool", "float", "text"]),
                         ("NO2==35.5,50|NO2==\"60\"", ["big", "float", "text"]),
                         ("NO2==49..51", ["big"]), ("NO2==1,2,3;NO2>0", [])]:
