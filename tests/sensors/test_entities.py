@@ -290,3 +290,13 @@ def test_the_members_ngsi_ld_1_8_added_are_kept(client, w, r):
         assert client.post(f"{BASE}/entities", json={**air(2), "alias": bad}, headers=w).status_code == 400
     fine = {"type": "LanguageProperty", "languageMap": {"fr": "x"}, "valueType": "langString"}
     assert client.post(f"{BASE}/entities", json={**air(3), "alias": fine}, headers=w).status_code == 201
+
+
+def test_a_type_parameter_names_the_entity_type_it_must_have(client, w, r):
+    create(client, w, air(1))
+    url = f"{BASE}/entities/urn:ngsi-ld:AirQualityObserved:1"
+    assert client.get(f"{url}?type=AirQualityObserved", headers=r).status_code == 200
+    assert client.get(f"{url}?type=WasteContainer", headers=r).status_code == 404
+    assert client.delete(f"{url}?type=WasteContainer", headers=w).status_code == 404
+    assert client.get(url, headers=r).status_code == 200  # still there
+    assert client.delete(f"{url}?type=AirQualityObserved", headers=w).status_code == 204

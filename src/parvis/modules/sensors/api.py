@@ -389,6 +389,7 @@ def retrieve_entity(request: Request, entity_id: str) -> Response:
                             ctx, asked)
     with request.app.state.db.read() as session:
         row = readable_entity(session, access, entity_id)
+        _check_type(request, ctx, row, entity_id)
         if asked and asked.isdisjoint(row.attrs):  # CIM 009 5.7.1.4: nothing of what was asked
             raise ngsi.NgsiError("ResourceNotFound", f"The entity {entity_id} has none of the "
                                  f"attributes {request.query_params['attrs']}.")
@@ -519,8 +520,21 @@ async def delete_attribute(request: Request, entity_id: str, attr_id: str) -> Re
 @router.delete("/entities/{entity_id:path}", summary="NGSI-LD: delete an entity", status_code=204)
 async def delete_entity(request: Request, entity_id: str) -> Response:
     require_write(request)
-    await run_in_thread(request, actions.delete_entity, request.app.state.db, _entity_id(entity_id))
+    entity_id = _entity_id(entity_id)
+    if request.query_params.get("type"):  # only an entity of that type (CIM 009 v1.8)
+        ctx = read_context(request)
+        with request.app.state.db.read() as session:
+            row = queries.entity(session, entity_id)
+            _check_type(request, ctx, row, entity_id)
+    await run_in_thread(request, actions.delete_entity, request.app.state.db, entity_id)
     return Response(status_code=204)
+
+
+def _check_type(request: Request, ctx: ldctx.Context, row: Entity | None, entity_id: str) -> None:
+    """With a ``type`` parameter, an entity of another type is as good as absent (404)."""
+    wanted = request.query_params.get("type")
+    if row is not None and wanted and row.type not in type_selection(wanted, ctx)[1]:
+        raise ngsi.NgsiError("ResourceNotFound", f"No entity of type {wanted} has the id {entity_id}.")
 
 
 @router.patch("/entities/{entity_id:path}", summary="NGSI-LD: merge an entity", status_code=204)
