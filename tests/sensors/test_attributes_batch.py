@@ -181,7 +181,8 @@ def test_a_batch_is_written_at_once_and_answers_in_item_order(client, w, r):
 def test_batch_update_reports_the_attributes_no_overwrite_kept(client, w, r):
     create(client, w, air(1))
     create(client, w, air(2))
-    kept = {"id": E1, "type": "AirQualityObserved", "NO2": {"type": "Property", "value": 99}}
+    kept = {"id": E1, "type": "AirQualityObserved",
+            "NO2": {"type": "Property", "value": 99, "observedAt": "2026-11-29T09:00:00Z"}}
     mixed = {"id": "urn:ngsi-ld:AirQualityObserved:2", "type": "AirQualityObserved",
              "NO2": {"type": "Property", "value": 99}, "O3": {"type": "Property", "value": 7}}
     update = client.post(f"{BASE}/entityOperations/update?options=noOverwrite", json=[kept, mixed], headers=w)
@@ -189,6 +190,8 @@ def test_batch_update_reports_the_attributes_no_overwrite_kept(client, w, r):
     assert [e["entityId"] for e in update.json()["errors"]] == [E1, "urn:ngsi-ld:AirQualityObserved:2"]
     assert "not updated" in update.json()["errors"][0]["error"]["detail"]
     assert get(client, r)["NO2"]["value"] == 40.0
+    history = client.get(f"{BASE}/temporal/entities/{E1}?options=temporalValues", headers=r).json()
+    assert [v for v, _at in history["NO2"]["values"]] == [40.0]  # what was kept is no instance
     second = client.get(f"{BASE}/entities/urn:ngsi-ld:AirQualityObserved:2", headers=r).json()
     assert second["NO2"]["value"] == 40.0 and second["O3"]["value"] == 7  # the new one written
 

@@ -263,6 +263,11 @@ def test_collections_answer_with_a_trailing_slash_as_other_brokers_do(client, w,
                            json={"PM10": {"type": "Property", "value": 10}})
     assert updated.status_code == 204, updated.text
     assert client.get(f"{BASE}/entities/urn:ngsi-ld:AirQualityObserved:1", headers=r).json()["PM10"]["value"] == 10
+    # only to append and update: a DELETE of ".../attrs/" never becomes the DELETE of an entity
+    # whose id ends in "/attrs"
+    create(client, w, air(7, id="urn:ngsi-ld:AirQualityObserved:7/attrs"))
+    assert client.delete(f"{BASE}/entities/urn:ngsi-ld:AirQualityObserved:7/attrs/", headers=w).status_code != 204
+    assert client.get(f"{BASE}/entities/urn:ngsi-ld:AirQualityObserved:7%2Fattrs", headers=r).status_code == 200
     # an id keeps its characters: a trailing slash there is part of the id
     assert client.get(f"{BASE}/entities/urn:ngsi-ld:AirQualityObserved:1/", headers=r).status_code == 404
 

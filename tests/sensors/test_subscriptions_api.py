@@ -191,3 +191,8 @@ def test_a_malformed_type_selection_is_named_as_such(client, w):
     both = body(entities=[{"type": "AirQualityObserved;Building"}])
     response = client.post(f"{BASE}/subscriptions", json=both, headers=w)
     assert response.status_code == 400 and "selects no entity" in response.json()["detail"], response.text
+
+
+def test_a_q_valid_as_written_is_kept_as_written(client, w):
+    sub_id = make(client, w, q='name=="10%AB"')
+    assert client.get(f"{BASE}/subscriptions/{sub_id}", headers=w).json()["q"] == 'name=="10%AB"'

@@ -25,6 +25,7 @@ from parvis.modules.sensors.models import ApiKey, DeadLetter, Device, Entity
 from parvis.modules.sensors.standards import context as ldctx
 from parvis.modules.sensors.standards.ngsi_ld import (
     LOCATION,
+    VALUE_MEMBER,
     EntityIn,
     NgsiError,
     check_uri,
@@ -113,11 +114,6 @@ def _add(session: Session, entity: EntityIn) -> Entity:
     return row
 
 
-# where each attribute type holds what the temporal store keeps of an instance
-_VALUE_MEMBER = {"Property": "value", "GeoProperty": "value", "Relationship": "object",
-                 "LanguageProperty": "languageMap"}
-
-
 def _record(session: Session, entity_id: str, attrs: Attrs) -> None:
     """Attributes written with ``observedAt`` join the temporal store (what the temporal API
     shows: a relationship's object, a GeoProperty's geometry, a LanguageProperty's languageMap as
@@ -126,7 +122,7 @@ def _record(session: Session, entity_id: str, attrs: Attrs) -> None:
     for iri, attr in attrs.items():
         if "observedAt" not in attr or is_null(attr):
             continue
-        member = _VALUE_MEMBER.get(attr.get("type", ""))
+        member = VALUE_MEMBER.get(attr.get("type", ""))
         if member is not None and member in attr:
             value = attr[member]
             number = float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
@@ -356,6 +352,7 @@ def _batch(db: Database, operation: str, items: list[tuple[int, EntityIn | str]]
                 out.success.append(item)
                 continue
             seen = state.get(item.id)
+            recorded = item.attrs  # the instances this item adds to the history
             if seen is None or seen[2] in ("gone", "dropped"):
                 if operation in ("update", "merge"):
                     out.errors.append((n, EntityNotFound(f"No entity has the id {item.id}.")))
@@ -389,11 +386,13 @@ def _batch(db: Database, operation: str, items: list[tuple[int, EntityIn | str]]
                             out.success.append(item.id)
                         continue
                     written = {iri for iri in item.attrs if iri not in skipped}
+                    if skipped:  # what noOverwrite kept is no instance of the entity's history
+                        recorded = {iri: a for iri, a in item.attrs.items() if iri in written}
                 seen[1] = attrs
                 seen[2] = seen[2] or "set"
                 seen[3] = seen[3] or LOCATION in written
                 changes.note(session, item.id, seen[0], attrs, written, at=now, before=before)
-            observed.append((item.id, item.attrs))
+            observed.append((item.id, recorded))
             if not (out.errors and out.errors[-1][0] == n):  # partly kept: among the errors
                 out.success.append(item.id)
         _write_batch(session, state, now)

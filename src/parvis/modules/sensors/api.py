@@ -232,7 +232,7 @@ def options_of(request: Request) -> set[str]:
     elif fmt == "concise":
         options.add("concise")
     elif fmt not in (None, "", "normalized"):
-        raise ngsi.NgsiError("BadRequestData",
+        raise ngsi.NgsiError("InvalidRequest",  # as a malformed request (the ETSI suite's 018_16)
                              f"format must be normalized, concise, keyValues or simplified, not {fmt!r}.")
     return options
 
@@ -347,7 +347,7 @@ def entity_query(request: Request, ctx: ldctx.Context, access: Access,
     query = queries.EntityQuery(limit=whole(params.get("limit"), DEFAULT_LIMIT, "limit", MAX_LIMIT),
                                 offset=whole(params.get("offset"), 0, "offset", MAX_OFFSET),
                                 count=params.get("count") == "true"  # or Orion-LD's first spelling
-                                or "count" in params.get("options", "").split(","))
+                                or "count" in {o.strip() for o in params.get("options", "").split(",")})
     if query.limit == 0 and not query.count:
         raise ngsi.bad("limit=0 is only allowed with count=true.")
     if params.get("type"):  # a type selection (CIM 009 4.17): "A,B", "(A|B)", "(A|B);A"

@@ -36,8 +36,10 @@ class CollectionSlash:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             path: str = scope["path"]
-            if (path.endswith("/") and path.startswith(self.prefix)
-                    and ((path.endswith("/attrs/") and "/entities/" in path)
+            raw: bytes = scope.get("raw_path") or path.encode()
+            if (path.endswith("/") and path.startswith(self.prefix) and raw.endswith(b"/")
+                    and ((raw.endswith(b"/attrs/") and scope["method"] in ("POST", "PATCH")
+                          and "/entities/" in path)  # the attributes' collection: append, update
                          or any(pattern.match(path[:-1]) for pattern in self.patterns))):
-                scope = dict(scope, path=path[:-1], raw_path=path[:-1].encode())
+                scope = dict(scope, path=path[:-1], raw_path=raw[:-1])
         await self.app(scope, receive, send)

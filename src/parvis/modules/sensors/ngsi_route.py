@@ -125,5 +125,5 @@ def _check_params(request: Request, taken: frozenset[str] | None) -> None:
                              f"takes {', '.join(sorted(taken))}.")
     option = uri_params.unknown_option(",".join(params.getlist("options")))
     if option is not None:
-        raise ngsi.NgsiError("BadRequestData", f"Unknown option {option!r}: NGSI-LD's are "
+        raise ngsi.NgsiError("InvalidRequest", f"Unknown option {option!r}: NGSI-LD's are "
                              f"{', '.join(sorted(uri_params.OPTIONS))}.")

@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session
 from parvis.kernel.db import utcnow
 from parvis.modules.sensors.changes import Change
 from parvis.modules.sensors.standards import query as ngsiq
-from parvis.modules.sensors.standards.ngsi_ld import LOCATION, NULL
+from parvis.modules.sensors.standards.ngsi_ld import LOCATION, NULL, VALUE_MEMBER
 from parvis.modules.sensors.standards.subscription_ld import geo_query, q_context
 from parvis.modules.sensors.subscription_models import PendingNotification, Subscription
 
@@ -230,11 +230,8 @@ def _cache_of(session: Session) -> _Cache:
 def deleted(kind: str) -> dict[str, Any]:
     """A deleted attribute as a notification shows it (CIM 009, attributeDeleted): NGSI-LD's Null
     in the member its type holds its value in."""
-    if kind == "Relationship":
-        return {"type": kind, "object": NULL}
-    if kind == "LanguageProperty":
-        return {"type": kind, "languageMap": {"@none": NULL}}
-    return {"type": kind, "value": NULL}  # Property, GeoProperty
+    member = VALUE_MEMBER.get(kind, "value")
+    return {"type": kind, member: {"@none": NULL} if member == "languageMap" else NULL}
 
 
 def on_changes(session: Session, changes: list[Change]) -> None:

@@ -57,8 +57,8 @@ def _representation(params: Mapping[str, str]) -> str:
     fmt = params.get("format")
     if fmt:  # CIM 009: format takes precedence over options
         if fmt not in _FORMATS:
-            raise ngsi.bad(f"format must be normalized, temporalValues or aggregatedValues, not "
-                           f"{fmt[:40]!r}.")
+            raise ngsi.NgsiError("InvalidRequest", f"format must be normalized, temporalValues or "
+                                 f"aggregatedValues, not {fmt[:40]!r}.")
         return _FORMATS[fmt]
     if len(chosen) > 1:
         raise ngsi.bad("temporalValues and aggregatedValues cannot be asked together.")
@@ -130,8 +130,7 @@ def _kind(row: Entity, iri: str) -> str:
     return current.get("type", "Property") if isinstance(current, dict) else "Property"
 
 
-# the member of an instance that holds its value, and the simplified representation's list
-_MEMBER = {"Relationship": "object", "LanguageProperty": "languageMap"}
+# the simplified representation's list of each attribute type's values
 _SIMPLIFIED_KEY = {"Relationship": "objects", "LanguageProperty": "languageMaps"}
 
 
@@ -172,7 +171,7 @@ def temporal_entity(session: Any, row: Entity, ctx: ldctx.Context, ask: Temporal
         else:
             unit = current.get("unitCode") if isinstance(current, dict) else None
             extra = {"unitCode": unit} if unit else {}
-            member = _MEMBER.get(kind, "value")
+            member = ngsi.VALUE_MEMBER.get(kind, "value")
             out[name] = [{"type": kind, member: i.value, "observedAt": ngsi.ngsi_time(i.at), **extra}
                          for i in items]
     return out, more
@@ -222,13 +221,16 @@ async def query_temporal_by_post(request: Request) -> Response:
     paging = {k: v for k, v in request.query_params.items() if k in ("firstN", "lastN", "offsetN")}
     params = {**_aggr_params(body), **request.query_params, **query_params(body), **_temporal_q(body),
               **paging}
+    if "aggrParams" in body and request.query_params.get("options"):  # both: the URL's options too
+        params["options"] = f"{request.query_params['options']},aggregatedValues"
     query, ask = with_selectors(api.entity_query(request, ctx, access, params), body, ctx), parse_ask(params)
     return await api.run_in_thread(request, _temporal_answer, request, ctx, query, ask)
 
 
 def _aggr_params(body: dict[str, Any]) -> dict[str, str]:
     """A ``Query``'s ``aggrParams`` (``aggrMethods``, ``aggrPeriodDuration``) as the URL's
-    parameters, which win where both are given; they ask for the aggregated representation."""
+    parameters, which win where both are given; they ask for the aggregated representation
+    (beside the URL's ``options``, if any)."""
     found = body.get("aggrParams") if isinstance(body, dict) else None
     if found is None:
         return {}

@@ -44,6 +44,9 @@ TITLES = {"BadRequestData": "The request includes input data which does not meet
 
 LOCATION = NGSI_LD + "location"
 ATTRIBUTE_TYPES = ("Property", "Relationship", "GeoProperty", "LanguageProperty")
+# the member each attribute type holds its value in
+VALUE_MEMBER = {"Property": "value", "GeoProperty": "value", "Relationship": "object",
+                "LanguageProperty": "languageMap"}
 NULL = "urn:ngsi-ld:null"  # NGSI-LD's Null: the attribute written with it is deleted
 META = ("type", "value", "object", "languageMap", "observedAt", "unitCode", "datasetId",
         "createdAt", "modifiedAt", "valueType", "objectType")
@@ -327,8 +330,8 @@ class EntityIn:
 
 
 def parse_entity(body: Any, ctx: Context) -> EntityIn:
-    if not isinstance(body, dict):
-        raise bad("An entity must be a JSON object.")
+    if not isinstance(body, dict):  # not even the shape of an entity: a malformed request
+        raise NgsiError("InvalidRequest", "An entity must be a JSON object.")
     entity_id = check_uri(body.get("id"))
     return EntityIn(id=entity_id, type=expand_type(body.get("type"), ctx),
                     attrs=parse_attributes(body, ctx))

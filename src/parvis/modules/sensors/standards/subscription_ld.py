@@ -277,13 +277,18 @@ _PERCENT_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
 def _q(out: SubscriptionIn, value: Any, ctx: Context) -> None:
     if not isinstance(value, str) or not value.strip():
         raise bad("q must be a non-empty query text.")
-    if _PERCENT_ESCAPE.search(value):
-        # Clients that send q in a URL everywhere else percent-encode it in the body too
-        # (ngsildclient sends "NO2%3E100"); read as written it would name an attribute
-        # "NO2%3E100" and never match. Decoded, it is the query the client meant.
-        value = unquote(value)
     recording = _Recording(ctx)
-    ngsiq.parse_q(value, cast(Context, recording))
+    try:
+        ngsiq.parse_q(value, cast(Context, recording))
+    except NgsiError:
+        if not _PERCENT_ESCAPE.search(value):
+            raise
+        # Clients that send q in a URL everywhere else percent-encode it in the body too
+        # (ngsildclient sends "NO2%3E100", which names no attribute: "%" is in no name).
+        # Decoded, it is the query the client meant; a q valid as written is kept as written.
+        value = unquote(value)
+        recording = _Recording(ctx)
+        ngsiq.parse_q(value, cast(Context, recording))
     out.q, out.q_terms = value, {"terms": recording.terms, "vocab": ctx.vocab}
 
 
