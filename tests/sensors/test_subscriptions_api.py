@@ -193,6 +193,7 @@ def test_a_malformed_type_selection_is_named_as_such(client, w):
     assert response.status_code == 400 and "selects no entity" in response.json()["detail"], response.text
 
 
-def test_a_q_valid_as_written_is_kept_as_written(client, w):
-    sub_id = make(client, w, q='name=="10%AB"')
-    assert client.get(f"{BASE}/subscriptions/{sub_id}", headers=w).json()["q"] == 'name=="10%AB"'
+def test_a_percent_encoded_text_in_q_is_decoded_as_in_a_url(client, w):
+    """ETSI suite 046_05: 'name=="Eiffel%20Tower"' is the tower's name; a "%" itself is %25."""
+    sub_id = make(client, w, q='name=="Eiffel%20Tower";rate=="10%25"')
+    assert client.get(f"{BASE}/subscriptions/{sub_id}", headers=w).json()["q"] == 'name=="Eiffel Tower";rate=="10%"'
