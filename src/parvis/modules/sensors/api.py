@@ -327,11 +327,18 @@ def page_links(request: Request, query: queries.EntityQuery, more: bool) -> dict
     steps = [("next", query.offset + query.limit)] if more else []
     if query.offset > 0 and query.limit > 0:
         steps.append(("prev", max(0, query.offset - query.limit)))
-    kept = [(k, v) for k, v in request.query_params.multi_items() if k not in ("offset", "limit")]
-    path = quote(request.url.path, safe="/:@!$&'()*+,;=~")
-    links = [f'<{path}?{urlencode([*kept, ("limit", str(query.limit)), ("offset", str(offset))])}>; '
-             f'rel="{rel}"' for rel, offset in steps]
+    paged = ("offset", "limit")
+    links = [f'<{page_url(request, paged, [("limit", str(query.limit)), ("offset", str(at))])}>; rel="{rel}"'
+             for rel, at in steps]
     return {"Link": ", ".join(links)} if links else {}
+
+
+def page_url(request: Request, replacing: tuple[str, ...], paging: list[tuple[str, str]]) -> str:
+    """A page link: this request's address without its ``replacing`` parameters, with ``paging``
+    after the others (kept in their order); the path as sent (an id's %, non-ASCII encoded)."""
+    kept = [(k, v) for k, v in request.query_params.multi_items() if k not in replacing]
+    path = quote(request.url.path, safe="/:@!$&'()*+,;=~")
+    return f"{path}?{urlencode([*kept, *paging])}"
 
 
 def entity_query(request: Request, ctx: ldctx.Context, access: Access,

@@ -16,7 +16,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
-from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Request, Response
 
@@ -110,14 +109,10 @@ def page_links(request: Request, ask: TemporalAsk, more: bool) -> dict[str, str]
     previous = (max(0, page.offset - page.size), min(page.size, page.offset)) if page.offset > 0 else None
     later, earlier = (previous, following) if page.descending else (following, previous)
     size_name = "lastN" if page.descending else "firstN"
-    kept = [(k, v) for k, v in request.query_params.multi_items()
-            if k not in ("firstN", "lastN", "offsetN")]
-    path = quote(request.url.path, safe="/:@!$&'()*+,;=~")  # the id as sent: %, non-ASCII encoded
-    links = []
-    for rel, step in (("intervalafter", later), ("intervalbefore", earlier)):
-        if step is not None:
-            query = urlencode([*kept, (size_name, str(step[1])), ("offsetN", str(step[0]))])
-            links.append(f'<{path}?{query}>; rel="{rel}"; type="application/ld+json"')
+    paged = ("firstN", "lastN", "offsetN")
+    steps = [(rel, step) for rel, step in (("intervalafter", later), ("intervalbefore", earlier)) if step]
+    links = [f'<{api.page_url(request, paged, [(size_name, str(size)), ("offsetN", str(offset))])}>; '
+             f'rel="{rel}"; type="application/ld+json"' for rel, (offset, size) in steps]
     return {"Link": ", ".join(links)} if links else {}
 
 
