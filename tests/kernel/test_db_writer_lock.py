@@ -52,7 +52,9 @@ def test_processes_writing_at_once_all_commit_without_busy_errors(tmp_path):
     db = Database(url)
     with db.transaction() as session:
         session.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY, who INTEGER)"))
-    context = multiprocessing.get_context("fork")
+    # spawned, not forked: a fork copies whatever threads of this worker hold (a browser test's
+    # Playwright driver ran beside it once and the children hung); the writers share only the file
+    context = multiprocessing.get_context("spawn")
     start = context.Event()
     writers = [context.Process(target=_write, args=(url, start, 200)) for _ in range(3)]
     for w in writers:

@@ -34,6 +34,26 @@ def test_terms_are_stored_expanded_and_compacted_with_the_readers_context(client
     assert client.get(f"{BASE}/entities?type={TFO}").json()[0]["type"] == TFO
 
 
+def test_a_default_context_term_the_readers_context_names_otherwise_comes_back_as_a_compact_iri(client, w, r):
+    """JSON-LD compaction (ETSI 001_05_02): the reader's ``speedBand`` is another IRI, so the
+    stored default-context one cannot be written ``speedBand``; ``ngsi-ld:`` makes it short."""
+    create(client, w, FLOW)
+    inline = {"speedBand": "https://example.org/mine#speedBand"}
+    read = client.get(f"{BASE}/entities/{FLOW['id']}", headers={**r, "Accept": "application/ld+json"},
+                      params={"options": "keyValues"})
+    assert read.json()["speedBand"] == "B"  # a context not naming it: the vocabulary's suffix
+    key = {"X-Api-Key": r["X-Api-Key"]}
+    answer = client.post(f"{BASE}/entityOperations/query", headers={**key, "Content-Type": "application/ld+json"},
+                         json={"type": "Query", "entities": [{"id": FLOW["id"]}], "@context": [inline, CORE]})
+    assert answer.status_code == 200, answer.text
+    entity = answer.json()[0]
+    assert entity["ngsi-ld:default-context/speedBand"]["value"] == "B" and "speedBand" not in entity
+    # and the compact IRI names the attribute back
+    again = client.get(f"{BASE}/entities/{FLOW['id']}", headers=r,
+                       params={"attrs": "ngsi-ld:default-context/speedBand"})
+    assert list(again.json()) == ["id", "type", "speedBand"]
+
+
 def test_ld_json_body_carries_its_context(client, keys):
     headers = {"X-Api-Key": keys["write"], "Content-Type": "application/ld+json"}
     body = {**FLOW, "@context": [SDM, CORE]}

@@ -68,6 +68,11 @@ def test_delete_and_replace(client, w, r):
      "ISO 8601"),
     ({"id": "urn:x:1", "type": "T", "a": {"type": "Property", "value": 1,
                                           "observedAt": "3000-01-01T00:00:00Z"}}, "future"),
+    # CIM 009 4.6.3: a DateTime is UTC with its Z, never an offset (ETSI 463_01_03)
+    ({"id": "urn:x:1", "type": "T", "a": {"type": "Property", "value": 1,
+                                          "observedAt": "2026-08-10T12:00:00+02:00"}}, "end with Z"),
+    ({"id": "urn:x:1", "type": "T", "a": {"type": "Property", "value": 1,
+                                          "observedAt": "2026-08-10T12:00:00"}}, "end with Z"),
     ({"id": "urn:x:1", "type": "T", "location": {"type": "GeoProperty",
                                                  "value": {"type": "Point", "coordinates": [200, 10]}}},
      "out of range"),
@@ -305,3 +310,22 @@ def test_a_type_parameter_names_the_entity_type_it_must_have(client, w, r):
     assert client.delete(f"{url}?type=WasteContainer", headers=w).status_code == 404
     assert client.get(url, headers=r).status_code == 200  # still there
     assert client.delete(f"{url}?type=AirQualityObserved", headers=w).status_code == 204
+
+
+def test_a_write_with_a_type_parameter_leaves_an_entity_of_another_type_alone(client, w, r):
+    create(client, w, air(1))
+    url = f"{BASE}/entities/urn:ngsi-ld:AirQualityObserved:1"
+    other = "?type=WasteContainer"
+    no2 = {"NO2": {"type": "Property", "value": 99}}
+    for method, path, body in [("POST", "/attrs", no2), ("PATCH", "/attrs", no2),
+                               ("PATCH", "/attrs/NO2", {"value": 99}),
+                               ("PUT", "/attrs/NO2", {"type": "Property", "value": 99}),
+                               ("DELETE", "/attrs/NO2", None), ("PATCH", "", no2),
+                               ("PUT", "", {"type": "AirQualityObserved", **no2})]:
+        answer = client.request(method, f"{url}{path}{other}", json=body, headers=w)
+        assert answer.status_code == 404, (method, path, answer.text)
+        assert answer.json()["type"] == ERR + "ResourceNotFound"
+    assert client.get(url, headers=r).json()["NO2"]["value"] != 99  # nothing written
+    same = "?type=AirQualityObserved"
+    assert client.patch(f"{url}/attrs/NO2{same}", json={"value": 99}, headers=w).status_code == 204
+    assert client.get(url, headers=r).json()["NO2"]["value"] == 99

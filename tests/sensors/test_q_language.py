@@ -221,3 +221,16 @@ def test_the_prefilter_never_drops_a_match(x, y, items, n, op, logic):
         q = parse_q(text, CORE)
         if q(entity):
             assert holds(q.prefilter, entity), (text, entity, q.prefilter)
+
+
+def test_an_exclamation_mark_before_an_attribute_asks_that_it_be_absent():
+    with_name, without = attrs(name="Eiffel", x=1), attrs(x=1)
+    assert not parse_q("!name", CORE)(with_name)
+    assert parse_q("!name", CORE)(without)
+    assert parse_q("!name;x==1", CORE)(without) and not parse_q("!name;x==1", CORE)(with_name)
+    assert parse_q("!name|x==2", CORE)(without) and not parse_q("!name|x==2", CORE)(with_name)
+    assert parse_q("x!=2", CORE)(without)  # "!=" is still the comparison
+    for text in ("!name==1", "!(name)", "!", "!!name"):
+        with pytest.raises(NgsiError) as caught:
+            parse_q(text, CORE)
+        assert caught.value.status == 400

@@ -142,6 +142,21 @@ def test_q_and_geo_q_must_hold_on_the_new_state(client, w, receiver, notifier):
     assert [d["id"] for d in receiver.bodies()[0]["data"]] == [AIR]
 
 
+def test_a_geo_q_on_another_geoproperty_tests_that_one(client, w, receiver, notifier):
+    """geoproperty (CIM 009 4.10): the sensor's station is far, the area it observes is near."""
+    near_area = {"type": "GeoProperty", "value": {"type": "Point", "coordinates": [104.91, 11.55]}}
+    create(client, w, air(1, lon=105.5, lat=11.9, observationSpace=near_area))
+    create(client, w, air(2, lon=104.91, lat=11.55))  # its location is near, it has no such area
+    sub_id = subscribe(client, w, receiver, geoQ={"georel": "near;maxDistance==2000", "geometry": "Point",
+                                                  "coordinates": [104.91, 11.55], "geoproperty": "observationSpace"})
+    assert state(client, w, sub_id)["geoQ"]["geoproperty"] == "observationSpace"
+    no2(client, w, 70, entity="urn:ngsi-ld:AirQualityObserved:2")
+    assert notifier.deliver_due() == 0
+    no2(client, w, 60)
+    assert notifier.deliver_due() == 1
+    assert [d["id"] for d in receiver.bodies()[0]["data"]] == [AIR]
+
+
 def test_throttling_coalesces_what_comes_meanwhile(client, w, receiver, notifier):
     create(client, w, air(1))
     create(client, w, air(2))

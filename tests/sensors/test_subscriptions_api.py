@@ -4,6 +4,7 @@ spec's errors for what is not a valid subscription."""
 from __future__ import annotations
 
 import json
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -11,6 +12,7 @@ import pytest
 
 from conftest import BASE, CORE, SDM, link
 from parvis.modules import sensors
+from parvis.modules.sensors.subscription_models import Subscription
 
 ERR = "https://uri.etsi.org/ngsi-ld/errors/"
 URL = "http://127.0.0.1:9/notify"
@@ -197,3 +199,30 @@ def test_a_percent_encoded_text_in_q_is_decoded_as_in_a_url(client, w):
     """ETSI suite 046_05: 'name=="Eiffel%20Tower"' is the tower's name; a "%" itself is %25."""
     sub_id = make(client, w, q='name=="Eiffel%20Tower";rate=="10%25"')
     assert client.get(f"{BASE}/subscriptions/{sub_id}", headers=w).json()["q"] == 'name=="Eiffel Tower";rate=="10%"'
+
+
+def test_a_subscription_read_while_its_notification_is_out_shows_the_outcome(client, db, w):
+    """ETSI 046_12: a receiver reads the subscription as soon as it is notified; the sender
+    records the outcome a moment after the receiver answered. The read waits for it (1 s at most)."""
+    sub_id = make(client, w)
+    path = f"{BASE}/subscriptions/{sub_id}"
+
+    def set_lease(until, *, done: bool = False) -> None:
+        with db.transaction() as session:
+            row = session.get(Subscription, sub_id)
+            row.lease_until = until
+            if done:
+                row.last_notification = row.last_success = datetime.now(UTC)
+                row.delivery_status, row.times_sent = "ok", 1
+
+    set_lease(datetime.now(UTC) + timedelta(minutes=5))  # a notification is out
+    threading.Timer(0.3, set_lease, args=(None,), kwargs={"done": True}).start()
+    started = time.monotonic()
+    notification = client.get(path, headers=w).json()["notification"]
+    assert time.monotonic() - started >= 0.25
+    assert notification["status"] == "ok" and "lastSuccess" in notification
+    # a sender that died holding its lease delays a read by a second, no more
+    set_lease(datetime.now(UTC) + timedelta(minutes=5))
+    started = time.monotonic()
+    assert client.get(path, headers=w).status_code == 200
+    assert 0.9 <= time.monotonic() - started < 5

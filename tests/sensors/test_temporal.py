@@ -302,6 +302,11 @@ def test_the_query_in_a_post_body_answers_as_the_url_query(client, station, wast
     assert [m[0] for m in whole[0]["NO2"]["max"]] == [120] and [m[0] for m in whole[0]["NO2"]["min"]] == [1]
     bogus = client.post(url, json={**body, "aggrParams": {"aggrMethods": ["median"]}}, headers=r)
     assert bogus.status_code == 400 and "median" in bogus.json()["detail"]
+    # or in the temporalQ (CIM 009 5.2.21), an array or a text of names separated by commas
+    for methods in (["max", "min"], "max,min"):
+        within = {"type": "Query", "entities": [{"id": AIR}], "attrs": ["NO2"],
+                  "temporalQ": {"aggrMethods": methods, "aggrPeriodDuration": "PT0S"}}
+        assert client.post(url, json=within, headers=r).json() == whole
 
 
 @pytest.mark.parametrize(("body", "words"), [
@@ -311,6 +316,14 @@ def test_the_query_in_a_post_body_answers_as_the_url_query(client, station, wast
                                                                                    "timeAt": "2026-11-28T10:00:00Z"}},
      "timerel"),
     ({"type": "Query", "entities": [{"type": "AirQualityObserved"}], "temporalQ": {"lastN": "two"}}, "lastN"),
+    ({"type": "Query", "entities": [{"type": "AirQualityObserved"}], "temporalQ": {"lastN": 0}}, "lastN"),
+    ({"type": "Query", "entities": [{"type": "AirQualityObserved"}], "temporalQ": {"lastN": 1.5}}, "lastN"),
+    ({"type": "Query", "entities": [{"type": "AirQualityObserved"}],
+      "temporalQ": {"timerel": "between", "timeAt": "2026-11-28T10:00:00Z"}}, "endTimeAt"),
+    ({"type": "Query", "entities": [{"type": "AirQualityObserved"}],
+      "temporalQ": {"aggrMethods": ["avg"], "aggrPeriodDuration": "bogus"}}, "aggrPeriodDuration"),
+    ({"type": "Query", "entities": [{"type": "AirQualityObserved"}],
+      "temporalQ": {"aggrMethods": "avg,bogus"}}, "bogus"),
 ])
 def test_a_bad_query_in_a_post_body_is_bad_request_data(client, station, r, body, words):
     response = client.post(f"{BASE}/temporal/entityOperations/query", json=body, headers=r)

@@ -366,7 +366,7 @@ def entity_query(request: Request, ctx: ldctx.Context, access: Access,
     if params.get("q"):
         query.q = ngsiq.parse_q(params["q"], ctx)
     query.geo = ngsiq.parse_geo(params.get("georel"), params.get("geometry"), params.get("coordinates"),
-                                params.get("geoproperty"))
+                                params.get("geoproperty"), ctx)
     query.attrs = attrs_param(request, ctx, params)
     if not access.can_read:
         query.readable_types = access.public_types
@@ -422,6 +422,7 @@ async def replace_attribute(request: Request, entity_id: str, attr_id: str) -> R
     there. Declared before the entity's own PUT, which would otherwise take this path."""
     require_write(request)
     entity_id = _entity_id(entity_id)
+    _only_of_type(request, entity_id)
     body, kind = await read_body(request)
     ctx = body_context(request, kind, body)
     iri = ctx.expand(attr_id)
@@ -438,6 +439,7 @@ async def replace_attribute(request: Request, entity_id: str, attr_id: str) -> R
 async def replace_entity(request: Request, entity_id: str) -> Response:
     require_write(request)
     entity_id = _entity_id(entity_id)
+    _only_of_type(request, entity_id)
     body, kind = await read_body(request)
     ctx = body_context(request, kind, body)
     if isinstance(body, dict) and body.get("id", entity_id) != entity_id:
@@ -474,6 +476,7 @@ async def _write_attributes(request: Request, entity_id: str, why_skipped: str, 
     arriving together share a transaction (``kernel.group_commit``)."""
     require_write(request)
     entity_id = _entity_id(entity_id)
+    _only_of_type(request, entity_id)
     body, kind = await read_body(request)
     ctx = body_context(request, kind, body)
     attrs = ngsi.parse_attributes(body, ctx)
@@ -501,6 +504,7 @@ async def update_attributes(request: Request, entity_id: str) -> Response:
 async def patch_attribute(request: Request, entity_id: str, attr_id: str) -> Response:
     require_write(request)
     entity_id = _entity_id(entity_id)
+    _only_of_type(request, entity_id)
     body, kind = await read_body(request)
     ctx = body_context(request, kind, body)
     partial = ngsi.parse_attribute(attr_id, body, ctx, partial=True)
@@ -516,6 +520,7 @@ async def patch_attribute(request: Request, entity_id: str, attr_id: str) -> Res
 async def delete_attribute(request: Request, entity_id: str, attr_id: str) -> Response:
     require_write(request)
     entity_id = _entity_id(entity_id)
+    _only_of_type(request, entity_id)
     ctx = read_context(request)
     await run_in_thread(request, actions.delete_attribute, request.app.state.db, entity_id,
                         ctx.expand(attr_id))
@@ -528,13 +533,18 @@ async def delete_attribute(request: Request, entity_id: str, attr_id: str) -> Re
 async def delete_entity(request: Request, entity_id: str) -> Response:
     require_write(request)
     entity_id = _entity_id(entity_id)
-    if request.query_params.get("type"):  # only an entity of that type (CIM 009 v1.8)
-        ctx = read_context(request)
-        with request.app.state.db.read() as session:
-            row = queries.entity(session, entity_id)
-            _check_type(request, ctx, row, entity_id)
+    _only_of_type(request, entity_id)
     await run_in_thread(request, actions.delete_entity, request.app.state.db, entity_id)
     return Response(status_code=204)
+
+
+def _only_of_type(request: Request, entity_id: str) -> None:
+    """A write to an entity given with a ``type`` parameter (CIM 009 v1.8) touches only an entity
+    of that type: another is as good as absent (404), before anything is written."""
+    if request.query_params.get("type"):
+        ctx = read_context(request)
+        with request.app.state.db.read() as session:
+            _check_type(request, ctx, queries.entity(session, entity_id), entity_id)
 
 
 def _check_type(request: Request, ctx: ldctx.Context, row: Entity | None, entity_id: str) -> None:
@@ -550,6 +560,7 @@ async def merge_entity(request: Request, entity_id: str) -> Response:
     members not given, those given NGSI-LD's Null deleted. Declared after the attributes' PATCH."""
     require_write(request)
     entity_id = _entity_id(entity_id)
+    _only_of_type(request, entity_id)
     body, kind = await read_body(request)
     ctx = body_context(request, kind, body)
     if isinstance(body, dict) and body.get("id") not in (None, entity_id):

@@ -144,7 +144,7 @@ def _base(query: EntityQuery, dialect: str = "") -> Select[tuple[Entity]]:
         stmt = stmt.where(Entity.id.in_(query.ids))
     if query.selectors is not None:
         stmt = stmt.where(or_(*(selector.sql() for selector in query.selectors)))
-    if query.geo is not None:
+    if query.geo is not None and query.geo.prop is None:  # location: the box's columns narrow
         box = query.geo.bbox()
         if box is not None:
             minx, miny, maxx, maxy = box
@@ -185,8 +185,13 @@ def _matches(row: Entity, query: EntityQuery) -> bool:
         return False
     if query.attrs is not None and not query.attrs.intersection(row.attrs):
         return False
-    if query.geo is not None and (row.location is None or not query.geo.matches(shape(row.location))):
-        return False
+    if query.geo is not None:
+        if query.geo.prop is None:
+            found = shape(row.location) if row.location is not None else None
+        else:
+            found = query.geo.geometry_of(row.attrs)
+        if found is None or not query.geo.matches(found):
+            return False
     return query.q is None or query.q(row.attrs)
 
 

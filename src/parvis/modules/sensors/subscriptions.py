@@ -87,6 +87,9 @@ class Compiled:
         if self.q is not None and not self.q(attrs):
             return False
         if self.geo is not None:
+            if self.geo.prop is not None:  # another GeoProperty than location (geoproperty)
+                found = self.geo.geometry_of(attrs)
+                return found is not None and self.geo.matches(found)
             if facts.location is None:
                 loc = attrs.get(LOCATION)
                 facts.location = shape(loc["value"]) if loc and "value" in loc else False

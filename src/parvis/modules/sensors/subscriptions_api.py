@@ -9,6 +9,7 @@ hold callback URLs and the receivers' headers, which may be credentials).
 
 from __future__ import annotations
 
+import time
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request, Response
@@ -24,6 +25,10 @@ from parvis.modules.sensors.standards import ngsi_ld as ngsi
 from parvis.modules.sensors.standards import subscription_ld as subld
 
 router = APIRouter(prefix="/ngsi-ld/v1", tags=["ngsi-ld"], route_class=NgsiRoute)
+# a subscription read while its notification is out waits this long for the outcome: a receiver
+# that reads the status once notified (ETSI 046_12) sees its own delivery, not the one before
+IN_FLIGHT_WAIT_SECONDS = 1.0
+IN_FLIGHT_POLL_SECONDS = 0.02
 
 
 def _owner(request: Request) -> str:
@@ -93,11 +98,18 @@ def retrieve_subscription(request: Request, sub_id: str) -> Response:
     ctx = api.read_context(request)
     sub_id = ngsi.check_uri(sub_id, "The subscription id")
     sysattrs = "sysAttrs" in request.query_params.get("options", "").split(",")
-    with request.app.state.db.read() as session:
-        row = subscription_queries.subscription(session, sub_id, owner)
-        if row is None:
-            raise _missing(sub_id)
-        payload = subld.render_subscription(row, ctx, utcnow(), sysattrs=sysattrs)
+    deadline = time.monotonic() + IN_FLIGHT_WAIT_SECONDS
+    while True:
+        with request.app.state.db.read() as session:
+            row = subscription_queries.subscription(session, sub_id, owner)
+            if row is None:
+                raise _missing(sub_id)
+            now = utcnow()
+            sending = row.lease_until is not None and row.lease_until > now
+            if not sending or time.monotonic() >= deadline:
+                payload = subld.render_subscription(row, ctx, now, sysattrs=sysattrs)
+                break
+        time.sleep(IN_FLIGHT_POLL_SECONDS)  # a sync route: this thread of the pool, not the loop
     return api.answer(request, payload, ctx)
 
 

@@ -214,9 +214,10 @@ async def query_temporal_by_post(request: Request) -> Response:
     body, kind = await api.read_body(request)
     ctx = api.body_context(request, kind, body)
     paging = {k: v for k, v in request.query_params.items() if k in ("firstN", "lastN", "offsetN")}
-    params = {**_aggr_params(body), **request.query_params, **query_params(body), **_temporal_q(body),
-              **paging}
-    if "aggrParams" in body and request.query_params.get("options"):  # both: the URL's options too
+    temporal_q, aggregation = _temporal_q(body), _aggr_params(body)
+    params = {**aggregation, **request.query_params, **query_params(body), **temporal_q, **paging}
+    if "options" in temporal_q | aggregation and request.query_params.get("options"):
+        # the body's aggregation and the URL's options: both
         params["options"] = f"{request.query_params['options']},aggregatedValues"
     query, ask = with_selectors(api.entity_query(request, ctx, access, params), body, ctx), parse_ask(params)
     return await api.run_in_thread(request, _temporal_answer, request, ctx, query, ask)
@@ -229,27 +230,39 @@ def _aggr_params(body: dict[str, Any]) -> dict[str, str]:
     found = body.get("aggrParams") if isinstance(body, dict) else None
     if found is None:
         return {}
-    methods = found.get("aggrMethods") if isinstance(found, dict) else None
-    if not isinstance(methods, list) or not methods or not all(isinstance(m, str) for m in methods):
+    if not isinstance(found, dict):
         raise ngsi.bad("aggrParams must be an object whose aggrMethods is an array of method names "
                        f"({', '.join(temporal.AGGR_METHODS)}).")
+    return _aggregation(found, "aggrParams")
+
+
+def _aggregation(found: dict[str, Any], where: str) -> dict[str, str]:
+    """``aggrMethods`` (an array of names, or CIM 009 5.2.21's comma-separated text) and
+    ``aggrPeriodDuration`` of an ``aggrParams`` or a ``temporalQ``, as the URL's parameters."""
+    methods = found.get("aggrMethods")
+    if isinstance(methods, str):
+        methods = [m.strip() for m in methods.split(",")]
+    if not isinstance(methods, list) or not methods or not all(isinstance(m, str) and m for m in methods):
+        raise ngsi.bad(f"{where}.aggrMethods must be an array of method names (or one text of them "
+                       f"separated by commas): {', '.join(temporal.AGGR_METHODS)}.")
     out = {"aggrMethods": ",".join(methods), "options": "aggregatedValues"}
     period = found.get("aggrPeriodDuration")
     if period is not None:
         if not isinstance(period, str):
-            raise ngsi.bad("aggrParams.aggrPeriodDuration must be an ISO 8601 duration (such as PT1H).")
+            raise ngsi.bad(f"{where}.aggrPeriodDuration must be an ISO 8601 duration (such as PT1H).")
         out["aggrPeriodDuration"] = period
     return out
 
 
 def _temporal_q(body: dict[str, Any]) -> dict[str, str]:
-    """A ``Query``'s ``temporalQ`` in the names of the temporal query's parameters."""
+    """A ``Query``'s ``temporalQ`` in the names of the temporal query's parameters; its
+    ``aggrMethods`` (CIM 009 5.2.21) ask for the aggregated representation, as ``aggrParams``."""
     found = body.get("temporalQ")
     if found is None:
         return {}
     if not isinstance(found, dict):
         raise ngsi.bad("temporalQ must be an object (timerel, timeAt, endTimeAt, timeproperty, firstN, "
-                       "lastN, offsetN).")
+                       "lastN, offsetN, aggrMethods, aggrPeriodDuration).")
     out = {}
     for name in ("timerel", "timeAt", "endTimeAt", "timeproperty", "firstN", "lastN", "offsetN"):
         value = found.get(name)
@@ -261,6 +274,10 @@ def _temporal_q(body: dict[str, Any]) -> dict[str, str]:
             kind = "whole number" if name.endswith("N") else "string"
             raise ngsi.bad(f"temporalQ.{name} must be a {kind}.")
         out[name] = value
+    if found.get("aggrMethods") is not None:
+        out.update(_aggregation(found, "temporalQ"))
+    elif found.get("aggrPeriodDuration") is not None:
+        raise ngsi.bad("temporalQ.aggrPeriodDuration goes with aggrMethods.")
     return out
 
 

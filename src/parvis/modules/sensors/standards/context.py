@@ -9,6 +9,11 @@ the caller.
 
 Only what NGSI-LD payloads use is supported: term -> IRI (string or ``{"@id": ...}``), compact
 IRIs through prefixes (``ngsi-ld:location``), ``@vocab``, and lists mixing URLs and objects.
+Compaction follows JSON-LD 1.1's IRI compaction for these: a term, else the vocabulary's
+suffix (unless that suffix is a term of its own), else the shortest compact IRI through a term
+that may be a prefix (a plain term whose IRI ends with ``/``, ``#``, ``:``... or one marked
+``@prefix``), else the IRI: a default-context attribute read with a context that names another
+``almostFull`` comes back as ``ngsi-ld:default-context/almostFull``, as other brokers answer.
 """
 
 from __future__ import annotations
@@ -96,6 +101,7 @@ class Context:
 
     terms: dict[str, str]
     vocab: str = DEFAULT_VOCAB
+    prefixes: frozenset[str] = frozenset()  # the terms that may make compact IRIs (term:suffix)
     links: tuple[str, ...] = ()  # the URLs to announce in a Link header / @context on output
     inline: Any = None  # the @context as given, echoed in application/ld+json answers
     _reverse: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
@@ -132,7 +138,28 @@ class Context:
             rest = iri[len(self.vocab):]
             if rest and "/" not in rest and "#" not in rest and ":" not in rest and rest not in self.terms:
                 return rest
-        return iri
+        found = self._reverse.get(_COMPACTED + iri)
+        if found is None:
+            found = self._reverse[_COMPACTED + iri] = self._compact_iri(iri)
+        return found
+
+    def _compact_iri(self, iri: str) -> str:
+        """The shortest ``prefix:suffix`` for ``iri`` (then the first in order), or ``iri``."""
+        best: str | None = None
+        for term in self.prefixes:
+            base = self.terms.get(term)
+            if not base or base == iri or not iri.startswith(base):
+                continue
+            candidate = f"{term}:{iri[len(base):]}"
+            if candidate in self.terms and self.terms[candidate] != iri:
+                continue
+            if best is None or (len(candidate), candidate) < (len(best), best):
+                best = candidate
+        return best or iri
+
+
+_COMPACTED = "\x00"  # the key prefix of compact IRIs in ``Context._reverse`` (no IRI starts so)
+_GEN_DELIMS = (":", "/", "?", "#", "[", "]", "@")
 
 
 def _merge(source: Any, terms: dict[str, str], state: dict[str, Any], loader: Loader, depth: int) -> None:
@@ -153,6 +180,7 @@ def _merge(source: Any, terms: dict[str, str], state: dict[str, Any], loader: Lo
     if not isinstance(source, dict):
         raise ContextError("invalid", "A @context must be a URL, an object or a list of them.")
     pending: dict[str, str] = {}
+    marked: dict[str, bool] = {}  # a term defined by an object: may it be a prefix (@prefix)?
     for key, value in source.items():
         if key == "@vocab":
             if not isinstance(value, str):
@@ -162,14 +190,21 @@ def _merge(source: Any, terms: dict[str, str], state: dict[str, Any], loader: Lo
         if key.startswith("@"):
             continue  # @version, @protected, @language...: no effect on flat term mapping
         if isinstance(value, dict):
+            marked[key] = value.get("@prefix") is True
             value = value.get("@id", None)
         if value is None:
             continue
         if not isinstance(value, str):
             raise ContextError("invalid", f"The term {key!r} must map to an IRI.")
         pending[key] = value
+    prefixes: set[str] = state.setdefault("prefixes", set())
     for key, value in pending.items():
         terms[key] = _resolve(value, pending, terms)
+        simple_prefix = key not in marked and terms[key].endswith(_GEN_DELIMS)
+        if (marked.get(key) or simple_prefix) and ":" not in key and "/" not in key:
+            prefixes.add(key)
+        else:
+            prefixes.discard(key)
     if len(terms) > MAX_TERMS:
         raise ContextError("invalid", "The @context defines too many terms.")
 
@@ -185,11 +220,11 @@ def _resolve(value: str, local: dict[str, str], terms: dict[str, str]) -> str:
 
 
 @cache
-def _core_terms() -> tuple[tuple[tuple[str, str], ...], str]:
+def _core_terms() -> tuple[tuple[tuple[str, str], ...], str, frozenset[str]]:
     terms: dict[str, str] = {}
     state: dict[str, Any] = {"vocab": DEFAULT_VOCAB}
     _merge(CORE_CONTEXT_URL, terms, state, refuse, 0)
-    return tuple(terms.items()), state["vocab"]
+    return tuple(terms.items()), state["vocab"], frozenset(state.get("prefixes", ()))
 
 
 def build(source: Any, loader: Loader = refuse) -> Context:
@@ -198,10 +233,12 @@ def build(source: Any, loader: Loader = refuse) -> Context:
     terms: dict[str, str] = {}
     state: dict[str, Any] = {"vocab": None}
     _merge(source, terms, state, loader, 0)
-    core, core_vocab = _core_terms()
+    core, core_vocab, core_prefixes = _core_terms()
     terms.update(core)  # the core context's terms are protected: they win
+    prefixes = (frozenset(state.get("prefixes", ())) - {term for term, _ in core}) | core_prefixes
     links = tuple(x for x in (source if isinstance(source, list) else [source]) if isinstance(x, str))
-    return Context(terms=terms, vocab=state["vocab"] or core_vocab, links=links, inline=source)
+    return Context(terms=terms, vocab=state["vocab"] or core_vocab, prefixes=prefixes, links=links,
+                   inline=source)
 
 
 @cache

@@ -127,15 +127,17 @@ def check_uri(value: Any, what: str = "The entity id") -> str:
 
 
 def check_datetime(value: Any, name: str) -> str:
-    """An ISO 8601 date and time with a zone, normalised to UTC ``...Z``."""
+    """An ISO 8601 date and time in UTC, written with its final ``Z`` (CIM 009 4.6.3: "The string
+    shall not contain expressions of the difference between local time and UTC")."""
     if not isinstance(value, str) or len(value) > 40:
         raise bad(f"{name} must be an ISO 8601 date and time string.")
     try:
         when = datetime.fromisoformat(value)
     except ValueError:
         raise bad(f"{name} is not an ISO 8601 date and time: {value!r}.") from None
-    if when.tzinfo is None:
-        raise bad(f"{name} must give its time zone (such as Z for UTC): {value!r}.")
+    if when.tzinfo is None or not value.endswith(("Z", "z")):
+        raise bad(f"{name} must be in UTC and end with Z (2026-11-29T10:00:00Z), without an "
+                  f"offset: {value!r}.")
     when = when.astimezone(UTC)
     if when > datetime.now(UTC) + FUTURE_SLACK:
         raise bad(f"{name} is in the future: {value!r}.")

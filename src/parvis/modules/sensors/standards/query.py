@@ -1,12 +1,12 @@
 """The NGSI-LD query language (``q``) and geo-queries (``georel``), parsed and evaluated.
 
 ``q`` subset: ``attr==value``, ``!=``, ``>``, ``>=``, ``<``, ``<=``, ``~=`` (regex), a bare
-``attr`` (it exists), ``;`` (AND), ``|`` (OR) and parentheses; values are numbers, quoted
-strings, ``true``/``false``, date-times (compared as times); after ``==`` and ``!=`` also value
-lists (``a,"b,c"``: ``==`` any of them, ``!=`` none) and ``a..b`` ranges. An attribute path is
-``attr``, ``attr.subAttr`` (sub-attributes, and the members ``observedAt``, ``unitCode``,
-``datasetId``, ``createdAt``, ``modifiedAt``) and may end with a trailing path into a compound
-value: ``address[addressLocality]``, ``a[b.c]`` or ``a[b][c]``.
+``attr`` (it exists) and ``!attr`` (it does not), ``;`` (AND), ``|`` (OR) and parentheses;
+values are numbers, quoted strings, ``true``/``false``, date-times (compared as times); after
+``==`` and ``!=`` also value lists (``a,"b,c"``: ``==`` any of them, ``!=`` none) and ``a..b``
+ranges. An attribute path is ``attr``, ``attr.subAttr`` (sub-attributes, and the members
+``observedAt``, ``unitCode``, ``datasetId``, ``createdAt``, ``modifiedAt``) and may end with a
+trailing path into a compound value: ``address[addressLocality]``, ``a[b.c]`` or ``a[b][c]``.
 """
 
 from __future__ import annotations
@@ -24,12 +24,12 @@ import orjson
 import re2
 import shapely
 import shapely.affinity
-from shapely.geometry import Point
+from shapely.geometry import Point, shape
 from shapely.geometry.base import BaseGeometry
 from shapely.ops import nearest_points
 
 from parvis.modules.sensors.standards.context import Context
-from parvis.modules.sensors.standards.ngsi_ld import META, NgsiError, geometry
+from parvis.modules.sensors.standards.ngsi_ld import LOCATION, META, NgsiError, geometry
 
 MAX_Q = 2000
 MAX_PATTERN = 200
@@ -37,7 +37,7 @@ MAX_DEPTH = 20
 MAX_COORDINATES = 100_000  # characters of the coordinates parameter
 EARTH_RADIUS_M = 6_371_008.8
 
-_TOKEN = re.compile(r"""\s*(?:(?P<op>==|!=|>=|<=|~=|!~=|>|<)|(?P<punct>[;|()])|
+_TOKEN = re.compile(r"""\s*(?:(?P<op>==|!=|>=|<=|~=|!~=|>|<)|(?P<punct>[;|()!])|
     (?P<string>"(?:[^"\\]|\\.)*")|(?P<atom>[^\s;|()=!<>~"]+))""", re.X)
 
 Predicate = Callable[[dict[str, dict[str, Any]]], bool]
@@ -266,6 +266,13 @@ class _Parser:
             if self.take() != ("punct", ")"):
                 raise invalid("q: a parenthesis is not closed.")
             return inner
+        if (kind, text) == ("punct", "!"):  # "!attr": the entity has no such attribute
+            kind, text = self.take()
+            nxt = self.peek()
+            if kind != "atom" or (nxt is not None and nxt[0] == "op"):
+                raise invalid("q: \"!\" goes before an attribute alone (\"!attr\": it does not exist).")
+            absent = self._path(text)
+            return Q(lambda a: _attribute_value(a, absent) is None, None)
         if kind != "atom":
             raise invalid(f"q: an attribute name was expected, not {text!r}.")
         path = self._path(text)
@@ -367,6 +374,17 @@ class GeoQuery:
     shape: BaseGeometry
     max_distance: float | None = None
     min_distance: float | None = None
+    # ``geoproperty``: the IRI of the GeoProperty tested; None for ``location``, whose geometry
+    # and box have columns of their own (SQL narrows by the box); another is read from the attributes
+    prop: str | None = None
+
+    def geometry_of(self, attrs: dict[str, Any]) -> BaseGeometry | None:
+        """The tested GeoProperty's geometry in these attributes, or None when there is none."""
+        found = attrs.get(self.prop or LOCATION)
+        if not isinstance(found, dict) or found.get("type") != "GeoProperty" or not isinstance(
+                found.get("value"), dict):
+            return None
+        return shape(found["value"])
 
     def bbox(self) -> tuple[float, float, float, float] | None:
         """The box an entity's location must overlap to possibly match (None: no prefilter)."""
@@ -412,17 +430,18 @@ def distance_m(a: BaseGeometry, b: BaseGeometry) -> float:
 
 
 def parse_geo(georel: str | None, geometry_type: str | None, coordinates: str | None,
-              geoproperty: str | None = None) -> GeoQuery | None:
+              geoproperty: str | None = None, ctx: Context | None = None) -> GeoQuery | None:
+    """A geo-query; ``geoproperty`` (a term of ``ctx``, or an IRI) names the GeoProperty tested
+    (CIM 009 4.10: ``location`` by default)."""
     if not georel and not geometry_type and not coordinates:
         return None
     if not (georel and geometry_type and coordinates):
         raise bad_geo("A geo-query needs georel, geometry and coordinates together.")
-    if geoproperty not in (None, "location"):
-        raise NgsiError("OperationNotSupported", "Only geoproperty=location is supported.")
+    prop = geo_property(geoproperty, ctx)
     rel, *modifiers = georel.split(";")
     if rel not in GEORELS:
         raise bad_geo(f"georel must be one of {', '.join(GEORELS)}.")
-    query = GeoQuery(rel=rel, shape=Point(0, 0))
+    query = GeoQuery(rel=rel, shape=Point(0, 0), prop=prop)
     for modifier in modifiers:
         key, sep, value = modifier.partition("==")
         try:
@@ -449,6 +468,16 @@ def parse_geo(georel: str | None, geometry_type: str | None, coordinates: str | 
     if shapely.get_num_coordinates(query.shape) > 10_000:
         raise bad_geo("The query geometry has too many points.")
     return query
+
+
+def geo_property(geoproperty: str | None, ctx: Context | None) -> str | None:
+    """The IRI of a ``geoproperty`` parameter, None for ``location`` (the default)."""
+    if geoproperty is None or geoproperty in ("", "location", LOCATION):
+        return None
+    if not isinstance(geoproperty, str) or len(geoproperty) > MAX_PATTERN:
+        raise bad_geo("geoproperty must be the name of a GeoProperty.")
+    iri = ctx.expand(geoproperty) if ctx is not None else geoproperty
+    return None if iri == LOCATION else iri
 
 
 def bad_geo(detail: str) -> NgsiError:

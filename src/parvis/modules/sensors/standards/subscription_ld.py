@@ -287,7 +287,7 @@ def _q(out: SubscriptionIn, value: Any, ctx: Context) -> None:
     out.q, out.q_terms = value, {"terms": recording.terms, "vocab": ctx.vocab}
 
 
-def _geo_q(out: SubscriptionIn, value: Any, _ctx: Context) -> None:
+def _geo_q(out: SubscriptionIn, value: Any, ctx: Context) -> None:
     if not isinstance(value, dict):
         raise bad("geoQ must be an object with geometry, coordinates and georel.")
     unknown = set(value) - {"geometry", "coordinates", "georel", "geoproperty"}
@@ -298,13 +298,17 @@ def _geo_q(out: SubscriptionIn, value: Any, _ctx: Context) -> None:
     georel, geometry = value.get("georel"), value.get("geometry")
     if not isinstance(georel, str) or not isinstance(geometry, str) or coordinates is None:
         raise bad("geoQ needs geometry, coordinates and georel.")
-    ngsiq.parse_geo(georel, geometry, text, value.get("geoproperty"))
+    query = ngsiq.parse_geo(georel, geometry, text, value.get("geoproperty"), ctx)
+    assert query is not None
     out.geo_q = {"georel": georel, "geometry": geometry,
                  "coordinates": orjson.loads(text) if isinstance(coordinates, str) else coordinates}
+    if query.prop is not None:  # stored expanded, shown compacted with the reader's context
+        out.geo_q["geoproperty"] = query.prop
 
 
 def geo_query(geo_q: dict[str, Any]) -> ngsiq.GeoQuery:
-    query = ngsiq.parse_geo(geo_q["georel"], geo_q["geometry"], orjson.dumps(geo_q["coordinates"]).decode())
+    query = ngsiq.parse_geo(geo_q["georel"], geo_q["geometry"], orjson.dumps(geo_q["coordinates"]).decode(),
+                            geo_q.get("geoproperty"))
     assert query is not None
     return query
 
@@ -454,6 +458,8 @@ def render_subscription(row: Any, ctx: Context, now: datetime, *, sysattrs: bool
         out["q"] = row.q
     if row.geo_q:
         out["geoQ"] = dict(row.geo_q)
+        if "geoproperty" in row.geo_q:
+            out["geoQ"]["geoproperty"] = ctx.compact(row.geo_q["geoproperty"])
     endpoint: dict[str, Any] = {"uri": row.endpoint, "accept": row.accept}
     if row.receiver_info:
         endpoint["receiverInfo"] = list(row.receiver_info)
