@@ -362,3 +362,4 @@ def test_a_type_selection_in_the_url(client, w, r, stations):
     assert ids(client.get(f"{BASE}/entities?type={quote('(WasteContainer)')}", headers=r)) == ["9"]
     unclosed = client.get(f"{BASE}/entities?type={quote('(WasteContainer')}", headers=r)
     assert unclosed.status_code == 400 and "type selection" in unclosed.json()["detail"]
+    assert unclosed.json()["detail"].startswith("type: ")  # named as the client wrote it

@@ -31,7 +31,7 @@ from parvis.modules.sensors.standards import geojson, units
 from parvis.modules.sensors.standards import negotiation as neg
 from parvis.modules.sensors.standards import ngsi_ld as ngsi
 from parvis.modules.sensors.standards import query as ngsiq
-from parvis.modules.sensors.standards.subscription_ld import type_selection
+from parvis.modules.sensors.standards.type_selection import type_selection
 from parvis.settings import Settings
 
 log = logging.getLogger(__name__)

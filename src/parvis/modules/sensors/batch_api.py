@@ -19,7 +19,7 @@ from parvis.modules.sensors.standards import negotiation as neg
 from parvis.modules.sensors.standards import ngsi_ld as ngsi
 from parvis.modules.sensors.standards import query as ngsiq
 from parvis.modules.sensors.standards.context import Context
-from parvis.modules.sensors.standards.subscription_ld import type_selection
+from parvis.modules.sensors.standards.type_selection import type_selection
 
 router = APIRouter(prefix="/ngsi-ld/v1", tags=["ngsi-ld"], route_class=NgsiRoute)
 
@@ -50,7 +50,8 @@ def with_selectors(query: queries.EntityQuery, body: dict[str, Any], ctx: Contex
         return query
     chosen = []
     for e in selectors:
-        types = frozenset(type_selection(e["type"], ctx)[1]) if isinstance(e.get("type"), str) else None
+        types = (frozenset(type_selection(e["type"], ctx, "entities")[1]) if isinstance(e.get("type"), str)
+                 else None)
         ids = frozenset({ngsi.check_uri(e["id"])}) if isinstance(e.get("id"), str) else None
         pattern = (ngsiq.id_pattern(e["idPattern"])  # an id takes precedence over a pattern
                    if isinstance(e.get("idPattern"), str) and ids is None else None)

@@ -124,7 +124,7 @@ class Facts:
 
 
 def compile_row(row: Subscription) -> Compiled:
-    # a selection's types (``subscription_ld.type_selection``), else the one type; a selector's
+    # a selection's types (``standards.type_selection``), else the one type; a selector's
     # id takes precedence over its idPattern (CIM 009 5.2.33): the pattern is ignored beside one
     selectors = [(frozenset(s.get("types") or (s["type"],)), s.get("id"),
                   ngsiq.id_pattern(s["idPattern"]) if s.get("idPattern") and not s.get("id") else None)
