@@ -44,7 +44,8 @@ def test_a_default_context_term_the_readers_context_names_otherwise_comes_back_a
     assert read.json()["speedBand"] == "B"  # a context not naming it: the vocabulary's suffix
     key = {"X-Api-Key": r["X-Api-Key"]}
     answer = client.post(f"{BASE}/entityOperations/query", headers={**key, "Content-Type": "application/ld+json"},
-                         json={"type": "Query", "entities": [{"id": FLOW["id"]}], "@context": [inline, CORE]})
+                         json={"type": "Query", "entities": [{"type": TFO, "id": FLOW["id"]}],
+                               "@context": [inline, CORE]})
     assert answer.status_code == 200, answer.text
     entity = answer.json()[0]
     assert entity["ngsi-ld:default-context/speedBand"]["value"] == "B" and "speedBand" not in entity
@@ -113,3 +114,42 @@ def test_unknown_contexts_are_never_fetched(client, r):
 
 def test_bad_link_header(client, r):
     assert client.get(f"{BASE}/entities?type=T", headers={**r, "Link": "nonsense"}).status_code == 400
+
+
+def test_a_scoped_context_is_refused(client, keys):
+    """CIM 009 5.5.7 (ETSI 557_01_01): a user @context holds no scoped context (a term with its own
+    @context); Parvis reads contexts as flat term maps and says it cannot honour one."""
+    import json
+
+    headers = {"X-Api-Key": keys["write"], "Content-Type": "application/ld+json"}
+    scoped = {"id": "urn:x:1", "type": "Vehicle", "@context": [
+        {"Vehicle": {"@id": "https://example.org/Vehicle", "@context": {"speed": "https://example.org/hidden"}}}]}
+    response = client.post(f"{BASE}/entities", content=json.dumps(scoped), headers=headers)
+    assert response.status_code == 400 and response.json()["type"] == ERR + "BadRequestData"
+    assert "scoped context" in response.json()["detail"]
+    assert client.get(f"{BASE}/entities/urn:x:1", headers={"X-Api-Key": keys["read"]}).status_code == 404
+    plain = {**scoped, "@context": [{"Vehicle": {"@id": "https://example.org/Vehicle"}}]}
+    assert client.post(f"{BASE}/entities", content=json.dumps(plain), headers=headers).status_code == 201
+
+
+def test_an_attribute_cannot_embed_its_own_context(client, keys):
+    """CIM 009 4.5.1, 5.5.7 (ETSI 451_01_04): terms are read with the payload's @context only."""
+    import json
+
+    headers = {"X-Api-Key": keys["write"], "Content-Type": "application/ld+json"}
+    read = {"X-Api-Key": keys["read"], "Link": link(SDM)}
+    embedded = {"id": "urn:x:1", "type": "T", "@context": [SDM],
+                "speed": {"type": "Property", "value": 1, "@context": {"speed": "https://evil.example/speed"}}}
+    response = client.post(f"{BASE}/entities", content=json.dumps(embedded), headers=headers)
+    assert response.status_code == 400 and response.json()["type"] == ERR + "BadRequestData"
+    assert "@context" in response.json()["detail"]
+    assert client.get(f"{BASE}/entities/urn:x:1", headers=read).status_code == 404
+    create(client, {"X-Api-Key": keys["write"], "Link": link(SDM)}, FLOW)
+    url = f"{BASE}/entities/{FLOW['id']}/attrs"
+    nested = {"intensity": {"type": "Property", "value": 2, "@context": {"intensity": "https://evil.example/i"}},
+              "@context": SDM}
+    assert client.patch(url, content=json.dumps(nested), headers=headers).status_code == 400
+    # the payload's own @context, beside an attribute's members, is the payload's
+    fragment = {"value": 321, "@context": SDM}
+    assert client.patch(f"{url}/intensity", content=json.dumps(fragment), headers=headers).status_code == 204
+    assert client.get(f"{BASE}/entities/{FLOW['id']}", headers=read).json()["intensity"]["value"] == 321

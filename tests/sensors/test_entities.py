@@ -329,3 +329,123 @@ def test_a_write_with_a_type_parameter_leaves_an_entity_of_another_type_alone(cl
     same = "?type=AirQualityObserved"
     assert client.patch(f"{url}/attrs/NO2{same}", json={"value": 99}, headers=w).status_code == 204
     assert client.get(url, headers=r).json()["NO2"]["value"] == 99
+
+
+@pytest.mark.parametrize("content_type", ["application/ld+json", "application/json"])
+@pytest.mark.parametrize("raw", [b"[]", b'"urn:x:1"', b"42"])
+def test_a_body_that_is_not_an_entity_object_is_invalid_request_whatever_its_media_type(client, w, raw,
+                                                                                      content_type):
+    """ETSI 001_02_02: ``[]`` posted as JSON-LD is a malformed request, not a missing @context."""
+    headers = {"X-Api-Key": w["X-Api-Key"], "Content-Type": content_type}
+    response = client.post(f"{BASE}/entities", content=raw, headers=headers)
+    assert response.status_code == 400 and response.json()["type"] == ERR + "InvalidRequest", response.text
+
+
+def test_an_entity_addressed_without_its_id_is_bad_request_data(client, w, r):
+    """ETSI 054_02_02: PUT /entities/ is the replacement of an entity whose id is missing."""
+    create(client, w, air(1))
+    for method in ("PUT", "PATCH", "DELETE"):
+        response = client.request(method, f"{BASE}/entities/", json=air(1), headers=w)
+        assert response.status_code == 400, (method, response.text)
+        assert response.json()["type"] == ERR + "BadRequestData" and "path" in response.json()["detail"]
+    assert client.get(f"{BASE}/entities/urn:ngsi-ld:AirQualityObserved:1", headers=r).status_code == 200
+    # the collection's own methods still take the trailing slash
+    assert [e["id"] for e in client.get(f"{BASE}/entities/?type=AirQualityObserved", headers=r).json()] == [
+        "urn:ngsi-ld:AirQualityObserved:1"]
+
+
+@pytest.mark.parametrize("entity", [
+    {"id": "urn:x:1", "type": "type", "@context": ["https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context-v1.6.jsonld"]},
+    {"id": "urn:x:1", "type": "T", "@context": {"secret": "@id"}, "secret": {"type": "Property", "value": 1}},
+    {"id": "urn:x:1", "type": "T", "@context": CORE,
+     "a": {"type": "Property", "value": 1, "id": {"type": "Property", "value": 2}}},
+])
+def test_names_standing_for_json_ld_keywords_are_refused(client, w, r, entity):
+    """ETSI 001_02_04: ``type`` is @type in the core context: it names no entity type, no attribute."""
+    import json
+
+    response = client.post(f"{BASE}/entities", content=json.dumps(entity),
+                           headers={"X-Api-Key": w["X-Api-Key"], "Content-Type": "application/ld+json"})
+    assert response.status_code == 400 and response.json()["type"] == ERR + "BadRequestData", response.text
+    assert "JSON-LD keyword" in response.json()["detail"]
+    assert client.get(f"{BASE}/entities/urn:x:1", headers=r).status_code == 404
+
+
+@pytest.mark.parametrize("point", [0x202E, 0x200B, 0xFEFF, 0xFE00, 0xFE0F, 0xE0100, 0xE01EF, 0xFDD0, 0xFDEF,
+                                   0xFFFE, 0xFFFF, 0x1FFFE, 0x10FFFF, 0x115F, 0x1160, 0x3164, 0xFFA0, 0x2800,
+                                   0x00AD, 0xE000])
+def test_ids_with_invisible_characters_are_refused(client, w, r, point):
+    """ETSI 451_02: an id holding a character no reader sees reads back as another id."""
+    from urllib.parse import quote
+
+    entity_id = f"urn:ngsi-ld:Vehicle:A{chr(point)}B"
+    response = client.post(f"{BASE}/entities", json=air(1, id=entity_id), headers=w)
+    assert response.status_code == 400 and response.json()["type"] == ERR + "BadRequestData", response.text
+    assert f"U+{point:04X}" in response.json()["detail"]
+    assert client.get(f"{BASE}/entities/{quote(entity_id)}", headers=r).status_code == 400
+    hidden_object = air(2, refDevice={"type": "Relationship", "object": entity_id})
+    assert client.post(f"{BASE}/entities", json=hidden_object, headers=w).status_code == 400
+
+
+def test_ids_in_any_script_stay_accepted(client, w, r):
+    from urllib.parse import quote
+
+    ids = ["urn:ngsi-ld:Place:Huế", "urn:ngsi-ld:Place:Hue\u0301", "urn:ngsi-ld:Place:ភ្នំពេញ",
+           "urn:ngsi-ld:Place:القاهرة", "urn:ngsi-ld:Place:서울", "urn:ngsi-ld:Ciudad:París"]
+    for n, entity_id in enumerate(ids):
+        create(client, w, air(n, id=entity_id, refDevice={"type": "Relationship", "object": ids[-1 - n]}))
+        got = client.get(f"{BASE}/entities/{quote(entity_id)}", headers=r)
+        assert got.status_code == 200 and got.json()["id"] == entity_id
+        assert got.json()["refDevice"]["object"] == ids[-1 - n]
+
+
+def test_a_geo_property_given_as_geojson_text_is_stored_as_its_geometry(client, w, r):
+    """CIM 009 4.7.2 (ETSI 471_01_01): a geometry encoded as a JSON string is accepted, and served
+    back as the geometry object."""
+    text = '{"type": "Point", "coordinates": [17.1, 48.7]}'
+    create(client, w, air(1, location={"type": "GeoProperty", "value": text}))
+    got = client.get(f"{BASE}/entities/urn:ngsi-ld:AirQualityObserved:1", headers=r).json()
+    assert got["location"] == {"type": "GeoProperty", "value": {"type": "Point", "coordinates": [17.1, 48.7]}}
+    near = client.get(f"{BASE}/entities?georel=near;maxDistance==10&geometry=Point&coordinates=[17.1,48.7]",
+                      headers=r).json()
+    assert [e["id"] for e in near] == ["urn:ngsi-ld:AirQualityObserved:1"]
+    for value in ("not a geometry", '{"type": "Point", "coordinates": [200, 10]}', '{"type": "Feature"}',
+                  '[17.1, 48.7]', '{"type": "Point", "coordinates": [1, 2]'):
+        refused = client.post(f"{BASE}/entities", json=air(2, location={"type": "GeoProperty", "value": value}),
+                              headers=w)
+        assert refused.status_code == 400 and refused.json()["type"] == ERR + "BadRequestData", value
+    assert client.get(f"{BASE}/entities/urn:ngsi-ld:AirQualityObserved:2", headers=r).status_code == 404
+
+
+@pytest.mark.parametrize("attrs, named", [("id,type", "id, type"), ("createdAt", "createdAt"),
+                                          ("NO2,modifiedAt", "modifiedAt"), ("observedAt", "observedAt"),
+                                          ("ngsi-ld:createdAt", "ngsi-ld:createdAt"), ("@context", "@context")])
+def test_attrs_names_attributes_only(client, w, r, attrs, named):
+    """ETSI 019_03_03, 5722_01_01: entity members and system attributes are not attributes to ask for
+    (a query by them alone would be too wide), in every API that reads ``attrs``."""
+    create(client, w, air(1))
+    for url in (f"{BASE}/entities?attrs={attrs}", f"{BASE}/entities?type=AirQualityObserved&attrs={attrs}",
+                f"{BASE}/entities/urn:ngsi-ld:AirQualityObserved:1?attrs={attrs}",
+                f"{BASE}/temporal/entities?attrs={attrs}&timerel=after&timeAt=2020-01-01T00:00:00Z",
+                f"{BASE}/temporal/entities/urn:ngsi-ld:AirQualityObserved:1?attrs={attrs}"):
+        response = client.get(url, headers=r)
+        assert response.status_code == 400 and response.json()["type"] == ERR + "BadRequestData", url
+        assert named in response.json()["detail"]
+    assert client.get(f"{BASE}/entities?attrs=NO2", headers=r).status_code == 200
+
+
+def test_type_star_selects_every_type(client, w, r):
+    """CIM 009 v1.9 6.4.3.2 (ETSI 019_26): ``type=*`` is the entities of every type, held here."""
+    create(client, w, air(1))
+    create(client, w, {"id": "urn:ngsi-ld:WasteContainer:1", "type": "WasteContainer",
+                       "fillingLevel": {"type": "Property", "value": 0.5}})
+    every = client.get(f"{BASE}/entities?type=*", headers=r)
+    assert every.status_code == 200
+    assert sorted(e["id"] for e in every.json()) == ["urn:ngsi-ld:AirQualityObserved:1",
+                                                     "urn:ngsi-ld:WasteContainer:1"]
+    assert [e["id"] for e in client.get(f"{BASE}/entities?type=*&q=fillingLevel>0.1", headers=r).json()] == [
+        "urn:ngsi-ld:WasteContainer:1"]
+    assert client.get(f"{BASE}/entities?type=*&local=true", headers=r).status_code == 200
+    refused = client.get(f"{BASE}/entities?type=*&local=false", headers=r)
+    assert refused.status_code == 400 and refused.json()["type"] == ERR + "BadRequestData"
+    assert client.get(f"{BASE}/entities?type=*,AirQualityObserved", headers=r).status_code == 400

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import BASE, SDM, air, create, link
+from conftest import BASE, CORE, SDM, air, create, link
 
 GEO = "application/geo+json"
 ERR = "https://uri.etsi.org/ngsi-ld/errors/"
@@ -32,6 +32,8 @@ def test_a_query_is_a_feature_collection(client, r, stations):
     assert first["properties"]["NO2"]["value"] == 20.0
     assert second["properties"]["name"]["value"] == "Market"
     assert third["geometry"] is None  # an entity without a location is a feature without geometry
+    # the context of the names travels in the body too (CIM 009 4.5.16-17, the ETSI suite's 019_05_01)
+    assert all(feature["@context"] == SDM for feature in body["features"])
 
 
 def test_key_values_and_attrs_shape_the_properties(client, r, stations):
@@ -48,6 +50,21 @@ def test_one_entity_is_a_feature(client, r, stations):
     feature = response.json()
     assert feature["type"] == "Feature" and feature["geometry"]["type"] == "Point"
     assert feature["properties"]["location"]["type"] == "GeoProperty"
+    assert feature["@context"] == SDM  # as an application/ld+json entity carries it (ETSI 018_05)
+    assert set(feature) == {"id", "type", "geometry", "properties", "@context"}
+
+
+def test_a_feature_carries_the_context_the_request_named(client, w, r, stations):
+    """No Link header: the core context; a query in a body with its @context: that one."""
+    key = {"X-Api-Key": r["X-Api-Key"], "Accept": GEO}
+    core = client.get(f"{BASE}/entities/urn:ngsi-ld:AirQualityObserved:2", headers=key).json()
+    assert core["@context"] == CORE
+    inline = {"type": "Query", "entities": [{"type": "AirQualityObserved"}], "@context": [SDM, CORE]}
+    posted = client.post(f"{BASE}/entityOperations/query", json=inline,
+                         headers={**key, "Content-Type": "application/ld+json"})
+    assert posted.status_code == 200, posted.text
+    assert posted.json()["type"] == "FeatureCollection"
+    assert all(feature["@context"] == [SDM, CORE] for feature in posted.json()["features"])
 
 
 def test_another_geo_property_can_be_the_geometry(client, w, r):

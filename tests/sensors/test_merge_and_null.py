@@ -95,3 +95,40 @@ def test_a_language_property_is_deleted_by_its_null_language_map(client, w, r):
     assert "street" not in get(client, r)
     assert client.patch(f"{BASE}/entities/{E1}/attrs", json={"name": null}, headers=w).status_code == 204
     assert "name" not in get(client, r)
+
+
+NULL = "urn:ngsi-ld:null"
+ADDRESS = {"type": "Property", "value": {"street": "Lê Lợi", "city": "Huế", "country": "Việt Nam"}}
+
+
+def test_a_new_entity_has_null_nowhere(client, w, r):
+    """CIM 009 5.2.1, 5.5.4 (ETSI 521_01_03, 554_01_02): Null deletes; a new entity has nothing to
+    delete, in a sub-attribute or inside a value either."""
+    for attr in ({"type": "Property", "value": 1, "accuracy": {"type": "Property", "value": NULL}},
+                 {"type": "Property", "value": 1, "providedBy": {"type": "Relationship", "object": NULL}},
+                 {"type": "Property", "value": {"country": NULL}},
+                 {"type": "Property", "value": {"geo": {"country": NULL}}},
+                 {"type": "Property", "value": [1, NULL]},
+                 {"type": "Relationship", "object": ["urn:ngsi-ld:Device:1", NULL]}):
+        response = client.post(f"{BASE}/entities", json=air(1, address=attr), headers=w)
+        assert response.status_code == 400 and response.json()["type"] == ERR + "BadRequestData", attr
+        assert "Null" in response.json()["detail"]
+        assert client.get(f"{BASE}/entities/{E1}", headers=r).status_code == 404
+
+
+def test_null_inside_a_value_is_refused_but_by_a_merge(client, w, r):
+    """CIM 009 5.5.4 (ETSI 554_01_03): Null is a whole value; only a merge takes it inside one."""
+    create(client, w, air(1, address=ADDRESS))
+    part = {"type": "Property", "value": {"country": NULL}}
+    for method, path, body in [("PATCH", "/attrs/address", {"value": {"country": NULL}}),
+                               ("PATCH", "/attrs", {"address": part}), ("POST", "/attrs", {"address": part}),
+                               ("PUT", "/attrs/address", part),
+                               ("PUT", "", {"type": "AirQualityObserved", "address": part})]:
+        response = client.request(method, f"{BASE}/entities/{E1}{path}", json=body, headers=w)
+        assert response.status_code == 400 and response.json()["type"] == ERR + "BadRequestData", (method, path)
+        assert get(client, r)["address"]["value"] == ADDRESS["value"]  # untouched
+    merged = client.patch(f"{BASE}/entities/{E1}", json={"address": part}, headers=w)
+    assert merged.status_code == 204, merged.text
+    # Null as the whole value still deletes the attribute
+    assert client.patch(f"{BASE}/entities/{E1}/attrs/address", json={"value": NULL}, headers=w).status_code == 204
+    assert "address" not in get(client, r)

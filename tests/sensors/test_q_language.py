@@ -72,6 +72,42 @@ def test_relationship_objects_are_compared():
     assert parse_q('refDevice=="urn:ngsi-ld:Device:1"', CORE)(entity)
 
 
+def test_an_ordering_operator_never_matches_a_relationship():
+    """CIM 009 4.9: a Relationship is compared with == and != only (the ETSI suite's 5744_02_04)."""
+    entity = {V + "ref": {"type": "Relationship", "object": "urn:dest:qpA"},
+              V + "speed": {"type": "Property", "value": 30,
+                            V + "providedBy": {"type": "Relationship", "object": "urn:ngsi-ld:Device:b"}}}
+    for text in ('ref>"urn:a"', 'ref>="urn:a"', 'ref<"urn:z"', "ref<=urn:z", "ref>0",
+                 'speed.providedBy>"urn:a"'):
+        assert not parse_q(text, CORE)(entity), text
+    for text in ('ref=="urn:dest:qpA"', 'ref!="urn:a"', 'ref=="urn:a","urn:dest:qpA"', "ref",
+                 'speed.providedBy=="urn:ngsi-ld:Device:b"', 'speed>"urn:a"|ref=="urn:dest:qpA"'):
+        assert parse_q(text, CORE)(entity), text
+    assert not parse_q('ref!="urn:dest:qpA"', CORE)(entity)
+
+
+def test_a_language_filter_reads_one_language_or_any():
+    """CIM 009 4.9: on a LanguageProperty ``label[fr]`` is its French text, ``label[*]`` its text
+    in any language (the ETSI suite's 5744_02_07/08, 5744_06_07/08)."""
+    red = {V + "label": {"type": "LanguageProperty", "languageMap": {"en": "red", "fr": "rouge"}}}
+    black = {V + "label": {"type": "LanguageProperty", "languageMap": {"en": "black", "fr": ["rouge", "noir"]}}}
+
+    def matched(text: str) -> list[str]:
+        return [name for name, entity in (("red", red), ("black", black)) if parse_q(text, CORE)(entity)]
+    assert matched('label[*]=="rouge"') == ["red", "black"]
+    assert matched('label[fr]=="rouge"') == ["red", "black"]  # one of French's texts
+    assert matched('label[en]=="red"') == ["red"] and matched('label[fr]=="red"') == []
+    assert matched('label[EN]=="red"') == ["red"]  # language tags match whatever their case
+    assert matched('label[*]!="red"') == ["black"]  # no language has it
+    assert matched('label[*]=="red","noir"') == ["red", "black"]
+    assert matched('label[*]~="^noi"') == ["black"] and matched('label[*]!~="^noi"') == ["red"]
+    assert matched('label[*]>"q"') == ["red", "black"] and matched('label[en]>"q"') == ["red"]
+    assert matched("label[*]") == ["red", "black"] and matched("label[de]") == []
+    assert matched('label=="red"') == []  # without a language filter the map is no text
+    # elsewhere [*] is a key like any other
+    assert parse_q('x[*]==1', CORE)(attrs(x={"*": 1})) and not parse_q('x[*]==1', CORE)(attrs(x={"a": 1}))
+
+
 def test_contexts_expand_and_compact():
     sdm = ldctx.shipped(ldctx.SDM_CONTEXT_URL)
     iri = sdm.expand("fillingLevel")
@@ -211,13 +247,17 @@ values = scalars | st.booleans() | st.none() | st.lists(st.integers(-3, 3), max_
 
 
 @given(values, values, st.lists(scalars, min_size=2, max_size=4), st.integers(-3, 3),
-       st.sampled_from(["==", "!="]), st.sampled_from([";", "|"]))
-def test_the_prefilter_never_drops_a_match(x, y, items, n, op, logic):
-    """What SQL tests first keeps every entity q matches (a superset, never fewer)."""
+       st.sampled_from(["==", "!=", ">", "<="]), st.sampled_from([";", "|"]), st.booleans())
+def test_the_prefilter_never_drops_a_match(x, y, items, n, op, logic, relationship):
+    """What SQL tests first keeps every entity q matches (a superset, never fewer), a
+    Relationship's object included (SQL reads values: an object never passes its test)."""
     entity = {V + k: {"type": "Property", "value": v} for k, v in (("x", x), ("y", y)) if v is not None}
-    listed = ",".join(literal(v) for v in items)
+    if relationship:  # x a Relationship, its object a text like a URI
+        entity[V + "x"] = {"type": "Relationship", "object": f"urn:x:{n}"}
+    listed = ",".join(literal(v) for v in items) if op in ("==", "!=") else literal(items[0])
     for text in (f"x{op}{listed}", f"x{op}{listed}{logic}y>{n}", f"y=={n}..{n + 2}{logic}x{op}{listed}",
-                 f"x=={','.join(str(i) for i in range(n, n + 3))}{logic}y!={literal(items[0])}"):
+                 f"x=={','.join(str(i) for i in range(n, n + 3))}{logic}y!={literal(items[0])}",
+                 f"x{op}{n}{logic}x{op}{literal(f'urn:x:{n}')}"):
         q = parse_q(text, CORE)
         if q(entity):
             assert holds(q.prefilter, entity), (text, entity, q.prefilter)

@@ -363,3 +363,47 @@ def test_a_type_selection_in_the_url(client, w, r, stations):
     unclosed = client.get(f"{BASE}/entities?type={quote('(WasteContainer')}", headers=r)
     assert unclosed.status_code == 400 and "type selection" in unclosed.json()["detail"]
     assert unclosed.json()["detail"].startswith("type: ")  # named as the client wrote it
+
+
+def test_a_relationship_is_compared_for_equality_only(client, w, r):
+    """CIM 009 4.9: >, >=, < and <= never match a Relationship (the ETSI suite's 5744_02_04), a
+    number too (which the database tests first: it finds no value there either)."""
+    create(client, w, air(1, refDevice={"type": "Relationship", "object": "urn:ngsi-ld:Device:b"}))
+    create(client, w, air(2))
+
+    def query(q: str) -> list[str]:
+        return ids(client.get(f"{BASE}/entities", params={"type": "AirQualityObserved", "q": q}, headers=r))
+    for q in ('refDevice>"urn:a"', 'refDevice>="urn:a"', 'refDevice<"urn:z"', "refDevice<=urn:z",
+              "refDevice>0", "refDevice<=10;NO2>0"):
+        assert query(q) == [], q
+    assert query('refDevice=="urn:ngsi-ld:Device:b"') == ["1"]
+    assert query('refDevice!="urn:ngsi-ld:Device:a"') == ["1"]
+    assert query('refDevice=="urn:ngsi-ld:Device:a","urn:ngsi-ld:Device:b"') == ["1"]
+    assert query('refDevice>"urn:a"|NO2>30') == ["1", "2"]  # the other term still decides
+
+
+def test_a_language_filter_reads_one_language_or_any(client, w, r):
+    """CIM 009 4.9: ``label[fr]`` is a LanguageProperty's French text, ``label[*]`` its text in
+    any language (the ETSI suite's 5744_02_08 and 5744_06_08, on the temporal query too)."""
+    create(client, w, air(1, label={"type": "LanguageProperty", "languageMap": {"en": "red", "fr": "rouge"}}))
+    create(client, w, air(2, label={"type": "LanguageProperty", "languageMap": {"en": "black", "fr": "rouge"}}))
+    create(client, w, air(3, label={"type": "LanguageProperty", "languageMap": {"en": "hello", "fr": "bonjour"}}))
+
+    def query(q: str, path: str = "/entities") -> list[str]:
+        return ids(client.get(f"{BASE}{path}", params={"type": "AirQualityObserved", "q": q}, headers=r))
+    assert query('label[*]=="rouge"') == ["1", "2"]
+    assert query('label[fr]=="rouge"') == ["1", "2"] and query('label[en]=="rouge"') == []
+    assert query('label[en]=="red"') == ["1"]
+    assert query('label[*]!="rouge"') == ["3"]  # in no language
+    assert query('label[*]=="bonjour"', "/temporal/entities") == ["3"]
+    assert query('label[en]=="bonjour"', "/temporal/entities") == []
+
+
+def test_a_q_on_system_attributes_alone_selects_no_entities_and_is_refused(client, r, stations):
+    """CIM 009 5.7.2.4 (ETSI 5722_01_02): createdAt/modifiedAt are not attributes that select
+    entities; beside a real filter the same q is fine."""
+    q = quote('modifiedAt>"2020-01-01T00:00:00Z"')
+    alone = client.get(f"{BASE}/entities?q={q}", headers=r)
+    assert alone.status_code == 400 and alone.json()["type"] == ERR + "BadRequestData"
+    assert "system attributes" in alone.json()["detail"]
+    assert client.get(f"{BASE}/entities?type=AirQualityObserved&q={q}", headers=r).status_code == 200

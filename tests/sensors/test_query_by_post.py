@@ -72,3 +72,29 @@ def test_selectors_are_alternatives(client, w, r):
     # the same selectors ask the temporal API
     temporal = client.post(f"{BASE}/temporal/entityOperations/query", json=body, headers=r)
     assert sorted(e["id"].rsplit(":", 1)[1] for e in temporal.json()) == ["2", "9"]
+
+
+def test_an_entity_selector_has_a_type_and_ids_that_are_uris(client, w, r):
+    """CIM 009 5.2.33: a selector's type is mandatory, its id a URI or an array of URIs (the ETSI
+    suite's 5233_01_01, _03, _05); so for the temporal query's body too."""
+    for n in (1, 2, 3):
+        create(client, w, air(n))
+    url = f"{BASE}/entityOperations/query"
+    named = [f"urn:ngsi-ld:AirQualityObserved:{n}" for n in (1, 3)]
+    body = {"type": "Query", "entities": [{"type": "AirQualityObserved", "id": named}]}
+    assert ids(client.post(url, json=body, headers=r)) == ["1", "3"]
+    # beside another selector, an array is alternatives too
+    both = {"type": "Query", "entities": [{"type": "AirQualityObserved", "id": named},
+                                          {"type": "AirQualityObserved", "idPattern": ":2$"}]}
+    assert ids(client.post(url, json=both, headers=r)) == ["1", "2", "3"]
+    for path in ("/entityOperations/query", "/temporal/entityOperations/query"):
+        for selector, words in [({"id": named[0]}, "needs a type"), ({"idPattern": ":1$"}, "needs a type"),
+                                ({"type": "", "id": named[0]}, "needs a type"),
+                                ({"type": "AirQualityObserved", "id": [named[0], 5]}, "URI"),
+                                ({"type": "AirQualityObserved", "id": []}, "array of URIs"),
+                                ({"type": "AirQualityObserved", "id": ["not a uri"]}, "URI"),
+                                ({"type": "AirQualityObserved", "idPattern": 5}, "idPattern")]:
+            response = client.post(f"{BASE}{path}", json={"type": "Query", "entities": [selector]}, headers=r)
+            assert response.status_code == 400, (path, selector, response.text)
+            problem = response.json()
+            assert problem["type"] == ERR + "BadRequestData" and words in problem["detail"], (path, selector)

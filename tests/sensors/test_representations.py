@@ -57,3 +57,15 @@ def test_options_are_checked_and_simplified_is_key_values(client, w, r):
     # Orion-LD's first spelling of count=true
     counted = client.get(f"{BASE}/entities?type=AirQualityObserved&options=count", headers=r)
     assert counted.headers["NGSILD-Results-Count"] == "1"
+
+
+def test_lang_falls_back_from_a_regional_tag_to_its_language(client, w, r):
+    """RFC 4647 lookup (CIM 009 4.15, ETSI 415_01_03): ``nl-BE`` truncates to ``nl`` before any
+    other language is tried."""
+    names = {"fr": "Grand Place", "nl": "Grote Markt", "zh-Hant": "大廣場"}
+    create(client, w, air(1, name={"type": "LanguageProperty", "languageMap": names}))
+    url = f"{BASE}/entities/{E1}"
+    for lang, code in [("nl-BE", "nl"), ("NL-be", "nl"), ("de-CH,fr", "fr"), ("nl-BE;q=0.5,fr", "fr"),
+                       ("zh-Hant-TW", "zh-Hant"), ("zh-Hant-x-private", "zh-Hant"), ("zh", "zh-Hant")]:
+        name = client.get(f"{url}?lang={lang}", headers=r).json()["name"]
+        assert name == {"type": "Property", "value": names[code], "lang": code}, lang

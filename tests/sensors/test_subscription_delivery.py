@@ -258,8 +258,10 @@ def test_json_ld_and_concise_notifications(client, w, receiver, notifier):
     assert notifier.deliver_due() == 1
     [got] = receiver.received
     assert got["headers"]["Content-Type"] == "application/ld+json" and got["headers"]["X-Token"] == "s3cret"
-    assert got["body"]["@context"] == SDM and "Link" not in got["headers"]
-    assert got["body"]["data"] == [{"id": AIR, "type": "AirQualityObserved", "NO2": 12}]
+    assert "Link" not in got["headers"]
+    # CIM 009 5.3.1 (ETSI 046_14): each entity of data carries the @context, the notification none
+    assert "@context" not in got["body"]
+    assert got["body"]["data"] == [{"id": AIR, "type": "AirQualityObserved", "NO2": 12, "@context": SDM}]
 
 
 def test_the_worker_sends_them_and_another_process_subscriptions_are_seen(client, db, w, receiver):
@@ -574,3 +576,79 @@ def test_a_selectors_id_takes_precedence_over_its_id_pattern(client, w, receiver
     # shown as given
     shown = state(client, w, both)["entities"]
     assert shown == [{"type": "AirQualityObserved", "id": AIR, "idPattern": ":2$"}]
+
+
+def test_a_deleted_entity_is_notified_with_the_stamps_it_had(client, w, receiver, notifier):
+    """entityDeleted with sysAttrs (ETSI 046_21_02): id, type, and the createdAt and modifiedAt the
+    entity had beside its deletedAt; without sysAttrs, id, type and deletedAt (046_21_01). So
+    whether it is deleted alone or in a batch."""
+    for n in (1, 2):
+        create(client, w, air(n))
+    no2(client, w, 10)  # modified after its creation
+    stamped = {"format": "keyValues", "sysAttrs": True, "endpoint": {"uri": receiver.url}}
+    asked = subscribe(client, w, receiver, notificationTrigger=["entityDeleted"], notification=stamped)
+    plain = subscribe(client, w, receiver, notificationTrigger=["entityDeleted"])
+    had = {n: client.get(f"{BASE}/entities/urn:ngsi-ld:AirQualityObserved:{n}", params={"options": "sysAttrs"},
+                         headers=w).json() for n in (1, 2)}
+    assert had[1]["createdAt"] < had[1]["modifiedAt"]
+    assert client.delete(f"{BASE}/entities/{AIR}", headers=w).status_code == 204
+    response = client.post(f"{BASE}/entityOperations/delete", headers=w, json=["urn:ngsi-ld:AirQualityObserved:2"])
+    assert response.status_code == 204, response.text
+    while notifier.deliver_due():
+        pass
+    got: dict[str, list[dict]] = {}
+    for body in receiver.bodies():
+        got.setdefault(body["subscriptionId"], []).extend(body["data"])
+    for entity, n in zip(got[asked], (1, 2), strict=True):
+        assert list(entity) == ["id", "type", "createdAt", "modifiedAt", "deletedAt"]
+        assert entity["id"] == had[n]["id"] and entity["type"] == "AirQualityObserved"
+        assert (entity["createdAt"], entity["modifiedAt"]) == (had[n]["createdAt"], had[n]["modifiedAt"])
+        assert entity["deletedAt"] >= entity["modifiedAt"]
+    assert [sorted(entity) for entity in got[plain]] == [["deletedAt", "id", "type"]] * 2
+
+
+def test_a_deleted_attribute_says_when_with_sys_attrs(client, w, receiver, notifier):
+    """attributeDeleted with sysAttrs (ETSI 046_22_05): the deleted attribute, as NGSI-LD's Null,
+    has the createdAt and modifiedAt it had and its deletedAt; without sysAttrs, none of them."""
+    create(client, w, air(1, O3={"type": "Property", "value": 60}))
+    stamped = subscribe(client, w, receiver, notificationTrigger=["attributeDeleted"],
+                        notification={"sysAttrs": True, "endpoint": {"uri": receiver.url}})
+    plain = subscribe(client, w, receiver, notificationTrigger=["attributeDeleted"])
+    had = client.get(f"{BASE}/entities/{AIR}", params={"options": "sysAttrs"}, headers=w).json()["O3"]
+    assert client.delete(f"{BASE}/entities/{AIR}/attrs/O3", headers=w).status_code == 204
+    assert notifier.deliver_due() == 2
+    got = {body["subscriptionId"]: body["data"][0] for body in receiver.bodies()}
+    o3 = got[stamped]["O3"]
+    assert {k: o3[k] for k in ("type", "value", "createdAt", "modifiedAt")} == {
+        "type": "Property", "value": "urn:ngsi-ld:null", "createdAt": had["createdAt"],
+        "modifiedAt": had["modifiedAt"]}
+    assert o3["deletedAt"] == got[stamped]["modifiedAt"]  # the time of the deletion
+    assert "deletedAt" not in got[stamped]["NO2"]  # what the entity keeps was not deleted
+    assert got[plain]["O3"] == {"type": "Property", "value": "urn:ngsi-ld:null"}
+
+
+def test_deleting_an_entity_deletes_the_watched_attributes_it_had(client, w, receiver, notifier):
+    """CIM 009 v1.8 (ETSI 046_22_12, 046_22_13): an entity deleted is notified to attributeDeleted
+    subscriptions watching an attribute it had, with those attributes as NGSI-LD's Null."""
+    create(client, w, air(1, refDevice={"type": "Relationship", "object": "urn:ngsi-ld:Device:1"}))
+    watching = subscribe(client, w, receiver, notificationTrigger=["attributeDeleted"],
+                         watchedAttributes=["NO2", "refDevice"])
+    stamped = subscribe(client, w, receiver, notificationTrigger=["attributeDeleted"], watchedAttributes=["NO2"],
+                        notification={"sysAttrs": True, "endpoint": {"uri": receiver.url}})
+    subscribe(client, w, receiver, notificationTrigger=["attributeDeleted"], watchedAttributes=["O3"])
+    subscribe(client, w, receiver, notificationTrigger=["entityUpdated", "attributeUpdated"])
+    had = client.get(f"{BASE}/entities/{AIR}", params={"options": "sysAttrs"}, headers=w).json()
+    assert client.delete(f"{BASE}/entities/{AIR}", headers=w).status_code == 204
+    assert notifier.deliver_due() == 2  # not to the one watching O3, which it had not, nor on update
+    got = {body["subscriptionId"]: body["data"] for body in receiver.bodies()}
+    [entity] = got[watching]
+    deleted_at = entity.pop("deletedAt")
+    assert entity == {"id": AIR, "type": "AirQualityObserved",
+                      "NO2": {"type": "Property", "value": "urn:ngsi-ld:null"},
+                      "refDevice": {"type": "Relationship", "object": "urn:ngsi-ld:null"}}
+    [entity] = got[stamped]
+    assert entity == {"id": AIR, "type": "AirQualityObserved", "createdAt": had["createdAt"],
+                      "modifiedAt": had["modifiedAt"], "deletedAt": deleted_at,
+                      "NO2": {"type": "Property", "value": "urn:ngsi-ld:null",
+                              "createdAt": had["NO2"]["createdAt"], "modifiedAt": had["NO2"]["modifiedAt"],
+                              "deletedAt": deleted_at}}

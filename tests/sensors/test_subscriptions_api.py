@@ -118,7 +118,23 @@ def test_json_ld_body_and_expired_subscription(client, keys):
     (body(geoQ={"georel": "near;maxDistance==100", "geometry": "Point", "coordinates": [200, 95]}),
      "BadRequestData"),
     (body(geoQ={"georel": "nowhere", "geometry": "Point", "coordinates": [104.9, 11.5]}), "BadRequestData"),
-    (body(colour="blue"), "BadRequestData"),
+    # KeyValuePair (CIM 009 5.2.22): text keys and values (ETSI 028_10)
+    (body(notification={"endpoint": {"uri": URL, "notifierInfo": [{"key": "K", "value": {"a": 1}}]}}),
+     "BadRequestData"),
+    (body(notification={"endpoint": {"uri": URL, "notifierInfo": [{"key": "K"}]}}), "BadRequestData"),
+    (body(notification={"endpoint": {"uri": URL, "receiverInfo": [{"key": "K", "value": 42}]}}),
+     "BadRequestData"),
+    # members of the spec Parvis does not implement: checked, then refused (ETSI 028_08, 028_09)
+    (body(notification={"endpoint": {"uri": URL}, "pick": []}), "BadRequestData"),
+    (body(notification={"endpoint": {"uri": URL}, "pick": ["NO2"], "attributes": ["NO2"]}), "BadRequestData"),
+    (body(notification={"endpoint": {"uri": URL}, "pick": ["id"], "omit": ["id"]}), "BadRequestData"),
+    (body(notification={"endpoint": {"uri": URL}, "format": "keyValues", "showChanges": True}),
+     "BadRequestData"),
+    (body(notification={"endpoint": {"uri": URL}, "join": "deep"}), "BadRequestData"),
+    (body(notification={"endpoint": {"uri": URL}, "pick": ["id", "NO2"]}), "OperationNotSupported"),
+    (body(notification={"endpoint": {"uri": URL}, "showChanges": True}), "OperationNotSupported"),
+    (body(notification={"endpoint": {"uri": URL}, "join": "flat"}), "OperationNotSupported"),
+    (body(notification={"endpoint": {"uri": URL, "cooldown": 1000}}), "OperationNotSupported"),
     (body(description="nul \x00 inside"), "BadRequestData"),
     (body(timeInterval=60), "OperationNotSupported"),
 ])
@@ -126,6 +142,37 @@ def test_invalid_subscriptions_are_refused_with_the_specs_errors(client, w, payl
     response = client.post(f"{BASE}/subscriptions", json=payload, headers=w)
     assert response.json()["type"] == ERR + kind, response.text
     assert response.status_code == (422 if kind == "OperationNotSupported" else 400)
+
+
+def test_read_only_and_unknown_members_are_ignored(client, keys, w):
+    """CIM 009 Table 5.2.12-2: read-only members given by a client are ignored; so are members the
+    spec does not define (ETSI 5811_02_04 sends "__context"), at any depth: a GET shows what Parvis
+    kept, nothing else. Those asking for what Parvis does anyway are accepted."""
+    payload = {**body(id="urn:ngsi-ld:Subscription:ro"), "__context": "http://localhost:1111/hijacked.jsonld",
+               "status": "expired", "createdAt": "2020-01-01T00:00:00Z", "colour": "blue",
+               "entities": [{"type": "AirQualityObserved", "shape": "round"}],
+               "notification": {"endpoint": {"uri": URL, "timeout": 2500, "x-extra": 1,
+                                             "notifierInfo": [{"key": "MQTT-QoS", "value": "1"}]},
+                                "timesSent": 42, "lastFailure": "2020-01-01T00:00:00Z", "showChanges": False,
+                                "join": "@none", "joinLevel": 2, "mood": "happy"}}
+    response = client.post(f"{BASE}/subscriptions", headers={"X-Api-Key": keys["write"],
+                                                             "Content-Type": "application/ld+json"},
+                           content=json.dumps({**payload, "@context": [SDM]}))
+    assert response.status_code == 201, response.text
+    got = client.get(f"{BASE}/subscriptions/urn:ngsi-ld:Subscription:ro",
+                     headers={**w, "Accept": "application/ld+json", "Link": link(SDM)})
+    assert got.status_code == 200
+    for word in ("__context", "hijacked", "colour", "shape", "x-extra", "mood", "2020-01-01"):
+        assert word not in got.text, word
+    sub = got.json()
+    assert sub["status"] == "active" and sub["notification"]["timesSent"] == 0
+    assert sub["entities"] == [{"type": "AirQualityObserved"}]
+    assert sub["notification"]["endpoint"] == {"uri": URL, "accept": "application/json"}
+    # a known member with a wrong value is still refused, wherever it is
+    for wrong in ({"isActive": "yes", "colour": "blue"}, {"notification": {"endpoint": {"uri": URL, "timeout": -1}}},
+                  {"notification": {"endpoint": {"uri": URL}, "joinLevel": 0}}):
+        response = client.patch(f"{BASE}/subscriptions/urn:ngsi-ld:Subscription:ro", json=wrong, headers=w)
+        assert response.status_code == 400 and response.json()["type"] == ERR + "BadRequestData", wrong
 
 
 def test_not_json_and_bad_patches(client, w):

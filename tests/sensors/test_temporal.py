@@ -154,7 +154,12 @@ def test_geo_and_language_properties_written_with_observed_at_have_a_history(cli
     assert [i["value"]["coordinates"][0] for i in body["location"]] == [104.90, 104.91]
     assert [i["languageMap"] for i in body["sign"]] == [{"fr": "Arrêt 104.9"}, {"fr": "Arrêt 104.91"}]
     simplified = client.get(f"{BASE}/temporal/entities/{bus}?options=temporalValues", headers=w).json()
-    assert simplified["sign"]["languageMaps"][1] == [{"fr": "Arrêt 104.91"}, "2026-11-29T08:05:00Z"]
+    # CIM 009 4.5.9: each languageMap as the object {"languageMap": ...} (the ETSI suite's 020_12_02)
+    assert simplified["sign"] == {"type": "LanguageProperty", "languageMaps": [
+        [{"languageMap": {"fr": "Arrêt 104.9"}}, "2026-11-29T08:00:00Z"],
+        [{"languageMap": {"fr": "Arrêt 104.91"}}, "2026-11-29T08:05:00Z"]]}
+    assert simplified["location"]["values"][1] == [{"type": "Point", "coordinates": [104.91, 11.55]},
+                                                   "2026-11-29T08:05:00Z"]  # other values as they are
     found = client.get(f"{BASE}/temporal/entities?type=Vehicle&timerel=between&timeAt=2026-11-29T07:00:00Z"
                        f"&endTimeAt=2026-11-29T09:00:00Z&georel=near%3BmaxDistance%3D%3D2000&geometry=Point"
                        f"&coordinates=%5B104.91%2C11.55%5D", headers=w).json()
@@ -288,15 +293,15 @@ def test_the_query_in_a_post_body_answers_as_the_url_query(client, station, wast
                 q="NO2>100|fillingLevel>0.01", **_between(3, 5))
     assert response.json() == same.json()
     # lastN in the body, aggregation in the URL
-    body = {"type": "Query", "entities": [{"id": AIR}], "temporalQ": {"lastN": 2}}
+    body = {"type": "Query", "entities": [{"type": "AirQualityObserved", "id": AIR}], "temporalQ": {"lastN": 2}}
     last = client.post(url, json=body, headers=r).json()
     assert [i["value"] for i in last[0]["NO2"]] == [119, 120]
-    hourly = client.post(url, json={"type": "Query", "entities": [{"id": AIR}], "attrs": ["NO2"]}, headers=r,
+    hourly = client.post(url, json={"type": "Query", "entities": [{"type": "AirQualityObserved", "id": AIR}], "attrs": ["NO2"]}, headers=r,
                          params={"options": "aggregatedValues", "aggrMethods": "max",
                                  "aggrPeriodDuration": "PT1H"}).json()
     assert [m[0] for m in hourly[0]["NO2"]["max"]] == [60, 120]
     # or in the body's aggrParams; PT0S: the whole window
-    body = {"type": "Query", "entities": [{"id": AIR}], "attrs": ["NO2"],
+    body = {"type": "Query", "entities": [{"type": "AirQualityObserved", "id": AIR}], "attrs": ["NO2"],
             "aggrParams": {"aggrMethods": ["max", "min"], "aggrPeriodDuration": "PT0S"}}
     whole = client.post(url, json=body, headers=r).json()
     assert [m[0] for m in whole[0]["NO2"]["max"]] == [120] and [m[0] for m in whole[0]["NO2"]["min"]] == [1]
@@ -304,7 +309,7 @@ def test_the_query_in_a_post_body_answers_as_the_url_query(client, station, wast
     assert bogus.status_code == 400 and "median" in bogus.json()["detail"]
     # or in the temporalQ (CIM 009 5.2.21), an array or a text of names separated by commas
     for methods in (["max", "min"], "max,min"):
-        within = {"type": "Query", "entities": [{"id": AIR}], "attrs": ["NO2"],
+        within = {"type": "Query", "entities": [{"type": "AirQualityObserved", "id": AIR}], "attrs": ["NO2"],
                   "temporalQ": {"aggrMethods": methods, "aggrPeriodDuration": "PT0S"}}
         assert client.post(url, json=within, headers=r).json() == whole
 
@@ -324,6 +329,9 @@ def test_the_query_in_a_post_body_answers_as_the_url_query(client, station, wast
       "temporalQ": {"aggrMethods": ["avg"], "aggrPeriodDuration": "bogus"}}, "aggrPeriodDuration"),
     ({"type": "Query", "entities": [{"type": "AirQualityObserved"}],
       "temporalQ": {"aggrMethods": "avg,bogus"}}, "bogus"),
+    # CIM 009 5.2.33: an entity selector's type is mandatory (the ETSI suite's 5233_01_03)
+    ({"type": "Query", "entities": [{"id": AIR}], "temporalQ": {"lastN": 1}}, "needs a type"),
+    ({"type": "Query", "entities": [{"type": "AirQualityObserved", "id": [AIR, 5]}]}, "URI"),
 ])
 def test_a_bad_query_in_a_post_body_is_bad_request_data(client, station, r, body, words):
     response = client.post(f"{BASE}/temporal/entityOperations/query", json=body, headers=r)
@@ -445,7 +453,7 @@ def test_page_links_stand_beside_the_context_link_and_follow_queries(client, sta
     assert [i["value"] for i in by_id[BIN]["fillingLevel"]] == [0.0]  # the bin's 5th-last, and first
     assert response.headers["link"].startswith("<https://")  # the context's link comes first
     # the same page through the query in a body, and the next one by posting it to the link
-    body = {"type": "Query", "entities": [{"id": AIR}], "attrs": ["NO2"], "temporalQ": {"lastN": 4, "offsetN": 4}}
+    body = {"type": "Query", "entities": [{"type": "AirQualityObserved", "id": AIR}], "attrs": ["NO2"], "temporalQ": {"lastN": 4, "offsetN": 4}}
     posted = client.post(f"{BASE}/temporal/entityOperations/query", json=body, headers=r)
     assert [i["value"] for i in posted.json()[0]["NO2"]] == [113, 114, 115, 116]
     assert set(posted.links) == {"intervalbefore", "intervalafter", "http://www.w3.org/ns/json-ld#context"}

@@ -152,11 +152,12 @@ def replace_entity(db: Database, entity: EntityIn) -> None:
 
 def delete_entity(db: Database, entity_id: str) -> None:
     with db.transaction() as session:
-        gone = session.execute(delete(Entity).where(Entity.id == entity_id)
-                               .returning(Entity.type, Entity.attrs)).first()
+        gone = session.execute(delete(Entity).where(Entity.id == entity_id).returning(
+            Entity.type, Entity.attrs, Entity.created_at, Entity.modified_at)).first()
         if gone is None:
             raise EntityNotFound(f"No entity has the id {entity_id}.")
-        changes.note(session, entity_id, gone.type, None, (gone.attrs or {}).keys(), deleted=True)
+        changes.note(session, entity_id, gone.type, None, (gone.attrs or {}).keys(), deleted=True,
+                     before=gone.attrs, stamps=(gone.created_at, gone.modified_at))
 
 
 def _merged(current: Attrs, attrs: Attrs, *, overwrite: bool, existing_only: bool,
@@ -340,6 +341,9 @@ def _batch(db: Database, operation: str, items: list[tuple[int, EntityIn | str]]
     stamp = ngsi_time(now)
     with db.transaction() as session:
         state = _read_state(session, ids)
+        stamps = ({i: (c, m) for i, c, m in session.execute(  # what a deletion's notification shows
+            select(Entity.id, Entity.created_at, Entity.modified_at).where(Entity.id.in_(ids)))}
+            if operation == "delete" else {})
         observed: list[tuple[str, Attrs]] = []
         for n, item in items:
             if isinstance(item, str):  # delete
@@ -347,7 +351,8 @@ def _batch(db: Database, operation: str, items: list[tuple[int, EntityIn | str]]
                 if seen is None or seen[2] in ("gone", "dropped"):
                     out.errors.append((n, EntityNotFound(f"No entity has the id {item}.")))
                     continue
-                changes.note(session, item, seen[0], None, (seen[1] or {}).keys(), deleted=True, at=now)
+                changes.note(session, item, seen[0], None, (seen[1] or {}).keys(), deleted=True, at=now,
+                             before=seen[1], stamps=stamps.get(item))
                 seen[2] = "gone" if seen[2] != "new" else "dropped"
                 out.success.append(item)
                 continue

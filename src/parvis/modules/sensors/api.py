@@ -188,7 +188,10 @@ def body_context(request: Request, kind: str, body: Any) -> ldctx.Context:
     if kind == "ld":
         if neg.link_context(request.headers.get("link")):
             raise ngsi.bad("application/ld+json carries its @context in the body: no Link header.")
-        if not isinstance(body, dict) or "@context" not in body:
+        if not isinstance(body, dict):  # not the shape of any payload: a malformed request
+            raise ngsi.NgsiError("InvalidRequest", "An application/ld+json body must be a JSON object "
+                                 "(with its @context).")
+        if "@context" not in body:
             raise ngsi.bad("An application/ld+json body must carry an @context.")
         source = body["@context"]
         if isinstance(source, str) and source in ldctx.SHIPPED:
@@ -208,8 +211,7 @@ def answer(request: Request, payload: Any, ctx: ldctx.Context, *, status: int = 
     kind = neg.accepted(request.headers.get("accept"), geo=geo is not None)
     out_headers = dict(headers or {})
     if kind == neg.GEO_JSON and geo is not None:
-        payload = ({"type": "FeatureCollection", "features": [geo.feature(e) for e in payload]}
-                   if isinstance(payload, list) else geo.feature(payload))
+        payload = geo.document(payload)
         out_headers["Link"] = ", ".join(filter(None, (ngsi.link_header(ctx), out_headers.get("Link"))))
     elif kind == neg.LD_JSON:
         context = ngsi.context_value(ctx)
@@ -243,7 +245,22 @@ def attrs_param(request: Request, ctx: ldctx.Context,
     raw = params.get("attrs")
     if not raw:
         return None
-    return {ctx.expand(term.strip()) for term in raw.split(",") if term.strip()}
+    terms = [term.strip() for term in raw.split(",") if term.strip()]
+    iris = {term: ctx.expand(term) for term in terms}
+    members = [term for term, iri in iris.items() if term in ngsi.NOT_ATTRIBUTES or iri.startswith("@")
+               or iri in _member_iris()]
+    if members:  # CIM 009 5.7.2.4: attrs names attributes (a query on system ones alone is too wide)
+        raise ngsi.bad(f"attrs names attributes, and {', '.join(members)} "
+                       f"{'is' if len(members) == 1 else 'are'} not: entity members and system "
+                       "attributes (createdAt, modifiedAt: options=sysAttrs) are not asked for by attrs.")
+    return set(iris.values())
+
+
+@cache
+def _member_iris() -> frozenset[str]:
+    """The IRIs of the names ``attrs`` cannot ask for, as the core context expands them
+    (``ngsi-ld:createdAt`` is ``createdAt``)."""
+    return frozenset(ldctx.core().expand(name) for name in ngsi.NOT_ATTRIBUTES)
 
 
 @dataclass(frozen=True)
@@ -272,7 +289,18 @@ def render(row: Entity, ctx: ldctx.Context, shape: Shape, only: set[str] | None)
 
 
 def _entity_id(value: str) -> str:
+    if not value:  # ".../entities/": the entity's own address without its id
+        raise ngsi.bad("The entity's id goes in the path: /ngsi-ld/v1/entities/{id}.")
     return ngsi.check_uri(value)
+
+
+def _no_null_within(attrs: dict[str, dict[str, Any]], ctx: ldctx.Context) -> None:
+    """NGSI-LD's Null is a whole value (the attribute is deleted), never a part of one: only a
+    merge (PATCH of the entity) takes it inside a value (CIM 009 5.5.4)."""
+    found = [ctx.compact(iri) for iri, attr in attrs.items() if ngsi.null_within(attr)]
+    if found:
+        raise ngsi.bad(f"NGSI-LD's Null ({ngsi.NULL}) stands for a whole value, not a part of one: "
+                       f"{', '.join(found)} holds it inside its value.")
 
 
 def _partial(not_updated: list[str], ctx: ldctx.Context, updated: list[str], reason: str) -> Response:
@@ -291,9 +319,10 @@ async def create_entity(request: Request) -> Response:
     body, kind = await read_body(request)
     ctx = body_context(request, kind, body)
     entity = ngsi.parse_entity(body, ctx)
-    nulls = [ctx.compact(iri) for iri, attr in entity.attrs.items() if ngsi.is_null(attr)]
-    if nulls:  # Null deletes an attribute: a new entity has none to delete
-        raise ngsi.bad(f"A new entity cannot have NGSI-LD's Null ({', '.join(nulls)}).")
+    nulls = [ctx.compact(iri) for iri, attr in entity.attrs.items() if ngsi.holds_null(attr)]
+    if nulls:  # Null deletes an attribute or a member: a new entity has none to delete
+        raise ngsi.bad(f"A new entity cannot have NGSI-LD's Null ({', '.join(nulls)}), in an attribute, "
+                       "a sub-attribute or a value.")
     await run_in_thread(request, actions.create_entity, request.app.state.db, entity)
     location = f"/ngsi-ld/v1/entities/{quote(entity.id, safe=':')}"  # an http id's "/" as %2F
     return Response(status_code=201, headers={"Location": location})
@@ -357,7 +386,10 @@ def entity_query(request: Request, ctx: ldctx.Context, access: Access,
                                 or "count" in {o.strip() for o in params.get("options", "").split(",")})
     if query.limit == 0 and not query.count:
         raise ngsi.bad("limit=0 is only allowed with count=true.")
-    if params.get("type"):  # a type selection (CIM 009 4.17): "A,B", "(A|B)", "(A|B);A"
+    if _every_type(params.get("type")):  # "*": every type (CIM 009 v1.9, 6.4.3.2), only local ones
+        if params.get("local") == "false":
+            raise ngsi.bad("type=* asks for the entities of every type held here: local cannot be false.")
+    elif params.get("type"):  # a type selection (CIM 009 4.17): "A,B", "(A|B)", "(A|B);A"
         query.types = type_selection(params["type"], ctx)[1]
     if params.get("id"):
         query.ids = [ngsi.check_uri(i.strip()) for i in params["id"].split(",") if i.strip()]
@@ -365,6 +397,10 @@ def entity_query(request: Request, ctx: ldctx.Context, access: Access,
         query.id_pattern = ngsiq.id_pattern(params["idPattern"])
     if params.get("q"):
         query.q = ngsiq.parse_q(params["q"], ctx)
+        if query.q.only_system_attributes and not any(params.get(n) for n in ENTITY_FILTERS if n != "q"):
+            raise ngsi.bad("q names only system attributes (createdAt, modifiedAt, deletedAt), which do not "
+                           "select entities: add a type, an id, idPattern, attrs, a q on an attribute or a "
+                           "geo-query (CIM 009 5.7.2.4).")
     query.geo = ngsiq.parse_geo(params.get("georel"), params.get("geometry"), params.get("coordinates"),
                                 params.get("geoproperty"), ctx)
     query.attrs = attrs_param(request, ctx, params)
@@ -373,6 +409,11 @@ def entity_query(request: Request, ctx: ldctx.Context, access: Access,
         if query.types is not None and not access.public_types.intersection(query.types):
             raise NotAuthenticated("These entity types are not public: send an API key with read access.")
     return query
+
+
+def _every_type(value: str | None) -> bool:
+    """``type=*``: the entities of every type."""
+    return value is not None and value.strip() == "*"
 
 
 def whole(value: str | None, default: int, name: str, most: int) -> int:
@@ -428,6 +469,7 @@ async def replace_attribute(request: Request, entity_id: str, attr_id: str) -> R
     iri = ctx.expand(attr_id)
     attrs = ngsi.parse_attributes({attr_id: {k: v for k, v in body.items() if k != "@context"}}
                                   if isinstance(body, dict) else body, ctx)
+    _no_null_within(attrs, ctx)
     skipped = await _attribute_writes(request)(actions.AttributeWrite(
         entity_id, {iri: attrs[iri]}, overwrite=True, existing_only=True))
     if skipped:
@@ -447,6 +489,7 @@ async def replace_entity(request: Request, entity_id: str) -> Response:
     if isinstance(body, dict):
         body = {**body, "id": entity_id}
     entity = ngsi.parse_entity(body, ctx)
+    _no_null_within(entity.attrs, ctx)
     await run_in_thread(request, actions.replace_entity, request.app.state.db, entity)
     return Response(status_code=204)
 
@@ -480,6 +523,7 @@ async def _write_attributes(request: Request, entity_id: str, why_skipped: str, 
     body, kind = await read_body(request)
     ctx = body_context(request, kind, body)
     attrs = ngsi.parse_attributes(body, ctx)
+    _no_null_within(attrs, ctx)
     skipped = await _attribute_writes(request)(actions.AttributeWrite(
         entity_id, attrs, overwrite=overwrite, existing_only=existing_only))
     updated = [i for i in attrs if i not in skipped]
@@ -507,8 +551,11 @@ async def patch_attribute(request: Request, entity_id: str, attr_id: str) -> Res
     _only_of_type(request, entity_id)
     body, kind = await read_body(request)
     ctx = body_context(request, kind, body)
+    if isinstance(body, dict):  # the payload's @context, not the attribute's
+        body = {k: v for k, v in body.items() if k != "@context"}
     partial = ngsi.parse_attribute(attr_id, body, ctx, partial=True)
     attr_iri = ctx.expand(attr_id)
+    _no_null_within({attr_iri: partial}, ctx)
     ngsi.check_location_patch(attr_iri, partial)
     units.check(attr_iri, partial)
     await _attribute_writes(request)(actions.AttributeWrite(entity_id, {attr_iri: partial}, partial=True))
@@ -550,7 +597,8 @@ def _only_of_type(request: Request, entity_id: str) -> None:
 def _check_type(request: Request, ctx: ldctx.Context, row: Entity | None, entity_id: str) -> None:
     """With a ``type`` parameter, an entity of another type is as good as absent (404)."""
     wanted = request.query_params.get("type")
-    if row is not None and wanted and row.type not in type_selection(wanted, ctx)[1]:
+    if (row is not None and wanted and not _every_type(wanted)
+            and row.type not in type_selection(wanted, ctx)[1]):
         raise ngsi.NgsiError("ResourceNotFound", f"No entity of type {wanted} has the id {entity_id}.")
 
 

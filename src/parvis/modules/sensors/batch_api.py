@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import weakref
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import orjson
@@ -26,8 +26,8 @@ router = APIRouter(prefix="/ngsi-ld/v1", tags=["ngsi-ld"], route_class=NgsiRoute
 
 @router.post("/entityOperations/query", summary="NGSI-LD: query entities, the query in the body")
 async def query_by_post(request: Request) -> Response:
-    """A ``Query`` (``entities`` with their ``type``, ``id`` or ``idPattern``, ``attrs``, ``q``,
-    ``geoQ``) asked in the body rather than the URL, for queries too long for a URL; ``limit``,
+    """A ``Query`` (``entities``, each a ``type`` with an ``id``, ids or an ``idPattern``, ``attrs``,
+    ``q``, ``geoQ``) asked in the body rather than the URL, for queries too long for a URL; ``limit``,
     ``offset``, ``count`` and ``options`` stay in the URL. Answered as ``GET /entities``."""
     access = api.access_of(request)
     body, kind = await api.read_body(request)
@@ -44,19 +44,51 @@ def with_selectors(query: queries.EntityQuery, body: dict[str, Any], ctx: Contex
     ``[{"type": "A", "id": X}, {"type": "B"}]`` is X, and every B. (``query_params`` gave the
     union of their types and ids, which the access check reads; a single selector, or selectors
     of types alone, are exactly that union.)"""
-    selectors = body.get("entities") or []
-    if len(selectors) < 2 or not any(isinstance(e.get("id"), str) or isinstance(e.get("idPattern"), str)
-                                     for e in selectors):
+    selectors = entity_selectors(body)
+    if len(selectors) < 2 or not any(s.ids or s.pattern is not None for s in selectors):
         return query
-    chosen = []
-    for e in selectors:
-        types = (frozenset(type_selection(e["type"], ctx, "entities")[1]) if isinstance(e.get("type"), str)
-                 else None)
-        ids = frozenset({ngsi.check_uri(e["id"])}) if isinstance(e.get("id"), str) else None
-        pattern = (ngsiq.id_pattern(e["idPattern"])  # an id takes precedence over a pattern
-                   if isinstance(e.get("idPattern"), str) and ids is None else None)
-        chosen.append(queries.Selector(types, ids, pattern))
+    chosen = [queries.Selector(frozenset(type_selection(s.type, ctx, "entities")[1]),
+                               frozenset(s.ids) if s.ids else None,
+                               ngsiq.id_pattern(s.pattern) if s.pattern is not None else None)
+              for s in selectors]
     return replace(query, types=None, ids=None, id_pattern=None, selectors=tuple(chosen))
+
+
+@dataclass(frozen=True)
+class EntitySelector:
+    """An entity selector of a ``Query`` (CIM 009 5.2.33) as sent: its type (a type name or a
+    type selection, still to be expanded), its ids, and its id pattern, which is None beside ids
+    (an id takes precedence over an idPattern, which is then ignored, not ANDed with it)."""
+    type: str
+    ids: tuple[str, ...] = ()
+    pattern: str | None = None
+
+
+def entity_selectors(body: dict[str, Any]) -> list[EntitySelector]:
+    """A ``Query``'s ``entities``, checked (CIM 009 5.2.33): each an object whose ``type`` is
+    mandatory, whose ``id`` is a URI or a non-empty array of URIs and whose ``idPattern`` is a
+    text; otherwise BadRequestData."""
+    selectors = body.get("entities") or []
+    if not isinstance(selectors, list) or not all(isinstance(e, dict) for e in selectors):
+        raise ngsi.bad("entities must be an array of objects (type, id, idPattern).")
+    out = []
+    for e in selectors:
+        kind = e.get("type")
+        if not isinstance(kind, str) or not kind.strip():
+            raise ngsi.bad("entities: each entity selector needs a type, a type name or a type selection "
+                           "(CIM 009 5.2.33), beside its id or idPattern if any.")
+        ids = e.get("id")
+        if ids is not None:
+            if isinstance(ids, str):
+                ids = [ids]
+            if not isinstance(ids, list) or not ids:
+                raise ngsi.bad("entities: a selector's id is a URI or a non-empty array of URIs.")
+            ids = [ngsi.check_uri(i, "entities: an id") for i in ids]
+        pattern = e.get("idPattern")
+        if pattern is not None and not isinstance(pattern, str):
+            raise ngsi.bad("entities: a selector's idPattern is a regular expression, as text.")
+        out.append(EntitySelector(kind, tuple(ids or ()), None if ids else pattern))
+    return out
 
 
 def query_params(body: Any) -> dict[str, str]:
@@ -65,18 +97,15 @@ def query_params(body: Any) -> dict[str, str]:
     if not isinstance(body, dict) or body.get("type") != "Query":
         raise ngsi.bad('A query must be a JSON object with "type": "Query".')
     out: dict[str, str] = {}
-    selectors = body.get("entities") or []
-    if not isinstance(selectors, list) or not all(isinstance(e, dict) for e in selectors):
-        raise ngsi.bad("entities must be an array of objects (type, id, idPattern).")
-    for key in ("type", "id"):
-        values = [e[key] for e in selectors if isinstance(e.get(key), str)]
-        if values:
-            out[key] = ",".join(values)
-    # a selector's id takes precedence over its idPattern (CIM 009 5.2.33): given both, the
-    # pattern is ignored, not ANDed with the id
-    patterns = {e["idPattern"] for e in selectors
-                if isinstance(e.get("idPattern"), str) and not isinstance(e.get("id"), str)}
-    if patterns:  # several: alternatives, ``with_selectors``
+    selectors = entity_selectors(body)
+    if selectors:
+        out["type"] = ",".join(s.type for s in selectors)
+    ids = [i for s in selectors for i in s.ids]
+    if ids:
+        out["id"] = ",".join(dict.fromkeys(ids))
+    # several patterns: alternatives, ``with_selectors``
+    patterns = {s.pattern for s in selectors if s.pattern is not None}
+    if patterns:
         out["idPattern"] = sorted(patterns)[0]
     attrs = body.get("attrs")
     if attrs is not None:

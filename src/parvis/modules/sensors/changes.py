@@ -26,9 +26,12 @@ KEY = "sensors_changes"
 class Change:
     """One entity's change in a transaction. ``attrs`` are the entity's attributes after the write
     (normalised: keys are full IRIs), ``None`` once deleted; ``changed`` the IRIs written or removed
-    (every attribute for a creation or a deletion); ``removed_types`` the NGSI-LD type of each
-    attribute removed (``Relationship``, ``LanguageProperty``...): a notification shows it as
-    NGSI-LD's Null in its type's form. One not there was a Property."""
+    (every attribute for a creation or a deletion); ``removed_attrs`` each attribute removed as it
+    was, by its NGSI-LD type (``Relationship``, ``LanguageProperty``...) and its ``createdAt`` and
+    ``modifiedAt``: a notification shows it as NGSI-LD's Null in its type's form (with those
+    stamps when it asks for sysAttrs). One not there was a Property. A deletion carries the
+    entity's own ``createdAt`` and ``modifiedAt`` (``entity_created``, ``entity_modified``) when
+    the writer knew them: its notification shows them with sysAttrs."""
     entity_id: str
     type: str  # full IRI
     attrs: dict[str, Any] | None
@@ -36,10 +39,13 @@ class Change:
     created: bool = False
     deleted: bool = False
     at: datetime = field(default_factory=utcnow)
-    removed_types: dict[str, str] = field(default_factory=dict)
+    removed_attrs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    entity_created: datetime | None = None
+    entity_modified: datetime | None = None
 
-    def removed_type(self, iri: str) -> str:
-        return self.removed_types.get(iri, "Property")
+    def removed_attr(self, iri: str) -> dict[str, Any]:
+        """A removed attribute as it was: its type (``Property`` if unknown) and stamps."""
+        return self.removed_attrs.get(iri) or {"type": "Property"}
 
 
 Reaction = Callable[[Session, list[Change]], None]
@@ -48,20 +54,25 @@ Reaction = Callable[[Session, list[Change]], None]
 def note(session: Session, entity_id: str, type_iri: str, attrs: dict[str, Any] | None,
          changed: set[str] | frozenset[str] | list[str] | Any, *, created: bool = False,
          deleted: bool = False, at: datetime | None = None,
-         before: Mapping[str, Any] | None = None) -> None:
+         before: Mapping[str, Any] | None = None,
+         stamps: tuple[datetime | None, datetime | None] | None = None) -> None:
     """Record that an entity changed in this session's transaction (``at``: now). ``before``, the
-    attributes the entity had, gives the types of those the write removed (writes that never
-    remove one, such as device readings, need not pass it)."""
+    attributes the entity had, gives the types and stamps of those the write removed (for a
+    deletion, all of them; writes that never remove one, such as device readings, need not pass
+    it). ``stamps``: a deletion's entity ``createdAt`` and ``modifiedAt``."""
     changed = set(changed)
-    removed: dict[str, str] = {}
-    if before and attrs is not None:
+    removed: dict[str, dict[str, Any]] = {}
+    if before:
         for iri in changed:
-            old = before.get(iri) if iri not in attrs else None
+            old = before.get(iri) if attrs is None or iri not in attrs else None
             if isinstance(old, dict):
-                removed[iri] = old.get("type") or "Property"
+                removed[iri] = {"type": old.get("type") or "Property",
+                                **{k: old[k] for k in ("createdAt", "modifiedAt") if k in old}}
+    entity_created, entity_modified = stamps or (None, None)
     session.info.setdefault(KEY, []).append(
         Change(entity_id, type_iri, attrs, changed, created=created, deleted=deleted,
-               at=at or utcnow(), removed_types=removed))
+               at=at or utcnow(), removed_attrs=removed, entity_created=entity_created,
+               entity_modified=entity_modified))
 
 
 def merged(changes: list[Change]) -> list[Change]:
@@ -75,7 +86,9 @@ def merged(changes: list[Change]) -> list[Change]:
             continue
         seen.type, seen.attrs, seen.at = c.type, c.attrs, c.at
         seen.changed |= c.changed
-        seen.removed_types.update(c.removed_types)  # the latest removal of an attribute says its type
+        seen.removed_attrs.update(c.removed_attrs)  # the latest removal of an attribute says what it was
+        if c.deleted:
+            seen.entity_created, seen.entity_modified = c.entity_created, c.entity_modified
         if c.created and seen.deleted:  # deleted, then created again: a replacement
             seen.deleted = False
         else:

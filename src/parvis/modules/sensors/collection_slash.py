@@ -5,8 +5,10 @@ Python ``ngsildclient`` does, for one); those brokers take it as ``/entities``. 
 such a path matched the retrieve route ``/entities/{entity_id}`` with an empty id and was
 answered 405. Rewritten: the addresses of routes without a ``:path`` parameter (the collections,
 and ``/entityOperations/{operation}``), and an entity's attribute collection ``.../attrs/`` (CIM
-009 6.6 names it so; the ETSI conformance suite appends and updates there). An entity or
-subscription id otherwise keeps every character it is sent with.
+009 6.6 names it so; the ETSI conformance suite appends and updates there). Only for the methods
+the collection serves: ``PUT /entities/`` is the replacement of an entity whose id is missing
+(400, "the id goes in the path"), not a PUT of the collection (405). An entity or subscription id
+otherwise keeps every character it is sent with.
 """
 
 from __future__ import annotations
@@ -17,10 +19,12 @@ from collections.abc import Iterable
 from fastapi.routing import APIRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+Pattern = tuple[re.Pattern[str], frozenset[str]]  # a route's path and its methods
 
-def collection_patterns(routes: Iterable[object], prefix: str) -> tuple[re.Pattern[str], ...]:
-    """The patterns of the routes under ``prefix`` that take no ``:path`` parameter."""
-    return tuple(route.path_regex for route in routes
+
+def collection_patterns(routes: Iterable[object], prefix: str) -> tuple[Pattern, ...]:
+    """The patterns (and methods) of the routes under ``prefix`` that take no ``:path`` parameter."""
+    return tuple((route.path_regex, frozenset(route.methods)) for route in routes
                  if isinstance(route, APIRoute) and route.path.startswith(prefix)
                  and ":path}" not in route.path)
 
@@ -28,7 +32,7 @@ def collection_patterns(routes: Iterable[object], prefix: str) -> tuple[re.Patte
 class CollectionSlash:
     """ASGI middleware: ``<collection>/`` is served as ``<collection>``."""
 
-    def __init__(self, app: ASGIApp, *, prefix: str, patterns: tuple[re.Pattern[str], ...]) -> None:
+    def __init__(self, app: ASGIApp, *, prefix: str, patterns: tuple[Pattern, ...]) -> None:
         self.app = app
         self.prefix = prefix
         self.patterns = patterns
@@ -40,6 +44,7 @@ class CollectionSlash:
             if (path.endswith("/") and path.startswith(self.prefix) and raw.endswith(b"/")
                     and ((raw.endswith(b"/attrs/") and scope["method"] in ("POST", "PATCH")
                           and "/entities/" in path)  # the attributes' collection: append, update
-                         or any(pattern.match(path[:-1]) for pattern in self.patterns))):
+                         or any(scope["method"] in methods and pattern.match(path[:-1])
+                                for pattern, methods in self.patterns))):
                 scope = dict(scope, path=path[:-1], raw_path=raw[:-1])
         await self.app(scope, receive, send)

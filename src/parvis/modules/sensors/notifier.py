@@ -185,8 +185,10 @@ class Notifier:
         document: dict[str, Any] = {"id": f"urn:ngsi-ld:Notification:{uuid.uuid4()}", "type": "Notification",
                                     "subscriptionId": item.id, "notifiedAt": stamp(now), "data": data}
         headers = {"Content-Type": item.accept}
-        if item.accept == "application/ld+json":
-            document["@context"] = ngsi.context_value(ctx)
+        if item.accept == "application/ld+json":  # CIM 009 5.3.1: each entity of data carries its @context
+            context = ngsi.context_value(ctx)
+            for entity in data:
+                entity["@context"] = context
         else:
             headers["Link"] = ngsi.link_header(ctx)
         for pair in item.receiver_info:
@@ -391,14 +393,30 @@ def _created(session: Session, entity_ids: list[str]) -> dict[str, datetime]:
 def render(entity: PendingNotification, ctx: ldctx.Context, fmt: str, sysattrs: bool,
            created: datetime | None = None) -> dict[str, Any]:
     """One entity of a notification, compacted with the subscription's context. With ``sysattrs``
-    the entity's ``createdAt`` (``created``: unknown once it is deleted) and ``modifiedAt`` (the
-    time of the change notified) come with it, as its attributes' own do."""
-    if entity.attrs is None:
-        return {"id": entity.entity_id, "type": ctx.compact(entity.entity_type),
-                "deletedAt": stamp(entity.created_at)}
-    out = ngsi.render_entity(entity.entity_id, entity.entity_type, entity.attrs, ctx,
-                             key_values=fmt == "keyValues", sysattrs=sysattrs, created=created,
-                             modified=entity.created_at)
+    the entity's ``createdAt`` (``created``) and ``modifiedAt`` (the time of the change notified)
+    come with it, as its attributes' own do, and each deleted attribute's ``deletedAt``. A deleted
+    entity is its id, type and ``deletedAt`` (with ``sysattrs``, the ``createdAt`` and
+    ``modifiedAt`` it had), and the attributes deleted with it that the subscription watches."""
+    attrs = entity.attrs
+    deleted_at = ngsi.ngsi_time(entity.created_at)  # the change's time, as precise as the other stamps
+    key_values = fmt == "keyValues"
+    if attrs is None or subscriptions.ENTITY_DELETED in attrs:
+        had = (attrs or {}).get(subscriptions.ENTITY_DELETED) or {}
+        out: dict[str, Any] = {"id": entity.entity_id, "type": ctx.compact(entity.entity_type)}
+        if sysattrs:
+            out.update({key: had[key] for key in ("createdAt", "modifiedAt") if had.get(key)})
+        out["deletedAt"] = deleted_at
+        attrs = {iri: attr for iri, attr in (attrs or {}).items() if iri != subscriptions.ENTITY_DELETED}
+        for iri, attr in attrs.items():
+            out[ctx.compact(iri)] = ngsi.render_attribute(attr, ctx, key_values, sysattrs)
+    else:
+        out = ngsi.render_entity(entity.entity_id, entity.entity_type, attrs, ctx, key_values=key_values,
+                                 sysattrs=sysattrs, created=created, modified=entity.created_at)
+    if sysattrs and not key_values:  # a deleted attribute: when (its other stamps are those it had)
+        for iri, attr in attrs.items():
+            shown = out.get(ctx.compact(iri))
+            if ngsi.is_null(attr) and isinstance(shown, dict):
+                shown["deletedAt"] = deleted_at
     return ngsi.concise_entity(out) if fmt == "concise" else out
 
 

@@ -65,7 +65,8 @@ class PendingNotification(Base):
     subscription_id: Mapped[str] = mapped_column(String(256))
     entity_id: Mapped[str] = mapped_column(String(256))
     entity_type: Mapped[str] = mapped_column(String(256))
-    attrs: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)  # None: deleted
+    # a deleted entity: {"@deleted": its stamps, the attributes deleted with it} (None before that)
+    attrs: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     __table_args__ = (Index("ix_sensors_subscription_outbox_subscription", "subscription_id", "id"),)

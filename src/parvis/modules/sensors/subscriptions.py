@@ -14,8 +14,10 @@ of the types of a type selection, and its id when given, else its idPattern when
 takes precedence over a pattern; any entity without ``entities``), its kind is among the subscription's
 ``notificationTrigger`` (by default attributes created or updated), one of ``watchedAttributes``
 was written (any attribute without them), and ``q`` and ``geoQ`` hold on the entity's new state.
-A deleted entity is notified only to subscriptions with the ``entityDeleted`` trigger (``q`` and
-``geoQ`` are not evaluated: there is no state left).
+A deleted entity is notified to subscriptions with the ``entityDeleted`` trigger, and to those with
+the ``attributeDeleted`` trigger that watch an attribute it had (any attribute without
+``watchedAttributes``): its attributes are deleted with it (CIM 009 v1.8 and later), and those
+watched are notified as NGSI-LD's Null. ``q`` and ``geoQ`` are not evaluated: there is no state left.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from sqlalchemy.orm import Session
 from parvis.kernel.db import utcnow
 from parvis.modules.sensors.changes import Change
 from parvis.modules.sensors.standards import query as ngsiq
-from parvis.modules.sensors.standards.ngsi_ld import LOCATION, NULL, VALUE_MEMBER
+from parvis.modules.sensors.standards.ngsi_ld import LOCATION, NULL, VALUE_MEMBER, ngsi_time
 from parvis.modules.sensors.standards.subscription_ld import geo_query, q_context
 from parvis.modules.sensors.subscription_models import PendingNotification, Subscription
 
@@ -42,6 +44,11 @@ CHANNEL = "parvis_sensors_notify"  # PostgreSQL NOTIFY channel that wakes the no
 _QUEUED = "sensors_notifications_queued"
 SETTLE_SECONDS = 10.0  # longer than a subscription write's transaction: it has committed by then
 _settings = {"refresh_seconds": 1.0}
+# The member of an outbox row's ``attrs`` that says the entity was deleted, with its createdAt and
+# modifiedAt (no attribute has a name starting with "@"); the other members are the attributes
+# deleted with it that the subscription is told of. Rows without it whose attrs are None (queued
+# before it existed) are deletions too.
+ENTITY_DELETED = "@deleted"
 
 
 @dataclass
@@ -61,6 +68,7 @@ class Compiled:
     on_write: bool = field(init=False, default=False)
     on_remove: bool = field(init=False, default=False)
     on_delete: bool = field(init=False, default=False)
+    on_attribute_delete: bool = field(init=False, default=False)
 
     def __post_init__(self) -> None:
         self.by_type_only = bool(self.selectors) and all(
@@ -70,6 +78,7 @@ class Compiled:
         self.on_write = bool(triggers & {"entityUpdated", "attributeCreated", "attributeUpdated"})
         self.on_remove = bool(triggers & {"entityUpdated", "attributeDeleted"})
         self.on_delete = "entityDeleted" in triggers
+        self.on_attribute_delete = "attributeDeleted" in triggers
 
     def matches(self, change: Change, facts: Facts, now: datetime) -> bool:
         if self.expires_at is not None and self.expires_at <= now:
@@ -80,7 +89,7 @@ class Compiled:
                 for kinds, eid, pattern in self.selectors):
             return False
         if facts.deleted:
-            return self.on_delete
+            return self.on_delete or bool(self.deleted_attributes(facts))
         if not self._triggered(change, facts):
             return False
         attrs = change.attrs or {}
@@ -96,6 +105,13 @@ class Compiled:
             if facts.location is False or not self.geo.matches(facts.location):
                 return False
         return True
+
+    def deleted_attributes(self, facts: Facts) -> set[str]:
+        """Of a deleted entity's attributes, those this subscription is told were deleted with it:
+        with ``attributeDeleted``, the watched ones it had (all of them without watchedAttributes)."""
+        if not self.on_attribute_delete:
+            return set()
+        return set(facts.removed) if self.watched is None else facts.removed & self.watched
 
     def _triggered(self, change: Change, facts: Facts) -> bool:
         watched = self.watched
@@ -230,11 +246,19 @@ def _cache_of(session: Session) -> _Cache:
     return cache
 
 
-def deleted(kind: str) -> dict[str, Any]:
+def deleted(old: dict[str, Any]) -> dict[str, Any]:
     """A deleted attribute as a notification shows it (CIM 009, attributeDeleted): NGSI-LD's Null
-    in the member its type holds its value in."""
+    in the member its type holds its value in, with the stamps it had (shown with sysAttrs, beside
+    its deletedAt: the time of the change)."""
+    kind = old.get("type") or "Property"
     member = VALUE_MEMBER.get(kind, "value")
-    return {"type": kind, member: {"@none": NULL} if member == "languageMap" else NULL}
+    out = {"type": kind, member: {"@none": NULL} if member == "languageMap" else NULL}
+    return {**out, **{k: old[k] for k in ("createdAt", "modifiedAt") if k in old}}
+
+
+def _entity_deleted(change: Change) -> dict[str, Any]:
+    return {"createdAt": ngsi_time(change.entity_created) if change.entity_created else None,
+            "modifiedAt": ngsi_time(change.entity_modified) if change.entity_modified else None}
 
 
 def on_changes(session: Session, changes: list[Change]) -> None:
@@ -254,10 +278,15 @@ def on_changes(session: Session, changes: list[Change]) -> None:
             if not sub.matches(change, facts, now):
                 continue
             attrs = change.attrs
-            if attrs is not None and facts.removed and sub.on_remove:  # the spec: removed ones as Null
-                attrs = {**attrs, **{iri: deleted(change.removed_type(iri)) for iri in facts.removed}}
+            if facts.deleted:  # the entity's stamps, and the attributes deleted with it it is told of
+                gone = sub.deleted_attributes(facts)
+                attrs = {ENTITY_DELETED: _entity_deleted(change),
+                         **{iri: deleted(change.removed_attr(iri)) for iri in _ordered(change, gone)}}
+            elif facts.removed and sub.on_remove:  # the spec: removed ones as Null
+                removed = {iri: deleted(change.removed_attr(iri)) for iri in _ordered(change, facts.removed)}
+                attrs = {**(attrs or {}), **removed}
             if attrs is not None and sub.attributes is not None:
-                attrs = {k: v for k, v in attrs.items() if k in sub.attributes}
+                attrs = {k: v for k, v in attrs.items() if k in sub.attributes or k == ENTITY_DELETED}
             rows.append({"subscription_id": sub.id, "entity_id": change.entity_id,
                          "entity_type": change.type, "attrs": attrs, "created_at": change.at})
     if not rows:
@@ -266,6 +295,12 @@ def on_changes(session: Session, changes: list[Change]) -> None:
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text(f"NOTIFY {CHANNEL}"))  # delivered to listeners at commit
     session.info[_QUEUED] = True
+
+
+def _ordered(change: Change, iris: set[str]) -> list[str]:
+    """Removed attributes in the order the entity had them (the others after, by name)."""
+    known = [iri for iri in change.removed_attrs if iri in iris]
+    return known + sorted(iris.difference(known))
 
 
 @event.listens_for(Session, "after_commit")

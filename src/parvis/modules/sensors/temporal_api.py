@@ -129,6 +129,14 @@ def _kind(row: Entity, iri: str) -> str:
 _SIMPLIFIED_KEY = {"Relationship": "objects", "LanguageProperty": "languageMaps"}
 
 
+def _simplified(kind: str, value: Any) -> Any:
+    """An instance's value in the simplified temporal representation (CIM 009 4.5.9): a
+    LanguageProperty's languageMap as the object ``{"languageMap": {...}}`` (a bare map in the pair
+    would not read as a map of languages: the core context makes the languageMap member one), any
+    other attribute's value or object as it is."""
+    return {"languageMap": value} if kind == "LanguageProperty" else value
+
+
 def temporal_entity(session: Any, row: Entity, ctx: ldctx.Context, ask: TemporalAsk,
                     only: set[str] | None) -> tuple[dict[str, Any], bool]:
     """One entity with the temporal evolution of its attributes, in the representation asked, and
@@ -162,7 +170,8 @@ def temporal_entity(session: Any, row: Entity, ctx: ldctx.Context, ask: Temporal
             out[name] = {"type": kind, **temporal.aggregate(items, ask.methods, ask.window, ask.period)}
         elif ask.representation == TEMPORAL_VALUES:  # a relationship's are its "objects"...
             key = _SIMPLIFIED_KEY.get(kind, "values")
-            out[name] = {"type": kind, key: [[i.value, ngsi.ngsi_time(i.at)] for i in items]}
+            out[name] = {"type": kind,
+                         key: [[_simplified(kind, i.value), ngsi.ngsi_time(i.at)] for i in items]}
         else:
             unit = current.get("unitCode") if isinstance(current, dict) else None
             extra = {"unitCode": unit} if unit else {}

@@ -8,7 +8,9 @@ time unless an operator lists a URL in an allow-list, and then only through the 
 the caller.
 
 Only what NGSI-LD payloads use is supported: term -> IRI (string or ``{"@id": ...}``), compact
-IRIs through prefixes (``ngsi-ld:location``), ``@vocab``, and lists mixing URLs and objects.
+IRIs through prefixes (``ngsi-ld:location``), ``@vocab``, and lists mixing URLs and objects. A
+scoped context (a term definition with its own ``@context``), which CIM 009 5.5.7 forbids in a
+user context, is refused.
 Compaction follows JSON-LD 1.1's IRI compaction for these: a term, else the vocabulary's
 suffix (unless that suffix is a term of its own), else the shortest compact IRI through a term
 that may be a prefix (a plain term whose IRI ends with ``/``, ``#``, ``:``... or one marked
@@ -190,6 +192,11 @@ def _merge(source: Any, terms: dict[str, str], state: dict[str, Any], loader: Lo
         if key.startswith("@"):
             continue  # @version, @protected, @language...: no effect on flat term mapping
         if isinstance(value, dict):
+            if "@context" in value:  # CIM 009 5.5.7: a user @context holds no scoped context
+                raise ContextError("invalid", f"The term {key!r} has a scoped context (its own "
+                                   "@context): NGSI-LD does not allow them in a user @context, and "
+                                   "Parvis reads a context as a flat map of terms, which cannot "
+                                   "honour one.")
             marked[key] = value.get("@prefix") is True
             value = value.get("@id", None)
         if value is None:

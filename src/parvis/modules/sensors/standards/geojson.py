@@ -2,7 +2,9 @@
 application/geo+json``): an entity is a ``Feature`` whose geometry is the value of its
 ``geometryProperty`` (``location`` by default) and whose properties are its type and attributes,
 as they would be rendered in JSON (normalized or ``keyValues``); a query's answer is a
-``FeatureCollection``. The JSON-LD context travels in the ``Link`` header."""
+``FeatureCollection``. The JSON-LD context travels in the body (CIM 009 4.5.16-17): in the
+``Feature`` as its ``@context`` member, as each entity of an ``application/ld+json`` answer
+carries it, and in a ``FeatureCollection`` made by ``GeoAsk.document``, at its top too."""
 
 from __future__ import annotations
 
@@ -11,23 +13,35 @@ from typing import Any
 
 from parvis.modules.sensors.standards import negotiation as neg
 from parvis.modules.sensors.standards.context import Context
+from parvis.modules.sensors.standards.ngsi_ld import context_value
 
 
 @dataclass(frozen=True)
 class GeoAsk:
     """Entities as GeoJSON (NGSI-LD's GeoJSON representation): each a ``Feature`` whose geometry
     is the value of ``geometryProperty`` (``location`` by default), its attributes and its type
-    the properties; a query's answer a ``FeatureCollection``."""
+    the properties, the request's ``@context`` beside them; a query's answer a
+    ``FeatureCollection``."""
     name: str  # the geometry property, as the request's context names it
     iri: str
     shown: bool  # whether the property is also among the properties (``attrs`` asked for it)
+    context: Any = None  # the ``@context`` the answer carries (None: none)
 
     def feature(self, entity: dict[str, Any]) -> dict[str, Any]:
         attr = entity.get(self.name)
         geometry = attr.get("value") if isinstance(attr, dict) and attr.get("type") == "GeoProperty" else (
             attr if isinstance(attr, dict) and "coordinates" in attr else None)  # keyValues: the geometry
         properties = {k: v for k, v in entity.items() if k != "id" and (self.shown or k != self.name)}
-        return {"id": entity["id"], "type": "Feature", "geometry": geometry, "properties": properties}
+        feature = {"id": entity["id"], "type": "Feature", "geometry": geometry, "properties": properties}
+        return feature if self.context is None else {**feature, "@context": self.context}
+
+    def document(self, payload: dict[str, Any] | list[dict[str, Any]]) -> dict[str, Any]:
+        """The GeoJSON answer of one entity (a ``Feature``) or of a query (a ``FeatureCollection``,
+        its ``@context`` at its top as in each of its features)."""
+        if not isinstance(payload, list):
+            return self.feature(payload)
+        collection = {"type": "FeatureCollection", "features": [self.feature(e) for e in payload]}
+        return collection if self.context is None else {**collection, "@context": self.context}
 
 
 def ask(accept: str | None, geometry_property: str | None, ctx: Context,
@@ -38,4 +52,5 @@ def ask(accept: str | None, geometry_property: str | None, ctx: Context,
         return None, only
     name = geometry_property or "location"
     iri = ctx.expand(name)
-    return GeoAsk(name, iri, only is None or iri in only), (only if only is None else only | {iri})
+    return (GeoAsk(name, iri, only is None or iri in only, context_value(ctx)),
+            (only if only is None else only | {iri}))

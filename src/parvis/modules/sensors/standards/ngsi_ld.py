@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -53,6 +54,14 @@ META = ("type", "value", "object", "languageMap", "observedAt", "unitCode", "dat
 ENTITY_META = ("id", "type", "@context", "createdAt", "modifiedAt", "scope")
 GEOMETRY_TYPES = ("Point", "MultiPoint", "LineString", "MultiLineString", "Polygon", "MultiPolygon")
 URI_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:[^\s<>\"{}|\\^`\x00-\x1f\x7f]+$")  # no controls (RFC 3986)
+# Characters an IRI (RFC 3987) admits but no reader sees, or sees as another: an id holding one
+# reads back as a different id in logs and screens. By category: controls, format characters
+# (bidi overrides, zero-width space, BOM), private use, surrogates, unassigned and noncharacters,
+# separators; and these, whose categories are ordinary: variation selectors, the Hangul fillers,
+# the blank Braille pattern.
+_INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Co", "Cs", "Cn", "Zs", "Zl", "Zp"})
+_INVISIBLE = frozenset({*range(0xFE00, 0xFE10), *range(0xE0100, 0xE01F0), *range(0xFDD0, 0xFDF0),
+                        0x115F, 0x1160, 0x3164, 0xFFA0, 0x2800})
 MAX_ID = 256
 MAX_NAME = 256
 FUTURE_SLACK = timedelta(days=1)  # an observation in the future beyond this is a wrong clock
@@ -123,7 +132,16 @@ def loads(raw: bytes) -> Any:
 def check_uri(value: Any, what: str = "The entity id") -> str:
     if not isinstance(value, str) or len(value) > MAX_ID or not URI_RE.match(value):
         raise bad(f"{what} must be a URI (such as urn:ngsi-ld:Type:1) of at most {MAX_ID} characters.")
+    if not value.isascii() and (hidden := next((c for c in value if _invisible(c)), None)):
+        raise bad(f"{what} must be a URI without invisible or format characters: it holds "
+                  f"U+{ord(hidden):04X}.")
     return value
+
+
+def _invisible(char: str) -> bool:
+    point = ord(char)
+    return (point in _INVISIBLE or point & 0xFFFE == 0xFFFE  # U+xFFFE, U+xFFFF: noncharacters
+            or unicodedata.category(char) in _INVISIBLE_CATEGORIES)
 
 
 def check_datetime(value: Any, name: str) -> str:
@@ -192,6 +210,9 @@ _LANG_STRING = ("langString", "rdf:langString", "http://www.w3.org/1999/02/22-rd
 # terms NGSI-LD reserves for members: no attribute is named so (CIM 009 4.6.2)
 RESERVED_NAMES = frozenset({"value", "object", "languageMap", "observedAt", "unitCode", "datasetId",
                             "instanceId", "deletedAt", "valueType", "objectType"})
+# what an ``attrs`` list cannot name: no attribute is called so (entity members, system
+# attributes, attributes' members)
+NOT_ATTRIBUTES = RESERVED_NAMES | frozenset(ENTITY_META)
 
 
 def parse_attribute(name: str, body: Any, ctx: Context, *, partial: bool = False,
@@ -213,6 +234,8 @@ def parse_attribute(name: str, body: Any, ctx: Context, *, partial: bool = False
         if key == "value":
             if value is None:
                 raise bad(f"The value of {name!r} cannot be null.")
+            if kind == "GeoProperty" and isinstance(value, str):
+                value = _geometry_text(value)
             _finite(value, name)
             out["value"] = value
         elif key == "object":
@@ -239,8 +262,11 @@ def parse_attribute(name: str, body: Any, ctx: Context, *, partial: bool = False
             out["unitCode"] = value
         elif key == "datasetId":
             out["datasetId"] = check_uri(value, f"The datasetId of {name!r}")
-        elif key in ("createdAt", "modifiedAt", "@context"):
+        elif key in ("createdAt", "modifiedAt"):
             continue  # system attributes are the broker's
+        elif key == "@context":  # CIM 009 5.5.7: terms are read with the payload's @context alone
+            raise bad(f"The attribute {name!r} carries its own @context: an attribute cannot embed "
+                      "one (CIM 009 5.5.7); give the terms in the payload's @context.")
         else:
             if depth >= 2:
                 raise bad(f"Sub-attributes of {name!r} nest too deeply.")
@@ -264,12 +290,41 @@ def parse_attribute(name: str, body: Any, ctx: Context, *, partial: bool = False
     return out
 
 
+def _geometry_text(value: str) -> Any:
+    """A GeoProperty's value given as a string holding a GeoJSON geometry (CIM 009 4.7.2): the
+    geometry object it encodes; any other string as it is (``geometry`` then refuses it)."""
+    if value == NULL or not value.lstrip().startswith("{"):
+        return value
+    try:
+        decoded = orjson.loads(value)
+    except orjson.JSONDecodeError:
+        return value
+    return decoded if isinstance(decoded, dict) and decoded.get("type") in GEOMETRY_TYPES else value
+
+
 def is_null(attr: dict[str, Any]) -> bool:
     """NGSI-LD's Null: an attribute written with this value (or object, or a LanguageProperty's
     ``languageMap`` ``{"@none": NULL}``) is deleted."""
     if "languageMap" in attr:
         return attr["languageMap"] == {"@none": NULL}
     return attr.get("value", attr.get("object")) == NULL
+
+
+def holds_null(attr: dict[str, Any]) -> bool:
+    """NGSI-LD's Null anywhere in a parsed attribute: its own value (``is_null``), a
+    sub-attribute's, or inside a compound value. A new entity has no attribute to delete."""
+    return is_null(attr) or null_within(attr) or any(
+        holds_null(sub) for key, sub in attr.items() if key not in META and isinstance(sub, dict))
+
+
+def null_within(attr: dict[str, Any]) -> bool:
+    """NGSI-LD's Null as a part of a compound value (an object's member, an array's item, one of
+    a Relationship's objects), which only a merge takes (CIM 009 5.5.4): Null stands for a whole
+    value, never a part of one."""
+    def inside(value: Any) -> bool:
+        items = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+        return any(item == NULL or inside(item) for item in items)
+    return inside(attr.get("value")) or inside(attr.get("object"))
 
 
 _NOT_IN_NAMES = re.compile(r"[ <>\"'=;()]")
@@ -286,6 +341,9 @@ def _name(term: Any, ctx: Context) -> str:
     if ":" not in term and not term[0].isalpha():  # CIM 009 4.6.2: a short name starts with a letter
         raise bad(f"{term!r} is not a valid name: a name starts with a letter (or is a full IRI).")
     iri = ctx.expand(term)
+    if iri.startswith("@"):  # "type" in the core context is @type: no entity type, no attribute
+        raise bad(f"{term!r} stands for the JSON-LD keyword {iri} in the @context: it cannot name an "
+                  "entity type or an attribute.")
     if len(ctx.checked) < _CHECKED_MAX:
         ctx.checked[term] = iri
     return iri
@@ -392,7 +450,8 @@ def render_entity(entity_id: str, type_iri: str, attrs: dict[str, dict[str, Any]
 def in_language(attrs: dict[str, dict[str, Any]], lang: str) -> dict[str, dict[str, Any]]:
     """The attributes with each LanguageProperty as a Property in the language asked for
     (``lang``: ``fr``, ``vi,en``, ``km;q=0.9,fr``, ``*``), with its ``lang``: the first language
-    asked for that the property has (``fr`` also takes ``fr-BE``), else ``@none``, else its first."""
+    asked for that the property has (``fr`` also takes ``fr-BE``; ``nl-BE`` falls back to ``nl``,
+    RFC 4647 lookup), else ``@none``, else its first."""
     from parvis.modules.sensors.standards.negotiation import weighted  # it imports this module
 
     asked = sorted((-q, n, tag) for n, (tag, q) in enumerate(weighted(lang)) if tag and q > 0)
@@ -403,10 +462,23 @@ def in_language(attrs: dict[str, dict[str, Any]], lang: str) -> dict[str, dict[s
         if not isinstance(texts, dict) or not texts:
             out[iri] = attr
             continue
-        code = next((c for t in tags for c in texts if t == "*" or c.lower() == t
-                     or c.lower().startswith(t + "-")), "@none" if "@none" in texts else next(iter(texts)))
+        code = next((c for t in tags for r in _lookup_ranges(t) for c in texts if r == "*" or c.lower() == r
+                     or c.lower().startswith(r + "-")), "@none" if "@none" in texts else next(iter(texts)))
         rest = {k: v for k, v in attr.items() if k not in ("type", "languageMap")}
         out[iri] = {"type": "Property", "value": texts[code], "lang": code, **rest}
+    return out
+
+
+def _lookup_ranges(tag: str) -> list[str]:
+    """A language range and its truncations, longest first (RFC 4647 3.4 lookup): ``nl-be`` then
+    ``nl``; a subtag of one letter left at the end goes with the one after it (``zh-x-a``: ``zh``)."""
+    parts = tag.split("-")
+    out = []
+    while parts:
+        out.append("-".join(parts))
+        parts.pop()
+        while parts and len(parts[-1]) == 1:
+            parts.pop()
     return out
 
 

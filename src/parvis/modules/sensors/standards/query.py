@@ -6,7 +6,10 @@ values are numbers, quoted strings, ``true``/``false``, date-times (compared as 
 ``==`` and ``!=`` also value lists (``a,"b,c"``: ``==`` any of them, ``!=`` none) and ``a..b``
 ranges. An attribute path is ``attr``, ``attr.subAttr`` (sub-attributes, and the members
 ``observedAt``, ``unitCode``, ``datasetId``, ``createdAt``, ``modifiedAt``) and may end with a
-trailing path into a compound value: ``address[addressLocality]``, ``a[b.c]`` or ``a[b][c]``.
+trailing path into a compound value: ``address[addressLocality]``, ``a[b.c]`` or ``a[b][c]``; on a
+LanguageProperty the trailing path is a language filter (CIM 009 4.9): ``label[fr]`` its text in
+that language, ``label[*]`` its texts in every language (``==``: one of them, ``!=``: none).
+A Relationship is compared with ``==`` and ``!=`` only: any other operator does not match it.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import json
 import math
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import partial
 from typing import Any
@@ -29,7 +32,7 @@ from shapely.geometry.base import BaseGeometry
 from shapely.ops import nearest_points
 
 from parvis.modules.sensors.standards.context import Context
-from parvis.modules.sensors.standards.ngsi_ld import LOCATION, META, NgsiError, geometry
+from parvis.modules.sensors.standards.ngsi_ld import LOCATION, META, NGSI_LD, NgsiError, geometry
 
 MAX_Q = 2000
 MAX_PATTERN = 200
@@ -161,19 +164,51 @@ class AttrPath:
     trail: tuple[str, ...] = ()
 
 
-def _attribute_value(attrs: dict[str, dict[str, Any]], path: AttrPath) -> Any:
+class _Texts(list[Any]):
+    """The texts a language filter reads in a LanguageProperty (``label[*]``: those of every
+    language; ``label[fr]`` when French has several): a term matches when one of them does (``!=``
+    and ``!~=``: when none does), as for an array value."""
+
+
+_ORDERING = (">", ">=", "<", "<=")
+
+
+def _target(attrs: dict[str, dict[str, Any]], path: AttrPath) -> tuple[Any, bool]:
+    """What ``path`` reads in an entity's attributes (None where there is nothing), and whether
+    that is a Relationship's object (CIM 009 4.9: only ``==`` and ``!=`` compare a Relationship)."""
     attr: Any = attrs.get(path.names[0])
     for part in path.names[1:]:
         if not isinstance(attr, dict):
-            return None
+            return None, False
         attr = attr.get(part)
+    relationship = False
     if isinstance(attr, dict):
+        if "languageMap" in attr and path.trail:
+            return _language(attr["languageMap"], path.trail), False
+        relationship = "object" in attr
         attr = next((attr[key] for key in ("value", "object", "languageMap") if key in attr), None)
     for key in path.trail:
         if not isinstance(attr, dict):
-            return None
+            return None, False
         attr = attr.get(key)
-    return attr
+    return attr, relationship and not path.trail
+
+
+def _attribute_value(attrs: dict[str, dict[str, Any]], path: AttrPath) -> Any:
+    return _target(attrs, path)[0]
+
+
+def _language(texts: Any, trail: tuple[str, ...]) -> Any:
+    """A languageMap read through a language filter: ``[*]`` every language's texts, ``[tag]`` the
+    texts of that language (BCP 47 tags match whatever their case); None where there are none."""
+    if not isinstance(texts, dict) or len(trail) != 1:
+        return None
+    tag = trail[0].casefold()
+    found = [text for key, value in texts.items() if tag == "*" or key.casefold() == tag
+             for text in (value if isinstance(value, list) else [value])]
+    if not found:
+        return None
+    return found[0] if len(found) == 1 and tag != "*" else _Texts(found)
 
 
 # What SQL may test before Python does (a superset of the matches, never fewer): numeric
@@ -211,19 +246,34 @@ def _numeric(attr: AttrPath, op: str, right: Any) -> Prefilter:
     return ("cmp", path[0], op, right) if _is_number(right) else None
 
 
+# the entity's system attributes (CIM 009 4.8): a ``q`` naming only them does not narrow a query
+# enough to stand as its only filter (5.7.2.4)
+SYSTEM_ATTRIBUTES = frozenset(NGSI_LD + name for name in ("createdAt", "modifiedAt", "deletedAt"))
+
+
 @dataclass(frozen=True)
 class Q:
-    """A parsed ``q``: call it on an entity's attributes; ``prefilter`` is what SQL may test first."""
+    """A parsed ``q``: call it on an entity's attributes; ``prefilter`` is what SQL may test first;
+    ``attributes`` the IRIs of the (top-level) attributes it names, system ones as in
+    ``SYSTEM_ATTRIBUTES``."""
     test: Predicate
     prefilter: Prefilter
+    attributes: frozenset[str] = frozenset()
 
     def __call__(self, attrs: dict[str, Any]) -> bool:
         return self.test(attrs)
+
+    @property
+    def only_system_attributes(self) -> bool:
+        """Whether it names system attributes alone (``modifiedAt>"2026-01-01T00:00:00Z"``): as
+        a query's only filter it is too wide (CIM 009 5.7.2.4, a BadRequestData)."""
+        return bool(self.attributes) and self.attributes <= SYSTEM_ATTRIBUTES
 
 
 class _Parser:
     def __init__(self, tokens: list[tuple[str, str]], ctx: Context) -> None:
         self.tokens, self.pos, self.ctx, self.depth = tokens, 0, ctx, 0
+        self.attributes: set[str] = set()  # the IRIs of the attributes named (``Q.attributes``)
 
     def peek(self) -> tuple[str, str] | None:
         return self.tokens[self.pos] if self.pos < len(self.tokens) else None
@@ -291,15 +341,22 @@ class _Parser:
             if len(tokens) > 1:
                 raise invalid(f"q: {op} takes one regular expression, not a value list or a range.")
             pattern = _pattern(_value(*tokens[0]), "q")
-            hit: Predicate = lambda a: isinstance(v := _attribute_value(a, path), str) and bool(  # noqa: E731
-                pattern.search(v))
+
+            def hit(a: dict[str, Any]) -> bool:  # a text (a language filter's: one of them) in L(R)
+                v = _attribute_value(a, path)
+                return any(isinstance(t, str) and bool(pattern.search(t))
+                           for t in (v if isinstance(v, _Texts) else [v]))
             return Q(hit, None) if op == "~=" else Q(lambda a: not hit(a), None)
         right = _operand(tokens)
         if isinstance(right, tuple) and op not in ("==", "!="):
             raise invalid(f"q: a value list (a,b) or a range (a..b) is only allowed after == and !=, "
                           f"not after {op}.")
-        return Q(lambda a: (v := _attribute_value(a, path)) is not None and _compare(op, v, right),
-                 _numeric(path, op, right))
+        ordering = op in _ORDERING
+
+        def compared(a: dict[str, Any]) -> bool:
+            v, relationship = _target(a, path)
+            return v is not None and not (relationship and ordering) and _compare(op, v, right)
+        return Q(compared, _numeric(path, op, right))
 
     def _path(self, text: str) -> AttrPath:
         where, bracket, inner = text.partition("[")
@@ -317,8 +374,10 @@ class _Parser:
             raise invalid(f"q: {text!r} is not a supported attribute path.")
         # the members of an attribute are stored by their short names (``ngsi_ld.META``);
         # sub-attributes by their IRIs
-        return AttrPath((self.ctx.expand(head), *(p if p in META else self.ctx.expand(p) for p in rest)),
-                        tuple(trail))
+        iri = self.ctx.expand(head)
+        system = NGSI_LD + head if NGSI_LD + head in SYSTEM_ATTRIBUTES else None
+        self.attributes.add(system or iri)
+        return AttrPath((iri, *(p if p in META else self.ctx.expand(p) for p in rest)), tuple(trail))
 
 
 def parse_q(text: str, ctx: Context) -> Q:
@@ -328,7 +387,7 @@ def parse_q(text: str, ctx: Context) -> Q:
     q = parser.expr()
     if parser.peek() is not None:
         raise invalid(f"q: unexpected {parser.peek()[1]!r}.")  # type: ignore[index]
-    return q
+    return replace(q, attributes=frozenset(parser.attributes))
 
 
 def _re2_options() -> Any:

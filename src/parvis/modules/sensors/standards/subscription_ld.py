@@ -31,9 +31,11 @@ MAX_LIST = 100
 # Members of the spec that Parvis does not implement: refused rather than silently ignored.
 UNSUPPORTED = ("timeInterval", "csf", "temporalQ", "scopeQ", "jsonldContext", "lang", "datasetId",
                "showChanges", "localOnly")
-READ_ONLY = ("status", "createdAt", "modifiedAt", "@context")
-NOTIFICATION_READ_ONLY = ("status", "timesSent", "lastNotification", "lastSuccess", "lastFailure",
-                          "lastFailureReason")
+# Other members are ignored: the read-only ones (status, createdAt, modifiedAt; in notification
+# timesSent, lastNotification...: CIM 009 Table 5.2.12-2 and 5.2.14, a client "shall not" give them,
+# a broker ignores them), and those the spec does not define (another version's, or a client's
+# own, such as "__context"), as JSON-LD processing drops them: what Parvis kept is what a GET
+# shows. A member Parvis knows is always checked, and refused when its value is wrong.
 _URL = re.compile(r"^https?://[^\s/?#@]+(?::[0-9]{1,5})?(?:[/?#]\S*)?$", re.I)
 _HEADER = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$")
 
@@ -85,11 +87,9 @@ def parse_subscription(body: Any, ctx: Context, *, partial: bool = False) -> Sub
     if (not partial or "type" in body) and body.get("type") != "Subscription":
         raise bad('A subscription must have "type": "Subscription".')
     for key, value in body.items():
-        if key in ("type", *READ_ONLY):
-            continue
         handler = _MEMBERS.get(key)
-        if handler is None:
-            raise bad(f"{key!r} is not a member of a subscription.")
+        if handler is None:  # type, read-only and unknown members (see UNSUPPORTED)
+            continue
         if value is None and partial and key in _REMOVABLE:
             setattr(out, _REMOVABLE[key], None if key != "throttling" else 0.0)
             if key == "q":
@@ -142,9 +142,6 @@ def _entities(out: SubscriptionIn, value: Any, ctx: Context) -> None:
     for item in value:
         if not isinstance(item, dict) or "type" not in item:
             raise bad("Each member of entities must be an object with a type.")
-        unknown = set(item) - {"type", "id", "idPattern"}
-        if unknown:
-            raise bad(f"entities: unknown member {sorted(unknown)[0]!r} (type, id, idPattern).")
         selection, types = type_selection(item["type"], ctx, "entities")
         # a single type is kept as its IRI (as always); a selection as written, its names
         # expanded, with the types it selects beside it for matching
@@ -200,9 +197,6 @@ def _q(out: SubscriptionIn, value: Any, ctx: Context) -> None:
 def _geo_q(out: SubscriptionIn, value: Any, ctx: Context) -> None:
     if not isinstance(value, dict):
         raise bad("geoQ must be an object with geometry, coordinates and georel.")
-    unknown = set(value) - {"geometry", "coordinates", "georel", "geoproperty"}
-    if unknown:
-        raise bad(f"geoQ: unknown member {sorted(unknown)[0]!r}.")
     coordinates = value.get("coordinates")
     text = coordinates if isinstance(coordinates, str) else orjson.dumps(coordinates).decode()
     georel, geometry = value.get("georel"), value.get("geometry")
@@ -228,8 +222,6 @@ def _notification(out: SubscriptionIn, value: Any, ctx: Context) -> None:
         raise bad("notification must be an object with an endpoint.")
     parsed: dict[str, Any] = {}
     for key, member in value.items():
-        if key in NOTIFICATION_READ_ONLY:
-            continue
         if key == "attributes":
             parsed["attributes"] = _names(member, ctx, "notification.attributes")
         elif key == "format":
@@ -242,19 +234,61 @@ def _notification(out: SubscriptionIn, value: Any, ctx: Context) -> None:
             parsed["sysAttrs"] = member
         elif key == "endpoint":
             parsed.update(_endpoint(member))
-        elif key in ("showChanges",):
-            raise NgsiError("OperationNotSupported", f"notification.{key} is not supported.")
-        else:
-            raise bad(f"{key!r} is not a member of notification.")
+        # read-only and unknown members are ignored (see UNSUPPORTED); those of the spec that Parvis
+        # does not implement, next
+    _not_implemented(value)
     out.notification = parsed
+
+
+def _not_implemented(value: dict[str, Any]) -> None:
+    """The members of NotificationParams (CIM 009 5.2.14) that Parvis does not implement: checked
+    as the spec says (400 when wrong), then refused (422), unless they ask for what Parvis does
+    anyway (showChanges false, join "@none": no linked entities)."""
+    lists: dict[str, set[str]] = {}
+    for key in ("pick", "omit"):
+        if key in value:
+            names = value[key]
+            if (not isinstance(names, list) or not names
+                    or not all(isinstance(n, str) and n for n in names)):
+                raise bad(f"notification.{key} must be a non-empty array of entity member names.")
+            lists[key] = set(names)
+    if lists and "attributes" in value:
+        raise bad(f"notification.{next(iter(lists))} cannot be given with notification.attributes.")
+    if len(lists) == 2 and lists["pick"] & lists["omit"]:
+        raise bad("notification.pick and notification.omit cannot name the same member.")
+    show = value.get("showChanges", False)
+    if not isinstance(show, bool):
+        raise bad("notification.showChanges must be true or false.")
+    if show and value.get("format") in ("keyValues", "simplified"):
+        raise bad("notification.showChanges cannot be true with the keyValues format.")
+    join = value.get("join", "@none")
+    if join not in ("flat", "inline", "@none"):
+        raise bad('notification.join must be "flat", "inline" or "@none".')
+    level = value.get("joinLevel", 1)
+    if (isinstance(level, bool) or not isinstance(level, (int, float)) or not math.isfinite(level)
+            or level < 1 or level != int(level)):
+        raise bad("notification.joinLevel must be a whole number, at least 1.")
+    for key, asked in (("pick", "pick" in lists), ("omit", "omit" in lists), ("showChanges", show),
+                       ("join", join != "@none")):
+        if asked:
+            raise NgsiError("OperationNotSupported", f"notification.{key} is not supported.")
+
+
+def _pairs(info: Any, what: str) -> list[dict[str, str]]:
+    """A KeyValuePair array (CIM 009 5.2.22): each {"key": text, "value": text}, nothing else."""
+    if not isinstance(info, list) or len(info) > 20:
+        raise bad(f"{what} must be an array of at most 20 {{key, value}} objects.")
+    for pair in info:
+        if (not isinstance(pair, dict) or set(pair) != {"key", "value"}
+                or not isinstance(pair["key"], str) or not pair["key"] or len(pair["key"]) > 256
+                or not isinstance(pair["value"], str) or len(pair["value"]) > 1000):
+            raise bad(f'{what}: each member is {{"key": text, "value": text}}.')
+    return [{"key": pair["key"], "value": pair["value"]} for pair in info]
 
 
 def _endpoint(value: Any) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise bad("notification.endpoint must be an object with a uri.")
-    unknown = set(value) - {"uri", "accept", "receiverInfo", "notifierInfo"}
-    if unknown:
-        raise bad(f"notification.endpoint: unknown member {sorted(unknown)[0]!r}.")
     uri = value.get("uri")
     if not isinstance(uri, str) or len(uri) > MAX_URI or not _URL.match(uri):
         raise bad("notification.endpoint.uri must be an http:// or https:// URL (MQTT endpoints are "
@@ -263,20 +297,23 @@ def _endpoint(value: Any) -> dict[str, Any]:
     if accept not in ACCEPTS:
         raise bad(f"notification.endpoint.accept must be {' or '.join(ACCEPTS)}.")
     out: dict[str, Any] = {"endpoint": uri, "uri": uri, "accept": accept, "receiver_info": None}
+    if value.get("notifierInfo") is not None:  # it sets up the channel (MQTT's QoS...): nothing for HTTP
+        _pairs(value["notifierInfo"], "notification.endpoint.notifierInfo")
+    timeout = value.get("timeout", 0)  # the spec lets the broker override it: Parvis's own is used
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 <= timeout < math.inf:
+        raise bad("notification.endpoint.timeout must be a number of milliseconds.")
+    if "cooldown" in value:
+        raise NgsiError("OperationNotSupported", "notification.endpoint.cooldown is not supported (a "
+                        "failed notification is retried after PARVIS_SENSORS_NOTIFY_RETRY_SECONDS, doubled "
+                        "each time).")
     info = value.get("receiverInfo")
     if info is not None:
-        if not isinstance(info, list) or len(info) > 20:
-            raise bad("receiverInfo must be an array of at most 20 {key, value} objects.")
-        pairs = []
-        for pair in info:
-            if (not isinstance(pair, dict) or set(pair) != {"key", "value"}
-                    or not isinstance(pair["key"], str) or not _HEADER.match(pair["key"])
-                    or not isinstance(pair["value"], str) or len(pair["value"]) > 1000
-                    or any(c in pair["value"] for c in "\r\n\0")):
+        pairs = _pairs(info, "notification.endpoint.receiverInfo")
+        for pair in pairs:  # sent as HTTP headers
+            if not _HEADER.match(pair["key"]) or any(c in pair["value"] for c in "\r\n\0"):
                 raise bad("receiverInfo: each member is {\"key\": header name, \"value\": text}.")
             if pair["key"].lower() in ("content-type", "content-length", "host", "link"):
                 raise bad(f"receiverInfo cannot set the {pair['key']} header.")
-            pairs.append({"key": pair["key"], "value": pair["value"]})
         out["receiver_info"] = pairs
     return out
 
