@@ -391,7 +391,8 @@ def test_ids_in_any_script_stay_accepted(client, w, r):
     from urllib.parse import quote
 
     ids = ["urn:ngsi-ld:Place:Huế", "urn:ngsi-ld:Place:Hue\u0301", "urn:ngsi-ld:Place:ភ្នំពេញ",
-           "urn:ngsi-ld:Place:القاهرة", "urn:ngsi-ld:Place:서울", "urn:ngsi-ld:Ciudad:París"]
+           "urn:ngsi-ld:Place:القاهرة", "urn:ngsi-ld:Place:서울", "urn:ngsi-ld:Ciudad:París",
+           "urn:ngsi-ld:Place:می\u200cخواهم"]  # a zero-width non-joiner: how Persian is spelt
     for n, entity_id in enumerate(ids):
         create(client, w, air(n, id=entity_id, refDevice={"type": "Relationship", "object": ids[-1 - n]}))
         got = client.get(f"{BASE}/entities/{quote(entity_id)}", headers=r)
@@ -449,3 +450,12 @@ def test_type_star_selects_every_type(client, w, r):
     refused = client.get(f"{BASE}/entities?type=*&local=false", headers=r)
     assert refused.status_code == 400 and refused.json()["type"] == ERR + "BadRequestData"
     assert client.get(f"{BASE}/entities?type=*,AirQualityObserved", headers=r).status_code == 400
+
+
+def test_an_observed_at_written_plus_zero_hours_is_utc_and_read_back_with_z(client, w, r):
+    """Python's isoformat writes UTC as +00:00: that is no offset from UTC, it is taken."""
+    entity = air(1)
+    entity["NO2"]["observedAt"] = "2026-11-29T08:00:00+00:00"
+    create(client, w, entity)
+    got = client.get(f"{BASE}/entities/{entity['id']}", headers=r).json()
+    assert got["NO2"]["observedAt"] == "2026-11-29T08:00:00Z"

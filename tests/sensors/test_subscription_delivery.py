@@ -259,8 +259,9 @@ def test_json_ld_and_concise_notifications(client, w, receiver, notifier):
     [got] = receiver.received
     assert got["headers"]["Content-Type"] == "application/ld+json" and got["headers"]["X-Token"] == "s3cret"
     assert "Link" not in got["headers"]
-    # CIM 009 5.3.1 (ETSI 046_14): each entity of data carries the @context, the notification none
-    assert "@context" not in got["body"]
+    # CIM 009 5.3.1 (ETSI 046_14): each entity of data carries the @context; the notification
+    # too, as Orion-LD has always sent it
+    assert got["body"]["@context"] == SDM
     assert got["body"]["data"] == [{"id": AIR, "type": "AirQualityObserved", "NO2": 12, "@context": SDM}]
 
 
@@ -652,3 +653,20 @@ def test_deleting_an_entity_deletes_the_watched_attributes_it_had(client, w, rec
                       "NO2": {"type": "Property", "value": "urn:ngsi-ld:null",
                               "createdAt": had["NO2"]["createdAt"], "modifiedAt": had["NO2"]["modifiedAt"],
                               "deletedAt": deleted_at}}
+
+
+def test_a_subscription_on_a_geoproperty_with_a_long_iri_never_stops_the_writes(client, w, receiver, notifier):
+    """Its geoproperty was checked as the client wrote it (short); stored expanded, it is long."""
+    vocab = f"https://example.org/{'a' * 190}/"
+    payload = {"type": "Subscription", "entities": [{"type": "https://example.org/Spot"}],
+               "geoQ": {"georel": "near;maxDistance==2000", "geometry": "Point",
+                        "coordinates": [104.91, 11.55], "geoproperty": "spot"},
+               "notification": {"endpoint": {"uri": receiver.url}}, "@context": [{"@vocab": vocab}]}
+    made = client.post(f"{BASE}/subscriptions", content=orjson.dumps(payload),
+                       headers={"X-Api-Key": w["X-Api-Key"], "Content-Type": "application/ld+json"})
+    assert made.status_code == 201, made.text
+    spot = {"id": "urn:ngsi-ld:Spot:1", "type": "https://example.org/Spot",
+            f"{vocab}spot": {"type": "GeoProperty", "value": {"type": "Point", "coordinates": [104.91, 11.55]}}}
+    assert client.post(f"{BASE}/entities", json=spot, headers=w).status_code == 201
+    create(client, w, air(1))  # and every other write
+    assert notifier.deliver_due() == 1

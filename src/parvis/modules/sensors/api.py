@@ -463,9 +463,9 @@ async def replace_attribute(request: Request, entity_id: str, attr_id: str) -> R
     there. Declared before the entity's own PUT, which would otherwise take this path."""
     require_write(request)
     entity_id = _entity_id(entity_id)
-    _only_of_type(request, entity_id)
     body, kind = await read_body(request)
     ctx = body_context(request, kind, body)
+    await _only_of_type(request, entity_id, ctx)
     iri = ctx.expand(attr_id)
     attrs = ngsi.parse_attributes({attr_id: {k: v for k, v in body.items() if k != "@context"}}
                                   if isinstance(body, dict) else body, ctx)
@@ -481,9 +481,9 @@ async def replace_attribute(request: Request, entity_id: str, attr_id: str) -> R
 async def replace_entity(request: Request, entity_id: str) -> Response:
     require_write(request)
     entity_id = _entity_id(entity_id)
-    _only_of_type(request, entity_id)
     body, kind = await read_body(request)
     ctx = body_context(request, kind, body)
+    await _only_of_type(request, entity_id, ctx)
     if isinstance(body, dict) and body.get("id", entity_id) != entity_id:
         raise ngsi.bad("The id in the body differs from the id in the URL.")
     if isinstance(body, dict):
@@ -519,9 +519,9 @@ async def _write_attributes(request: Request, entity_id: str, why_skipped: str, 
     arriving together share a transaction (``kernel.group_commit``)."""
     require_write(request)
     entity_id = _entity_id(entity_id)
-    _only_of_type(request, entity_id)
     body, kind = await read_body(request)
     ctx = body_context(request, kind, body)
+    await _only_of_type(request, entity_id, ctx)
     attrs = ngsi.parse_attributes(body, ctx)
     _no_null_within(attrs, ctx)
     skipped = await _attribute_writes(request)(actions.AttributeWrite(
@@ -548,9 +548,9 @@ async def update_attributes(request: Request, entity_id: str) -> Response:
 async def patch_attribute(request: Request, entity_id: str, attr_id: str) -> Response:
     require_write(request)
     entity_id = _entity_id(entity_id)
-    _only_of_type(request, entity_id)
     body, kind = await read_body(request)
     ctx = body_context(request, kind, body)
+    await _only_of_type(request, entity_id, ctx)
     if isinstance(body, dict):  # the payload's @context, not the attribute's
         body = {k: v for k, v in body.items() if k != "@context"}
     partial = ngsi.parse_attribute(attr_id, body, ctx, partial=True)
@@ -567,8 +567,8 @@ async def patch_attribute(request: Request, entity_id: str, attr_id: str) -> Res
 async def delete_attribute(request: Request, entity_id: str, attr_id: str) -> Response:
     require_write(request)
     entity_id = _entity_id(entity_id)
-    _only_of_type(request, entity_id)
     ctx = read_context(request)
+    await _only_of_type(request, entity_id, ctx)
     await run_in_thread(request, actions.delete_attribute, request.app.state.db, entity_id,
                         ctx.expand(attr_id))
     return Response(status_code=204)
@@ -580,18 +580,20 @@ async def delete_attribute(request: Request, entity_id: str, attr_id: str) -> Re
 async def delete_entity(request: Request, entity_id: str) -> Response:
     require_write(request)
     entity_id = _entity_id(entity_id)
-    _only_of_type(request, entity_id)
+    await _only_of_type(request, entity_id, read_context(request))
     await run_in_thread(request, actions.delete_entity, request.app.state.db, entity_id)
     return Response(status_code=204)
 
 
-def _only_of_type(request: Request, entity_id: str) -> None:
+async def _only_of_type(request: Request, entity_id: str, ctx: ldctx.Context) -> None:
     """A write to an entity given with a ``type`` parameter (CIM 009 v1.8) touches only an entity
-    of that type: another is as good as absent (404), before anything is written."""
+    of that type: another is as good as absent (404), before anything is written. ``ctx``: the
+    request's (an ld+json body's own @context names the type too)."""
     if request.query_params.get("type"):
-        ctx = read_context(request)
-        with request.app.state.db.read() as session:
-            _check_type(request, ctx, queries.entity(session, entity_id), entity_id)
+        def check() -> None:
+            with request.app.state.db.read() as session:
+                _check_type(request, ctx, queries.entity(session, entity_id), entity_id)
+        await run_in_thread(request, check)
 
 
 def _check_type(request: Request, ctx: ldctx.Context, row: Entity | None, entity_id: str) -> None:
@@ -608,9 +610,9 @@ async def merge_entity(request: Request, entity_id: str) -> Response:
     members not given, those given NGSI-LD's Null deleted. Declared after the attributes' PATCH."""
     require_write(request)
     entity_id = _entity_id(entity_id)
-    _only_of_type(request, entity_id)
     body, kind = await read_body(request)
     ctx = body_context(request, kind, body)
+    await _only_of_type(request, entity_id, ctx)
     if isinstance(body, dict) and body.get("id") not in (None, entity_id):
         raise ngsi.bad(f"The body's id {body.get('id')!r} is not the entity's ({entity_id}).")
     attrs = ngsi.parse_attributes(body, ctx)

@@ -185,8 +185,10 @@ class Notifier:
         document: dict[str, Any] = {"id": f"urn:ngsi-ld:Notification:{uuid.uuid4()}", "type": "Notification",
                                     "subscriptionId": item.id, "notifiedAt": stamp(now), "data": data}
         headers = {"Content-Type": item.accept}
-        if item.accept == "application/ld+json":  # CIM 009 5.3.1: each entity of data carries its @context
-            context = ngsi.context_value(ctx)
+        if item.accept == "application/ld+json":
+            # each entity of data carries its @context (CIM 009 5.3.1, ETSI 046_14, Scorpio), and
+            # the notification too, where Orion-LD's receivers have always found it
+            context = document["@context"] = ngsi.context_value(ctx)
             for entity in data:
                 entity["@context"] = context
         else:

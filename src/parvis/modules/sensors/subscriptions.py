@@ -22,6 +22,7 @@ watched are notified as NGSI-LD's Null. ``q`` and ``geoQ`` are not evaluated: th
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import weakref
@@ -49,6 +50,8 @@ _settings = {"refresh_seconds": 1.0}
 # deleted with it that the subscription is told of. Rows without it whose attrs are None (queued
 # before it existed) are deletions too.
 ENTITY_DELETED = "@deleted"
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -201,7 +204,11 @@ class _Cache:
         untyped: list[Compiled] = []
         rows = session.scalars(select(Subscription).where(Subscription.is_active.is_(True)))
         for row in rows:
-            compiled = compile_row(row)
+            try:
+                compiled = compile_row(row)
+            except Exception:  # one subscription that no longer compiles never stops the writes
+                log.exception("subscription %s cannot be compiled: it is left out", row.id)
+                continue
             ids = {eid for _kinds, eid, _pattern in compiled.selectors}
             if not compiled.selectors:
                 untyped.append(compiled)

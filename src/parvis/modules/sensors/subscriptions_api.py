@@ -10,8 +10,10 @@ hold callback URLs and the receivers' headers, which may be credentials).
 from __future__ import annotations
 
 import time
+from typing import Any
 from urllib.parse import quote
 
+import anyio
 from fastapi import APIRouter, Request, Response
 
 from parvis.kernel.auth import token_digest
@@ -92,24 +94,26 @@ def list_subscriptions(request: Request) -> Response:
 
 
 @router.get("/subscriptions/{sub_id:path}", summary="NGSI-LD: retrieve a subscription")
-def retrieve_subscription(request: Request, sub_id: str) -> Response:
+async def retrieve_subscription(request: Request, sub_id: str) -> Response:
     owner = _owner(request)
     neg.accepted(request.headers.get("accept"))
     ctx = api.read_context(request)
     sub_id = ngsi.check_uri(sub_id, "The subscription id")
     sysattrs = "sysAttrs" in request.query_params.get("options", "").split(",")
-    deadline = time.monotonic() + IN_FLIGHT_WAIT_SECONDS
-    while True:
+
+    def read() -> dict[str, Any] | None:  # the payload, or None while a notification is out
         with request.app.state.db.read() as session:
             row = subscription_queries.subscription(session, sub_id, owner)
             if row is None:
                 raise _missing(sub_id)
             now = utcnow()
-            sending = row.lease_until is not None and row.lease_until > now
-            if not sending or time.monotonic() >= deadline:
-                payload = subld.render_subscription(row, ctx, now, sysattrs=sysattrs)
-                break
-        time.sleep(IN_FLIGHT_POLL_SECONDS)  # a sync route: this thread of the pool, not the loop
+            if row.lease_until is not None and row.lease_until > now and time.monotonic() < deadline:
+                return None
+            return subld.render_subscription(row, ctx, now, sysattrs=sysattrs)
+
+    deadline = time.monotonic() + IN_FLIGHT_WAIT_SECONDS
+    while (payload := await api.run_in_thread(request, read)) is None:
+        await anyio.sleep(IN_FLIGHT_POLL_SECONDS)  # waits on the loop: no thread of the pool held
     return api.answer(request, payload, ctx)
 
 

@@ -140,19 +140,20 @@ class Context:
             rest = iri[len(self.vocab):]
             if rest and "/" not in rest and "#" not in rest and ":" not in rest and rest not in self.terms:
                 return rest
-        found = self._reverse.get(_COMPACTED + iri)
-        if found is None:
-            found = self._reverse[_COMPACTED + iri] = self._compact_iri(iri)
-        return found
+        return self._compact_iri(iri)  # not cached: an IRI a client makes up must not grow memory
 
     def _compact_iri(self, iri: str) -> str:
-        """The shortest ``prefix:suffix`` for ``iri`` (then the first in order), or ``iri``."""
+        """The shortest ``prefix:suffix`` for ``iri`` (then the first in order), or ``iri``; a
+        few prefixes at most (``ngsi-ld``, ``geojson`` and the user's), each one ``startswith``."""
         best: str | None = None
         for term in self.prefixes:
             base = self.terms.get(term)
             if not base or base == iri or not iri.startswith(base):
                 continue
-            candidate = f"{term}:{iri[len(base):]}"
+            suffix = iri[len(base):]
+            if term in _SCHEMES or suffix.startswith("//"):
+                continue  # would read back as an IRI of its own, not through the prefix
+            candidate = f"{term}:{suffix}"
             if candidate in self.terms and self.terms[candidate] != iri:
                 continue
             if best is None or (len(candidate), candidate) < (len(best), best):
@@ -160,7 +161,7 @@ class Context:
         return best or iri
 
 
-_COMPACTED = "\x00"  # the key prefix of compact IRIs in ``Context._reverse`` (no IRI starts so)
+_SCHEMES = frozenset({"urn", "http", "https"})  # ``expand`` reads "urn:..." as an IRI, never a prefix
 _GEN_DELIMS = (":", "/", "?", "#", "[", "]", "@")
 
 

@@ -59,7 +59,10 @@ URI_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:[^\s<>\"{}|\\^`\x00-\x1f\x7f]+$"
 # (bidi overrides, zero-width space, BOM), private use, surrogates, unassigned and noncharacters,
 # separators; and these, whose categories are ordinary: variation selectors, the Hangul fillers,
 # the blank Braille pattern.
-_INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Co", "Cs", "Cn", "Zs", "Zl", "Zp"})
+# format and control characters, private use, surrogates, separators; not "Cn" (unassigned): what
+# this Python's Unicode does not know yet, a newer one may (every worker must agree on an id)
+_INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Co", "Cs", "Zs", "Zl", "Zp"})
+_JOINERS = frozenset({0x200C, 0x200D})  # ZWNJ and ZWJ: spelling in Persian, Indic scripts, emoji
 _INVISIBLE = frozenset({*range(0xFE00, 0xFE10), *range(0xE0100, 0xE01F0), *range(0xFDD0, 0xFDF0),
                         0x115F, 0x1160, 0x3164, 0xFFA0, 0x2800})
 MAX_ID = 256
@@ -141,7 +144,7 @@ def check_uri(value: Any, what: str = "The entity id") -> str:
 def _invisible(char: str) -> bool:
     point = ord(char)
     return (point in _INVISIBLE or point & 0xFFFE == 0xFFFE  # U+xFFFE, U+xFFFF: noncharacters
-            or unicodedata.category(char) in _INVISIBLE_CATEGORIES)
+            or (unicodedata.category(char) in _INVISIBLE_CATEGORIES and point not in _JOINERS))
 
 
 def check_datetime(value: Any, name: str) -> str:
@@ -153,7 +156,7 @@ def check_datetime(value: Any, name: str) -> str:
         when = datetime.fromisoformat(value)
     except ValueError:
         raise bad(f"{name} is not an ISO 8601 date and time: {value!r}.") from None
-    if when.tzinfo is None or not value.endswith(("Z", "z")):
+    if when.tzinfo is None or not value.endswith(("Z", "z", "+00:00")):  # +00:00: Python's isoformat
         raise bad(f"{name} must be in UTC and end with Z (2026-11-29T10:00:00Z), without an "
                   f"offset: {value!r}.")
     when = when.astimezone(UTC)

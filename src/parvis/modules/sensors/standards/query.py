@@ -443,7 +443,10 @@ class GeoQuery:
         if not isinstance(found, dict) or found.get("type") != "GeoProperty" or not isinstance(
                 found.get("value"), dict):
             return None
-        return shape(found["value"])
+        try:
+            return shape(found["value"])
+        except (AttributeError, KeyError, TypeError, ValueError, shapely.errors.ShapelyError):
+            return None  # not a geometry (a value written before its type became GeoProperty)
 
     def bbox(self) -> tuple[float, float, float, float] | None:
         """The box an entity's location must overlap to possibly match (None: no prefilter)."""
@@ -533,9 +536,11 @@ def geo_property(geoproperty: str | None, ctx: Context | None) -> str | None:
     """The IRI of a ``geoproperty`` parameter, None for ``location`` (the default)."""
     if geoproperty is None or geoproperty in ("", "location", LOCATION):
         return None
+    if ctx is None:  # a stored subscription's: the IRI its creation expanded and checked
+        return None if geoproperty == LOCATION else geoproperty
     if not isinstance(geoproperty, str) or len(geoproperty) > MAX_PATTERN:
         raise bad_geo("geoproperty must be the name of a GeoProperty.")
-    iri = ctx.expand(geoproperty) if ctx is not None else geoproperty
+    iri = ctx.expand(geoproperty)
     return None if iri == LOCATION else iri
 
 
