@@ -273,3 +273,12 @@ def test_a_subscription_read_while_its_notification_is_out_shows_the_outcome(cli
     started = time.monotonic()
     assert client.get(path, headers=w).status_code == 200
     assert 0.9 <= time.monotonic() - started < 5
+
+
+def test_a_subscription_addressed_without_its_id_is_a_method_the_collection_does_not_take(client, w):
+    """ETSI 029_01_01, 032_01_01: PATCH and DELETE /subscriptions/ are 405 (the collection's), where
+    PUT /entities/ is 400 (an entity's replacement without its id, 054_02)."""
+    for method in ("PATCH", "DELETE"):
+        answer = client.request(method, f"{BASE}/subscriptions/", json=body(), headers=w)
+        assert answer.status_code == 405, (method, answer.text)
+    assert client.get(f"{BASE}/subscriptions/", headers=w).status_code == 200

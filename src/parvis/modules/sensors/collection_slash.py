@@ -5,10 +5,12 @@ Python ``ngsildclient`` does, for one); those brokers take it as ``/entities``. 
 such a path matched the retrieve route ``/entities/{entity_id}`` with an empty id and was
 answered 405. Rewritten: the addresses of routes without a ``:path`` parameter (the collections,
 and ``/entityOperations/{operation}``), and an entity's attribute collection ``.../attrs/`` (CIM
-009 6.6 names it so; the ETSI conformance suite appends and updates there). Only for the methods
-the collection serves: ``PUT /entities/`` is the replacement of an entity whose id is missing
-(400, "the id goes in the path"), not a PUT of the collection (405). An entity or subscription id
-otherwise keeps every character it is sent with.
+009 6.6 names it so; the ETSI conformance suite appends and updates there). For ``/entities/``
+only for the methods the collection serves: ``PUT /entities/`` is the replacement of an entity
+whose id is missing (400, "the id goes in the path", as the suite's 054_02 and 056_02 want),
+while ``PATCH``/``DELETE /subscriptions/`` are methods the collection does not take (405, the
+suite's 029_01 and 032_01). An entity or subscription id otherwise keeps every character it is
+sent with.
 """
 
 from __future__ import annotations
@@ -41,10 +43,11 @@ class CollectionSlash:
         if scope["type"] == "http":
             path: str = scope["path"]
             raw: bytes = scope.get("raw_path") or path.encode()
+            entities = path.startswith(self.prefix) and path[len(self.prefix):].startswith("v1/entities/")
             if (path.endswith("/") and path.startswith(self.prefix) and raw.endswith(b"/")
                     and ((raw.endswith(b"/attrs/") and scope["method"] in ("POST", "PATCH")
                           and "/entities/" in path)  # the attributes' collection: append, update
-                         or any(scope["method"] in methods and pattern.match(path[:-1])
+                         or any((scope["method"] in methods or not entities) and pattern.match(path[:-1])
                                 for pattern, methods in self.patterns))):
                 scope = dict(scope, path=path[:-1], raw_path=raw[:-1])
         await self.app(scope, receive, send)

@@ -4,7 +4,7 @@ application/geo+json``): an entity is a ``Feature`` whose geometry is the value 
 as they would be rendered in JSON (normalized or ``keyValues``); a query's answer is a
 ``FeatureCollection``. The JSON-LD context travels in the body (CIM 009 4.5.16-17): in the
 ``Feature`` as its ``@context`` member, as each entity of an ``application/ld+json`` answer
-carries it, and in a ``FeatureCollection`` made by ``GeoAsk.document``, at its top too."""
+carries it; in a ``FeatureCollection``, once at its top, its features without one (4.5.16.3)."""
 
 from __future__ import annotations
 
@@ -27,20 +27,22 @@ class GeoAsk:
     shown: bool  # whether the property is also among the properties (``attrs`` asked for it)
     context: Any = None  # the ``@context`` the answer carries (None: none)
 
-    def feature(self, entity: dict[str, Any]) -> dict[str, Any]:
+    def feature(self, entity: dict[str, Any], *, alone: bool = True) -> dict[str, Any]:
+        """The entity's ``Feature``; ``alone``: the whole answer, which carries the ``@context``."""
         attr = entity.get(self.name)
         geometry = attr.get("value") if isinstance(attr, dict) and attr.get("type") == "GeoProperty" else (
             attr if isinstance(attr, dict) and "coordinates" in attr else None)  # keyValues: the geometry
         properties = {k: v for k, v in entity.items() if k != "id" and (self.shown or k != self.name)}
         feature = {"id": entity["id"], "type": "Feature", "geometry": geometry, "properties": properties}
-        return feature if self.context is None else {**feature, "@context": self.context}
+        return feature if self.context is None or not alone else {**feature, "@context": self.context}
 
     def document(self, payload: dict[str, Any] | list[dict[str, Any]]) -> dict[str, Any]:
         """The GeoJSON answer of one entity (a ``Feature``) or of a query (a ``FeatureCollection``,
-        its ``@context`` at its top as in each of its features)."""
+        its ``@context`` at its top only)."""
         if not isinstance(payload, list):
             return self.feature(payload)
-        collection = {"type": "FeatureCollection", "features": [self.feature(e) for e in payload]}
+        features = [self.feature(e, alone=False) for e in payload]
+        collection = {"type": "FeatureCollection", "features": features}
         return collection if self.context is None else {**collection, "@context": self.context}
 
 
