@@ -94,6 +94,17 @@ def test_batch_create_full_and_partial_success(client, w, r):
     assert get(client, r, "urn:ngsi-ld:AirQualityObserved:3")["NO2"]["value"] == 40.0
 
 
+def test_a_batch_item_with_null_inside_a_value_fails_alone(client, w, r):
+    """NGSI-LD's Null stands for a whole value (ETSI 554_01): in a batch as for one entity."""
+    inside = air(2, address={"type": "Property", "value": {"street": "urn:ngsi-ld:null", "town": "Huế"}})
+    for operation in ("create", "upsert", "update"):
+        answer = client.post(f"{BASE}/entityOperations/{operation}", json=[air(1), inside], headers=w)
+        assert answer.status_code == 207, (operation, answer.text)
+        (error,) = answer.json()["errors"]
+        assert error["entityId"] == "urn:ngsi-ld:AirQualityObserved:2" and "Null" in error["error"]["detail"]
+    assert client.get(f"{BASE}/entities/urn:ngsi-ld:AirQualityObserved:2", headers=r).status_code == 404
+
+
 def test_batch_upsert_update_delete(client, w, r):
     create(client, w, air(1))
     upsert = client.post(f"{BASE}/entityOperations/upsert", json=[air(1, no2=1), air(2)], headers=w)

@@ -294,7 +294,7 @@ def _entity_id(value: str) -> str:
     return ngsi.check_uri(value)
 
 
-def _no_null_within(attrs: dict[str, dict[str, Any]], ctx: ldctx.Context) -> None:
+def refuse_null_within(attrs: dict[str, dict[str, Any]], ctx: ldctx.Context) -> None:
     """NGSI-LD's Null is a whole value (the attribute is deleted), never a part of one: only a
     merge (PATCH of the entity) takes it inside a value (CIM 009 5.5.4)."""
     found = [ctx.compact(iri) for iri, attr in attrs.items() if ngsi.null_within(attr)]
@@ -469,7 +469,7 @@ async def replace_attribute(request: Request, entity_id: str, attr_id: str) -> R
     iri = ctx.expand(attr_id)
     attrs = ngsi.parse_attributes({attr_id: {k: v for k, v in body.items() if k != "@context"}}
                                   if isinstance(body, dict) else body, ctx)
-    _no_null_within(attrs, ctx)
+    refuse_null_within(attrs, ctx)
     skipped = await _attribute_writes(request)(actions.AttributeWrite(
         entity_id, {iri: attrs[iri]}, overwrite=True, existing_only=True))
     if skipped:
@@ -489,7 +489,7 @@ async def replace_entity(request: Request, entity_id: str) -> Response:
     if isinstance(body, dict):
         body = {**body, "id": entity_id}
     entity = ngsi.parse_entity(body, ctx)
-    _no_null_within(entity.attrs, ctx)
+    refuse_null_within(entity.attrs, ctx)
     await run_in_thread(request, actions.replace_entity, request.app.state.db, entity)
     return Response(status_code=204)
 
@@ -523,7 +523,7 @@ async def _write_attributes(request: Request, entity_id: str, why_skipped: str, 
     ctx = body_context(request, kind, body)
     await _only_of_type(request, entity_id, ctx)
     attrs = ngsi.parse_attributes(body, ctx)
-    _no_null_within(attrs, ctx)
+    refuse_null_within(attrs, ctx)
     skipped = await _attribute_writes(request)(actions.AttributeWrite(
         entity_id, attrs, overwrite=overwrite, existing_only=existing_only))
     updated = [i for i in attrs if i not in skipped]
@@ -555,7 +555,7 @@ async def patch_attribute(request: Request, entity_id: str, attr_id: str) -> Res
         body = {k: v for k, v in body.items() if k != "@context"}
     partial = ngsi.parse_attribute(attr_id, body, ctx, partial=True)
     attr_iri = ctx.expand(attr_id)
-    _no_null_within({attr_iri: partial}, ctx)
+    refuse_null_within({attr_iri: partial}, ctx)
     ngsi.check_location_patch(attr_iri, partial)
     units.check(attr_iri, partial)
     await _attribute_writes(request)(actions.AttributeWrite(entity_id, {attr_iri: partial}, partial=True))

@@ -200,10 +200,12 @@ async def _batch(request: Request, operation: str, raw: bytes, kind: str) -> Res
         try:
             if operation == "delete":
                 parsed.append((n, ngsi.check_uri(item)))
-            elif shared is not None and not (isinstance(item, dict) and "@context" in item):
-                parsed.append((n, ngsi.parse_entity(item, shared)))
             else:
-                parsed.append((n, ngsi.parse_entity(item, api.body_context(request, kind, item))))
+                own = shared is None or (isinstance(item, dict) and "@context" in item)
+                ctx = api.body_context(request, kind, item) if own else shared
+                entity = ngsi.parse_entity(item, ctx)
+                api.refuse_null_within(entity.attrs, ctx)  # Null is a whole value, as for one entity
+                parsed.append((n, entity))
         except Exception as exc:
             errors.append((n, _error_of(item, exc)))
     outcome = await api.run_in_thread(request, actions.run_batch, request.app.state.db, operation, parsed,
