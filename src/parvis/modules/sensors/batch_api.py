@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, Request, Response
 
-from parvis.modules.sensors import actions, api, queries
+from parvis.modules.sensors import actions, api, ngsi_access, queries
 from parvis.modules.sensors.ngsi_route import NgsiRoute, failure
 from parvis.modules.sensors.standards import negotiation as neg
 from parvis.modules.sensors.standards import ngsi_ld as ngsi
@@ -29,7 +29,7 @@ async def query_by_post(request: Request) -> Response:
     """A ``Query`` (``entities``, each a ``type`` with an ``id``, ids or an ``idPattern``, ``attrs``,
     ``q``, ``geoQ``) asked in the body rather than the URL, for queries too long for a URL; ``limit``,
     ``offset``, ``count`` and ``options`` stay in the URL. Answered as ``GET /entities``."""
-    access = api.access_of(request)
+    access = ngsi_access.access_of(request)
     body, kind = await api.read_body(request)
     ctx = api.body_context(request, kind, body)
     params = {**request.query_params, **query_params(body)}
@@ -161,7 +161,7 @@ def _error_of(item: Any, exc: Exception) -> dict[str, Any]:
 async def batch(request: Request, operation: str) -> Response:
     if operation not in ("create", "upsert", "update", "merge", "delete"):
         raise ngsi.NgsiError("ResourceNotFound", f"Unknown batch operation {operation!r}.")
-    api.require_write(request)
+    ngsi_access.require_write(request)
     raw, kind = await api.read_raw(request)  # before the turn: a slow upload holds up no one else
     async with _turn(request):
         return await _batch(request, operation, raw, kind)

@@ -15,7 +15,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from sqlalchemy.orm import Session
 
-from parvis.modules.sensors import api, queries
+from parvis.modules.sensors import api, ngsi_access, queries
 from parvis.modules.sensors.ngsi_route import NgsiRoute
 from parvis.modules.sensors.standards import context as ldctx
 from parvis.modules.sensors.standards import negotiation as neg
@@ -27,7 +27,7 @@ router = APIRouter(prefix="/ngsi-ld/v1", tags=["ngsi-ld"], route_class=NgsiRoute
 def _readable(request: Request) -> tuple[ldctx.Context, set[str] | None]:
     """The context of a request for types or attributes, and the types its client may read
     (None: every type, with a read key; the public ones without)."""
-    access = api.access_of(request)
+    access = ngsi_access.access_of(request)
     neg.accepted(request.headers.get("accept"))
     return api.read_context(request), None if access.can_read else set(access.public_types)
 

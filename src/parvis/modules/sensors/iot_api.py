@@ -24,7 +24,7 @@ from starlette.concurrency import run_in_threadpool
 from parvis.kernel.db import utcnow
 from parvis.kernel.errors import N_, NotFound, TooManyRequests, ValidationFailed
 from parvis.modules.sensors import actions, counts, ingest, queries
-from parvis.modules.sensors.api import Access, access_of, require_write
+from parvis.modules.sensors.ngsi_access import Access, access_of, require_write
 
 PREFIX = "/iot/"  # every device-facing path: machine-to-machine, like NGSI-LD
 router = APIRouter(tags=["iot-agent"])

@@ -20,7 +20,7 @@ from parvis.kernel.auth import token_digest
 from parvis.kernel.db import utcnow
 from parvis.kernel.errors import Forbidden
 from parvis.kernel.outbound import OutboundPolicy
-from parvis.modules.sensors import api, subscription_actions, subscription_queries
+from parvis.modules.sensors import api, ngsi_access, subscription_actions, subscription_queries
 from parvis.modules.sensors.ngsi_route import NgsiRoute
 from parvis.modules.sensors.standards import negotiation as neg
 from parvis.modules.sensors.standards import ngsi_ld as ngsi
@@ -35,8 +35,8 @@ IN_FLIGHT_POLL_SECONDS = 0.02
 
 def _owner(request: Request) -> str:
     """The digest of the client's key, once it is known to have the write scope."""
-    api.require_write(request)
-    key = api._key_of(request)
+    ngsi_access.require_write(request)
+    key = ngsi_access.key_of(request)
     assert key is not None
     return token_digest(key)
 
@@ -59,7 +59,7 @@ def _missing(sub_id: str) -> ngsi.NgsiError:
 @router.post("/subscriptions", summary="NGSI-LD: create a subscription", status_code=201)
 async def create_subscription(request: Request) -> Response:
     owner = _owner(request)
-    if not api.access_of(request).can_read:
+    if not ngsi_access.access_of(request).can_read:
         raise Forbidden("Subscribing needs an API key that may read as well as write.")
     body, kind = await api.read_body(request)
     ctx = api.body_context(request, kind, body)

@@ -19,7 +19,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
-from parvis.modules.sensors import api, queries, temporal
+from parvis.modules.sensors import api, ngsi_access, queries, temporal
 from parvis.modules.sensors.batch_api import query_params, with_selectors
 from parvis.modules.sensors.models import Entity
 from parvis.modules.sensors.ngsi_route import NgsiRoute
@@ -184,7 +184,7 @@ def temporal_entity(session: Any, row: Entity, ctx: ldctx.Context, ask: Temporal
 @router.get("/temporal/entities/{entity_id:path}", summary="NGSI-LD: retrieve the temporal evolution "
             "of an entity")
 def retrieve_temporal(request: Request, entity_id: str) -> Response:
-    access = api.access_of(request)
+    access = ngsi_access.access_of(request)
     neg.accepted(request.headers.get("accept"))
     ctx = api.read_context(request)
     entity_id = ngsi.check_uri(entity_id)
@@ -202,7 +202,7 @@ def retrieve_temporal(request: Request, entity_id: str) -> Response:
 
 @router.get("/temporal/entities", summary="NGSI-LD: query the temporal evolution of entities")
 def query_temporal(request: Request) -> Response:
-    access = api.access_of(request)
+    access = ngsi_access.access_of(request)
     neg.accepted(request.headers.get("accept"))
     ctx = api.read_context(request)
     query = api.entity_query(request, ctx, access)
@@ -218,7 +218,7 @@ async def query_temporal_by_post(request: Request) -> Response:
     ``options``, ``format``, ``aggrMethods`` and ``aggrPeriodDuration`` stay in the URL, and
     ``firstN``/``lastN``/``offsetN`` there win over the body's (the page links are to this
     endpoint with them: post the same body to a link). Answered as ``GET /temporal/entities``."""
-    access = api.access_of(request)
+    access = ngsi_access.access_of(request)
     neg.accepted(request.headers.get("accept"))
     body, kind = await api.read_body(request)
     ctx = api.body_context(request, kind, body)
