@@ -459,3 +459,35 @@ def test_an_observed_at_written_plus_zero_hours_is_utc_and_read_back_with_z(clie
     create(client, w, entity)
     got = client.get(f"{BASE}/entities/{entity['id']}", headers=r).json()
     assert got["NO2"]["observedAt"] == "2026-11-29T08:00:00Z"
+
+
+def test_an_observed_at_in_utc_is_read_back_as_written(client, w, r):
+    """ETSI 558_01_01: milliseconds given are milliseconds read back; the time is still a time
+    (a q compares it as one, whatever digits it was written with)."""
+    entity = air(1)
+    entity["NO2"]["observedAt"] = "2026-11-29T08:00:00.000Z"
+    create(client, w, entity)
+    url = f"{BASE}/entities/{entity['id']}"
+    assert client.get(url, headers=r).json()["NO2"]["observedAt"] == "2026-11-29T08:00:00.000Z"
+    later = {"type": "Property", "value": 14, "observedAt": "2026-11-29T08:00:00.5Z"}
+    assert client.patch(f"{url}/attrs/NO2", json=later, headers=w).status_code == 204
+    assert client.get(url, headers=r).json()["NO2"]["observedAt"] == "2026-11-29T08:00:00.5Z"
+    found = client.get(f"{BASE}/entities?type=AirQualityObserved&q=NO2.observedAt>2026-11-29T08:00:00Z",
+                       headers=r).json()
+    assert [e["id"] for e in found] == [entity["id"]]
+
+
+def test_an_entity_may_be_written_with_json_ld_s_id_and_type(client, w, r):
+    """CIM 009 4.4: requests may use @id and @type for id and type; answers use id and type."""
+    entity = air(1)
+    aliased = {"@id": entity.pop("id"), "@type": entity.pop("type"), **entity}
+    assert client.post(f"{BASE}/entities", json=aliased, headers=w).status_code == 201
+    got = client.get(f"{BASE}/entities/{aliased['@id']}", headers=r).json()
+    assert got["id"] == aliased["@id"] and got["type"] == "AirQualityObserved" and "@id" not in got
+    batch = [{"@id": "urn:ngsi-ld:AirQualityObserved:2", "@type": "AirQualityObserved",
+              "NO2": {"type": "Property", "value": 3}}]
+    assert client.post(f"{BASE}/entityOperations/upsert", json=batch, headers=w).status_code == 201
+    both = {"id": "urn:ngsi-ld:AirQualityObserved:3", "@id": "urn:ngsi-ld:AirQualityObserved:4",
+            "type": "AirQualityObserved"}
+    refused = client.post(f"{BASE}/entities", json=both, headers=w)
+    assert refused.status_code == 400 and "@id" in refused.json()["detail"]

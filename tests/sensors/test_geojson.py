@@ -75,6 +75,12 @@ def test_another_geo_property_can_be_the_geometry(client, w, r):
     response = client.get(f"{BASE}/entities/urn:ngsi-ld:ParkingSpot:g1?geometryProperty=entrance",
                           headers={**r, "Accept": GEO})
     assert response.json()["geometry"]["coordinates"] == [3, 4]
+    # CIM 009 5.7.2.4: geometryProperty asks for a GeoJSON answer's geometry, in no other answer
+    for url in (f"{BASE}/entities/urn:ngsi-ld:ParkingSpot:g1?geometryProperty=entrance",
+                f"{BASE}/entities?type=ParkingSpot&geometryProperty=entrance"):
+        refused = client.get(url, headers={**r, "Accept": "application/json"})
+        assert refused.status_code == 400 and refused.json()["type"] == ERR + "BadRequestData", url
+        assert "application/geo+json" in refused.json()["detail"]
 
 
 def test_geojson_only_where_entities_are_answered(client, r, stations):

@@ -132,3 +132,35 @@ def test_null_inside_a_value_is_refused_but_by_a_merge(client, w, r):
     # Null as the whole value still deletes the attribute
     assert client.patch(f"{BASE}/entities/{E1}/attrs/address", json={"value": NULL}, headers=w).status_code == 204
     assert "address" not in get(client, r)
+
+
+def test_a_merge_goes_into_an_object_value(client, w, r):
+    """CIM 009 5.5.12 (ETSI 554_01_04): a merge patches a Property's object value as RFC 7396
+    does: members given replace, Null removes, the others stay; Null is never stored."""
+    value = {"street": "Straße des 17. Juni", "city": "Berlin", "country": "Germany",
+             "geo": {"district": "Mitte", "zone": "A"}}
+    create(client, w, air(1, address={"type": "Property", "value": value}))
+    patch = {"address": {"type": "Property", "value": {"street": "Pariser Platz", "country": NULL,
+                                                       "geo": {"zone": NULL, "block": 7}}}}
+    assert client.patch(f"{BASE}/entities/{E1}", json=patch, headers=w).status_code == 204
+    stored = client.get(f"{BASE}/entities/{E1}", headers=r)
+    assert stored.json()["address"]["value"] == {"street": "Pariser Platz", "city": "Berlin",
+                                                 "geo": {"district": "Mitte", "block": 7}}
+    assert NULL not in stored.text
+    # a new attribute's Null members are dropped; Null as an array item is still refused
+    new = {"site": {"type": "Property", "value": {"name": "Hall", "floor": NULL}}}
+    assert client.patch(f"{BASE}/entities/{E1}", json=new, headers=w).status_code == 204
+    assert client.get(f"{BASE}/entities/{E1}", headers=r).json()["site"]["value"] == {"name": "Hall"}
+    listed = {"site": {"type": "Property", "value": {"floors": [1, NULL]}}}
+    response = client.patch(f"{BASE}/entities/{E1}", json=listed, headers=w)
+    assert response.status_code == 400 and response.json()["type"] == ERR + "BadRequestData"
+    # the batch merge does the same
+    at = "2026-11-29T09:00:00Z"
+    batch = [{"id": E1, "type": "AirQualityObserved",
+              "address": {"type": "Property", "value": {"city": NULL}, "observedAt": at}}]
+    assert client.post(f"{BASE}/entityOperations/merge", json=batch, headers=w).status_code == 204
+    merged = {"street": "Pariser Platz", "geo": {"district": "Mitte", "block": 7}}
+    assert client.get(f"{BASE}/entities/{E1}", headers=r).json()["address"]["value"] == merged
+    # the history holds the value as merged, not the patch
+    history = client.get(f"{BASE}/temporal/entities/{E1}?attrs=address", headers=r)
+    assert [i["value"] for i in history.json()["address"]] == [merged], history.text

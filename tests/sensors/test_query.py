@@ -407,3 +407,19 @@ def test_a_q_on_system_attributes_alone_selects_no_entities_and_is_refused(clien
     assert alone.status_code == 400 and alone.json()["type"] == ERR + "BadRequestData"
     assert "system attributes" in alone.json()["detail"]
     assert client.get(f"{BASE}/entities?type=AirQualityObserved&q={q}", headers=r).status_code == 200
+
+
+def test_a_q_reads_the_entity_s_own_creation_and_modification_times(client, w, r, stations):
+    """``q=modifiedAt>...`` beside a type compares the entity's own modifiedAt (and createdAt)."""
+    time.sleep(0.05)
+    mark = client.get(f"{BASE}/entities/urn:ngsi-ld:AirQualityObserved:2?options=sysAttrs",
+                      headers=r).json()["modifiedAt"]
+    time.sleep(0.05)
+    patched = client.patch(f"{BASE}/entities/urn:ngsi-ld:AirQualityObserved:1/attrs/NO2",
+                           json={"value": 46}, headers=w)
+    assert patched.status_code == 204
+    url = f"{BASE}/entities?type=AirQualityObserved&q="
+    assert ids(client.get(url + quote(f'modifiedAt>"{mark}"'), headers=r)) == ["1"]
+    assert ids(client.get(url + quote(f"modifiedAt<={mark}"), headers=r)) == ["0", "2"]
+    assert ids(client.get(url + quote(f'createdAt>"{mark}"'), headers=r)) == []
+    assert ids(client.get(url + quote(f'createdAt<="{mark}";NO2>30'), headers=r)) == ["1", "2"]

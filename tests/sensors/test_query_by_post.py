@@ -98,3 +98,21 @@ def test_an_entity_selector_has_a_type_and_ids_that_are_uris(client, w, r):
             assert response.status_code == 400, (path, selector, response.text)
             problem = response.json()
             assert problem["type"] == ERR + "BadRequestData" and words in problem["detail"], (path, selector)
+
+
+def test_a_selector_of_every_type(client, w, r):
+    """``"type": "*"`` in a selector is ``type=*`` (CIM 009 v1.9): every type, with its ids or
+    pattern; beside another selector it still names every type."""
+    create(client, w, air(1))
+    create(client, w, {"id": "urn:ngsi-ld:WasteContainer:9", "type": "WasteContainer",
+                       "fillingLevel": {"type": "Property", "value": 0.5}})
+    url = f"{BASE}/entityOperations/query"
+    every = {"type": "Query", "entities": [{"type": "*"}]}
+    assert ids(client.post(url, json=every, headers=r)) == ["1", "9"]
+    by_pattern = {"type": "Query", "entities": [{"type": "*", "idPattern": ":9$"}]}
+    assert ids(client.post(url, json=by_pattern, headers=r)) == ["9"]
+    mixed = {"type": "Query", "entities": [{"type": "*", "id": "urn:ngsi-ld:WasteContainer:9"},
+                                           {"type": "AirQualityObserved", "idPattern": ":1$"}]}
+    assert ids(client.post(url, json=mixed, headers=r)) == ["1", "9"]
+    temporal = client.post(f"{BASE}/temporal/entityOperations/query", json=every, headers=r)
+    assert temporal.status_code == 200, temporal.text

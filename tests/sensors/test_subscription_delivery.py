@@ -142,6 +142,20 @@ def test_q_and_geo_q_must_hold_on_the_new_state(client, w, receiver, notifier):
     assert [d["id"] for d in receiver.bodies()[0]["data"]] == [AIR]
 
 
+def test_a_q_on_the_entity_s_modification_time_tests_the_change(client, w, receiver, notifier):
+    """``q=modifiedAt>...`` reads the entity's modifiedAt, the change's time; createdAt, which a
+    change does not carry, is refused when the subscription is made, not left to match nothing."""
+    create(client, w, air(1))
+    subscribe(client, w, receiver, q='modifiedAt>"2999-01-01T00:00:00Z"')
+    subscribe(client, w, receiver, q='modifiedAt>"2020-01-01T00:00:00Z"')
+    no2(client, w, 40)
+    assert notifier.deliver_due() == 1
+    payload = {"type": "Subscription", "entities": [{"type": "AirQualityObserved"}],
+               "q": 'createdAt>"2020-01-01T00:00:00Z"', "notification": {"endpoint": {"uri": receiver.url}}}
+    refused = client.post(f"{BASE}/subscriptions", json=payload, headers=w)
+    assert refused.status_code == 400 and "createdAt" in refused.json()["detail"]
+
+
 def test_a_geo_q_on_another_geoproperty_tests_that_one(client, w, receiver, notifier):
     """geoproperty (CIM 009 4.10): the sensor's station is far, the area it observes is near."""
     near_area = {"type": "GeoProperty", "value": {"type": "Point", "coordinates": [104.91, 11.55]}}

@@ -31,6 +31,7 @@ from parvis.modules.sensors.standards.ngsi_ld import (
     check_uri,
     geometry,
     is_null,
+    merge_value,
     ngsi_time,
 )
 
@@ -176,9 +177,18 @@ def _merged(current: Attrs, attrs: Attrs, *, overwrite: bool, existing_only: boo
         if is_null(attr):
             del out[iri]
             continue
-        out[iri] = _stamped({**old, **attr} if merge and old else attr, stamp,
+        out[iri] = _stamped(_merged_attribute(old, attr) if merge else attr, stamp,
                             old.get("createdAt") if old else None)
     return out, skipped
+
+
+def _merged_attribute(old: dict[str, Any] | None, attr: dict[str, Any]) -> dict[str, Any]:
+    """An attribute as a merge leaves it: the members not given kept; a Property's object value
+    merged into the stored one (RFC 7396, NGSI-LD's Null removing a member)."""
+    out = {**old, **attr} if old else dict(attr)
+    if out.get("type", "Property") == "Property" and isinstance(attr.get("value"), dict):
+        out["value"] = merge_value(old.get("value") if old else None, attr["value"])
+    return out
 
 
 def _merge(row: Entity, attrs: Attrs, *, overwrite: bool, existing_only: bool) -> list[str]:
@@ -391,8 +401,8 @@ def _batch(db: Database, operation: str, items: list[tuple[int, EntityIn | str]]
                             out.success.append(item.id)
                         continue
                     written = {iri for iri in item.attrs if iri not in skipped}
-                    if skipped:  # what noOverwrite kept is no instance of the entity's history
-                        recorded = {iri: a for iri, a in item.attrs.items() if iri in written}
+                    if skipped or merge:  # noOverwrite's kept are no instances; a merge's are merged
+                        recorded = {iri: attrs[iri] for iri in written if iri in attrs}
                 seen[1] = attrs
                 seen[2] = seen[2] or "set"
                 seen[3] = seen[3] or LOCATION in written

@@ -230,10 +230,11 @@ def _entity_id(value: str) -> str:
     return ngsi.check_uri(value)
 
 
-def refuse_null_within(attrs: dict[str, dict[str, Any]], ctx: ldctx.Context) -> None:
+def refuse_null_within(attrs: dict[str, dict[str, Any]], ctx: ldctx.Context, *, merge: bool = False) -> None:
     """NGSI-LD's Null is a whole value (the attribute is deleted), never a part of one: only a
-    merge (PATCH of the entity) takes it inside a value (CIM 009 5.5.4)."""
-    found = [ctx.compact(iri) for iri, attr in attrs.items() if ngsi.null_within(attr)]
+    merge (PATCH of the entity) takes it inside a value, as an object's member it removes (CIM
+    009 5.5.4, 5.5.12)."""
+    found = [ctx.compact(iri) for iri, attr in attrs.items() if ngsi.null_within(attr, merge=merge)]
     if found:
         raise ngsi.bad(f"NGSI-LD's Null ({ngsi.NULL}) stands for a whole value, not a part of one: "
                        f"{', '.join(found)} holds it inside its value.")
@@ -549,9 +550,12 @@ async def merge_entity(request: Request, entity_id: str) -> Response:
     body, kind = await read_body(request)
     ctx = body_context(request, kind, body)
     await _only_of_type(request, entity_id, ctx)
-    if isinstance(body, dict) and body.get("id") not in (None, entity_id):
-        raise ngsi.bad(f"The body's id {body.get('id')!r} is not the entity's ({entity_id}).")
+    if isinstance(body, dict):
+        body = ngsi.keyword_aliases(body)
+        if body.get("id") not in (None, entity_id):
+            raise ngsi.bad(f"The body's id {body.get('id')!r} is not the entity's ({entity_id}).")
     attrs = ngsi.parse_attributes(body, ctx)
+    refuse_null_within(attrs, ctx, merge=True)
     await _attribute_writes(request)(actions.AttributeWrite(entity_id, attrs, merge=True))
     return Response(status_code=204)
 

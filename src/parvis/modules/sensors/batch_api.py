@@ -47,7 +47,8 @@ def with_selectors(query: queries.EntityQuery, body: dict[str, Any], ctx: Contex
     selectors = entity_selectors(body)
     if len(selectors) < 2 or not any(s.ids or s.pattern is not None for s in selectors):
         return query
-    chosen = [queries.Selector(frozenset(type_selection(s.type, ctx, "entities")[1]),
+    chosen = [queries.Selector(None if s.every_type else
+                               frozenset(type_selection(s.type, ctx, "entities")[1]),
                                frozenset(s.ids) if s.ids else None,
                                ngsiq.id_pattern(s.pattern) if s.pattern is not None else None)
               for s in selectors]
@@ -62,6 +63,11 @@ class EntitySelector:
     type: str
     ids: tuple[str, ...] = ()
     pattern: str | None = None
+
+    @property
+    def every_type(self) -> bool:
+        """``"type": "*"``: entities of every type (CIM 009 v1.9), as ``type=*`` in a URL."""
+        return self.type.strip() == "*"
 
 
 def entity_selectors(body: dict[str, Any]) -> list[EntitySelector]:
@@ -99,7 +105,8 @@ def query_params(body: Any) -> dict[str, str]:
     out: dict[str, str] = {}
     selectors = entity_selectors(body)
     if selectors:
-        out["type"] = ",".join(s.type for s in selectors)
+        # one selector of every type makes the union every type
+        out["type"] = "*" if any(s.every_type for s in selectors) else ",".join(s.type for s in selectors)
     ids = [i for s in selectors for i in s.ids]
     if ids:
         out["id"] = ",".join(dict.fromkeys(ids))
@@ -151,7 +158,7 @@ def _batch_answer(success: list[str], errors: list[dict[str, Any]], *, created: 
 
 
 def _error_of(item: Any, exc: Exception) -> dict[str, Any]:
-    entity_id = item.get("id") if isinstance(item, dict) else item
+    entity_id = item.get("id", item.get("@id")) if isinstance(item, dict) else item
     response = failure(exc)
     return {"entityId": entity_id if isinstance(entity_id, str) else None,
             "error": orjson.loads(response.body)}
@@ -204,7 +211,7 @@ async def _batch(request: Request, operation: str, raw: bytes, kind: str) -> Res
                 own = shared is None or (isinstance(item, dict) and "@context" in item)
                 ctx = api.body_context(request, kind, item) if own else shared
                 entity = ngsi.parse_entity(item, ctx)
-                api.refuse_null_within(entity.attrs, ctx)  # Null is a whole value, as for one entity
+                api.refuse_null_within(entity.attrs, ctx, merge=operation == "merge")  # as for one entity
                 parsed.append((n, entity))
         except Exception as exc:
             errors.append((n, _error_of(item, exc)))

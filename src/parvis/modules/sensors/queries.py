@@ -37,7 +37,7 @@ from sqlalchemy.orm import Session
 
 from parvis.kernel.auth import token_digest
 from parvis.modules.sensors.models import ApiKey, Device, Entity, Observation
-from parvis.modules.sensors.standards.query import GeoQuery
+from parvis.modules.sensors.standards.query import GeoQuery, with_entity_times
 
 SCAN_CHUNK = 500
 
@@ -192,7 +192,11 @@ def _matches(row: Entity, query: EntityQuery) -> bool:
             found = query.geo.geometry_of(row.attrs)
         if found is None or not query.geo.matches(found):
             return False
-    return query.q is None or query.q(row.attrs)
+    if query.q is None:
+        return True
+    if getattr(query.q, "names_entity_times", False):
+        return query.q(with_entity_times(row.attrs, row.created_at, row.modified_at))
+    return query.q(row.attrs)
 
 
 def _scan(session: Session, query: EntityQuery) -> Iterator[Entity]:

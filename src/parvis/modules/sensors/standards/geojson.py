@@ -13,7 +13,7 @@ from typing import Any
 
 from parvis.modules.sensors.standards import negotiation as neg
 from parvis.modules.sensors.standards.context import Context
-from parvis.modules.sensors.standards.ngsi_ld import context_value
+from parvis.modules.sensors.standards.ngsi_ld import bad, context_value
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,9 @@ def ask(accept: str | None, geometry_property: str | None, ctx: Context,
     """What GeoJSON needs when ``accept`` asks for it, and the attributes to render (``attrs``
     and the geometry property); (None, ``only``) otherwise."""
     if neg.accepted(accept, geo=True) != neg.GEO_JSON:
+        if geometry_property is not None:  # CIM 009 5.7.2.4
+            raise bad("geometryProperty names the geometry of a GeoJSON answer: ask for one with "
+                      "Accept: application/geo+json.")
         return None, only
     name = geometry_property or "location"
     iri = ctx.expand(name)

@@ -147,6 +147,9 @@ def _invisible(char: str) -> bool:
             or (unicodedata.category(char) in _INVISIBLE_CATEGORIES and point not in _JOINERS))
 
 
+_UTC_TEXT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?Z\Z", re.ASCII)
+
+
 def check_datetime(value: Any, name: str) -> str:
     """An ISO 8601 date and time in UTC, written with its final ``Z`` (CIM 009 4.6.3: "The string
     shall not contain expressions of the difference between local time and UTC")."""
@@ -156,12 +159,14 @@ def check_datetime(value: Any, name: str) -> str:
         when = datetime.fromisoformat(value)
     except ValueError:
         raise bad(f"{name} is not an ISO 8601 date and time: {value!r}.") from None
-    if when.tzinfo is None or not value.endswith(("Z", "z", "+00:00")):  # +00:00: Python's isoformat
+    if when.tzinfo is None or not value.endswith(("Z", "+00:00")):  # +00:00: Python's isoformat
         raise bad(f"{name} must be in UTC and end with Z (2026-11-29T10:00:00Z), without an "
                   f"offset: {value!r}.")
     when = when.astimezone(UTC)
     if when > datetime.now(UTC) + FUTURE_SLACK:
         raise bad(f"{name} is in the future: {value!r}.")
+    if _UTC_TEXT.match(value):  # read back as written (2022-03-14T13:00:00.000Z stays so)
+        return value
     return when.isoformat().replace("+00:00", "Z")
 
 
@@ -320,14 +325,32 @@ def holds_null(attr: dict[str, Any]) -> bool:
         holds_null(sub) for key, sub in attr.items() if key not in META and isinstance(sub, dict))
 
 
-def null_within(attr: dict[str, Any]) -> bool:
+def null_within(attr: dict[str, Any], *, merge: bool = False) -> bool:
     """NGSI-LD's Null as a part of a compound value (an object's member, an array's item, one of
-    a Relationship's objects), which only a merge takes (CIM 009 5.5.4): Null stands for a whole
-    value, never a part of one."""
+    a Relationship's objects): Null stands for a whole value, never a part of one (CIM 009
+    5.5.4). ``merge``: except as an object's member, which a merge removes (5.5.12)."""
     def inside(value: Any) -> bool:
-        items = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
-        return any(item == NULL or inside(item) for item in items)
+        if isinstance(value, dict):
+            return any((item == NULL and not merge) or inside(item) for item in value.values())
+        if isinstance(value, list):
+            return any(item == NULL or inside(item) for item in value)
+        return False
     return inside(attr.get("value")) or inside(attr.get("object"))
+
+
+def merge_value(old: Any, patch: Any) -> Any:
+    """A Property's value merged as RFC 7396 merges JSON (CIM 009 5.5.12): an object's members
+    given replace those stored, recursively, those given NGSI-LD's Null are removed, the others
+    kept; anything but an object replaces what was stored."""
+    if not isinstance(patch, dict):
+        return patch
+    out = dict(old) if isinstance(old, dict) else {}
+    for key, item in patch.items():
+        if item == NULL:
+            out.pop(key, None)
+        else:
+            out[key] = merge_value(out.get(key), item)
+    return out
 
 
 _NOT_IN_NAMES = re.compile(r"[ <>\"'=;()]")
@@ -372,7 +395,7 @@ def parse_attributes(body: Any, ctx: Context) -> dict[str, dict[str, Any]]:
                         "without scope (a city's entities are told apart by type and location).")
     attrs: dict[str, dict[str, Any]] = {}
     for key, value in body.items():
-        if key in ENTITY_META:
+        if key in ENTITY_META or key in ("@id", "@type"):
             continue
         if key in RESERVED_NAMES:
             raise bad(f"{key!r} is a term NGSI-LD reserves for attributes' members: it cannot name "
@@ -392,9 +415,24 @@ class EntityIn:
     attrs: dict[str, dict[str, Any]]
 
 
+def keyword_aliases(body: dict[str, Any]) -> dict[str, Any]:
+    """An entity written with JSON-LD's ``@id`` and ``@type``, which NGSI-LD requests may use for
+    ``id`` and ``type`` (CIM 009 4.4; answers use ``id`` and ``type`` only)."""
+    if "@id" not in body and "@type" not in body:
+        return body
+    out = dict(body)
+    for keyword, term in (("@id", "id"), ("@type", "type")):
+        if keyword in out:
+            if term in out:
+                raise bad(f"The entity has both {term} and {keyword}: send one of them.")
+            out[term] = out.pop(keyword)
+    return out
+
+
 def parse_entity(body: Any, ctx: Context) -> EntityIn:
     if not isinstance(body, dict):  # not even the shape of an entity: a malformed request
         raise NgsiError("InvalidRequest", "An entity must be a JSON object.")
+    body = keyword_aliases(body)
     entity_id = check_uri(body.get("id"))
     return EntityIn(id=entity_id, type=expand_type(body.get("type"), ctx),
                     attrs=parse_attributes(body, ctx))

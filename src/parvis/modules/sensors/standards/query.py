@@ -32,7 +32,7 @@ from shapely.geometry.base import BaseGeometry
 from shapely.ops import nearest_points
 
 from parvis.modules.sensors.standards.context import Context
-from parvis.modules.sensors.standards.ngsi_ld import LOCATION, META, NGSI_LD, NgsiError, geometry
+from parvis.modules.sensors.standards.ngsi_ld import LOCATION, META, NGSI_LD, NgsiError, geometry, ngsi_time
 
 MAX_Q = 2000
 MAX_PATTERN = 200
@@ -268,6 +268,23 @@ class Q:
         """Whether it names system attributes alone (``modifiedAt>"2026-01-01T00:00:00Z"``): as
         a query's only filter it is too wide (CIM 009 5.7.2.4, a BadRequestData)."""
         return bool(self.attributes) and self.attributes <= SYSTEM_ATTRIBUTES
+
+    @property
+    def names_entity_times(self) -> bool:
+        """Whether it reads the entity's own ``createdAt``/``modifiedAt``: the caller adds them to
+        the attributes it tests (``with_entity_times``)."""
+        return not self.attributes.isdisjoint(SYSTEM_ATTRIBUTES)
+
+
+def with_entity_times(attrs: dict[str, Any], created: datetime | None,
+                      modified: datetime | None) -> dict[str, Any]:
+    """An entity's attributes with its ``createdAt`` and ``modifiedAt`` as a ``q`` reads them
+    (``q=modifiedAt>"2026-01-01T00:00:00Z"``)."""
+    out = dict(attrs)
+    for name, when in (("createdAt", created), ("modifiedAt", modified)):
+        if when is not None:
+            out[NGSI_LD + name] = {"type": "Property", "value": ngsi_time(when)}
+    return out
 
 
 class _Parser:

@@ -190,7 +190,12 @@ def _q(out: SubscriptionIn, value: Any, ctx: Context) -> None:
         # client meant (a "%" meant as itself is sent as %25).
         value = unquote(value)
     recording = _Recording(ctx)
-    ngsiq.parse_q(value, cast(Context, recording))
+    parsed = ngsiq.parse_q(value, cast(Context, recording))
+    if ngsiq.NGSI_LD + "createdAt" in parsed.attributes:
+        # a notification is evaluated on the change, which knows when the entity changed
+        # (modifiedAt), not when it was created
+        raise bad("A subscription's q cannot test the entity's createdAt (modifiedAt it can; an "
+                  "attribute's own createdAt, attr.createdAt, too).")
     out.q, out.q_terms = value, {"terms": recording.terms, "vocab": ctx.vocab}
 
 
