@@ -70,7 +70,10 @@ def run(url: str, mode: str, updates: int, pace: float, folder: Path) -> tuple[f
         threading.Thread(target=worker.run_forever, daemon=True).start()
     else:
         process = subprocess.Popen([sys.executable, "-m", "parvis.cli", "worker", "--database-url", url],
-                                   env={**os.environ, "PARVIS_SECRET_KEY": "bench-secret"},
+                                   env={**os.environ, "PARVIS_SECRET_KEY": "bench-secret",
+                                        # the receiver is on loopback, which notifications may not
+                                        # reach unless allowed (the worker checks as it sends)
+                                        "PARVIS_SENSORS_NOTIFY_ALLOWED_NETWORKS": '["127.0.0.1"]'},
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         with Receiver() as receiver, TestClient(create_app(settings, database=db)) as client:
