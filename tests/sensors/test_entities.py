@@ -484,6 +484,10 @@ def test_an_entity_may_be_written_with_json_ld_s_id_and_type(client, w, r):
     assert client.post(f"{BASE}/entities", json=aliased, headers=w).status_code == 201
     got = client.get(f"{BASE}/entities/{aliased['@id']}", headers=r).json()
     assert got["id"] == aliased["@id"] and got["type"] == "AirQualityObserved" and "@id" not in got
+    replaced = {"@id": aliased["@id"], "@type": "AirQualityObserved", "NO2": {"type": "Property", "value": 9}}
+    response = client.put(f"{BASE}/entities/{aliased['@id']}", json=replaced, headers=w)
+    assert response.status_code == 204, response.text
+    assert client.get(f"{BASE}/entities/{aliased['@id']}", headers=r).json()["NO2"]["value"] == 9
     batch = [{"@id": "urn:ngsi-ld:AirQualityObserved:2", "@type": "AirQualityObserved",
               "NO2": {"type": "Property", "value": 3}}]
     assert client.post(f"{BASE}/entityOperations/upsert", json=batch, headers=w).status_code == 201

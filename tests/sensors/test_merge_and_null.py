@@ -3,7 +3,15 @@ and NGSI-LD's own errors for what is not served."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import func, select
+
 from conftest import BASE, air, create
+from parvis.modules.sensors import aggregates
+from parvis.modules.sensors.actions import attribute_iri
+from parvis.modules.sensors.models import Observation
+from parvis.settings import Settings
 
 ERR = "https://uri.etsi.org/ngsi-ld/errors/"
 E1 = "urn:ngsi-ld:AirQualityObserved:1"
@@ -164,3 +172,84 @@ def test_a_merge_goes_into_an_object_value(client, w, r):
     # the history holds the value as merged, not the patch
     history = client.get(f"{BASE}/temporal/entities/{E1}?attrs=address", headers=r)
     assert [i["value"] for i in history.json()["address"]] == [merged], history.text
+
+
+def test_null_where_a_merge_cannot_remove_anything_is_refused(client, w, r):
+    """Null inside an array (at any depth) or inside a GeoProperty's value is no member a merge
+    removes: refused, nothing stored."""
+    create(client, w, air(1, address=ADDRESS))
+    for attr in ({"type": "Property", "value": {"rooms": [{"n": 1, "label": NULL}]}},
+                 {"type": "Property", "value": [[1, NULL]]},
+                 {"type": "GeoProperty", "value": {"type": "Point", "coordinates": [1, 2], "bbox": NULL}}):
+        response = client.patch(f"{BASE}/entities/{E1}", json={"site": attr}, headers=w)
+        assert response.status_code == 400 and response.json()["type"] == ERR + "BadRequestData", attr
+    assert "site" not in get(client, r)
+
+
+def test_a_merge_removes_a_sub_attribute_or_a_language_given_null(client, w, r):
+    """CIM 009 5.5.12: a sub-attribute or a language given Null is removed by a merge, the rest
+    kept; other writes refuse Null there (it is never stored)."""
+    create(client, w, air(1, NO2={"type": "Property", "value": 20, "unitCode": "GQ",
+                                  "accuracy": {"type": "Property", "value": 0.5},
+                                  "method": {"type": "Property", "value": "chemiluminescence"}},
+                          label={"type": "LanguageProperty", "languageMap": {"fr": "Marché", "vi": "Chợ"}}))
+    patch = {"NO2": {"type": "Property", "value": 21, "accuracy": {"type": "Property", "value": NULL}},
+             "label": {"type": "LanguageProperty", "languageMap": {"vi": NULL, "en": "Market"}}}
+    assert client.patch(f"{BASE}/entities/{E1}", json=patch, headers=w).status_code == 204
+    after = client.get(f"{BASE}/entities/{E1}", headers=r)
+    no2 = after.json()["NO2"]
+    assert no2["value"] == 21 and "accuracy" not in no2 and no2["method"]["value"] == "chemiluminescence"
+    assert after.json()["label"]["languageMap"] == {"fr": "Marché", "en": "Market"}
+    assert NULL not in after.text
+    for path, body in [("/attrs", patch), ("/attrs", {"label": patch["label"]})]:
+        response = client.patch(f"{BASE}/entities/{E1}{path}", json=body, headers=w)
+        assert response.status_code == 400 and response.json()["type"] == ERR + "BadRequestData", body
+    assert NULL not in client.get(f"{BASE}/entities/{E1}", headers=r).text
+
+
+def test_a_merged_typed_literal_is_replaced_whole(client, w, r):
+    when = {"@type": "DateTime", "@value": "2026-11-29T08:00:00Z"}
+    create(client, w, air(1, opened={"type": "Property", "value": when}))
+    later = {"@type": "DateTime", "@value": "2026-11-30T08:00:00Z"}
+    assert client.patch(f"{BASE}/entities/{E1}", json={"opened": {"type": "Property", "value": later}},
+                        headers=w).status_code == 204
+    assert get(client, r)["opened"]["value"] == later
+    plain = {"note": "moved"}
+    assert client.patch(f"{BASE}/entities/{E1}", json={"opened": {"type": "Property", "value": plain}},
+                        headers=w).status_code == 204
+    assert get(client, r)["opened"]["value"] == plain
+
+
+def test_a_merge_without_observed_at_adds_no_instance_to_the_history(client, db, w, r):
+    """A merge (or a partial update) without observedAt keeps the stored time, at which the new
+    value was not observed: nothing joins the history, even once the old instance has expired."""
+    now = datetime.now(UTC)
+    old = (now - timedelta(days=50)).isoformat().replace("+00:00", "Z")
+    create(client, w, air(1, O3={"type": "Property", "value": 60, "observedAt": old}))
+    aggregates.rollup(db, "Asia/Ho_Chi_Minh")
+    recent = {"NO2": {"type": "Property", "value": 30, "observedAt": now.isoformat().replace("+00:00", "Z")}}
+    assert client.patch(f"{BASE}/entities/{E1}/attrs", json=recent, headers=w).status_code == 204
+    aggregates.rollup(db, "Asia/Ho_Chi_Minh")  # the mark moves past the old instance
+    settings = Settings(_env_file=None, sensors_retention_days={}, sensors_retention_default_days=30)  # type: ignore[call-arg]
+    assert aggregates.expire(db, settings, now=now) == 1
+    o3 = attribute_iri("O3")
+
+    def instances() -> int:
+        with db.read() as session:
+            return session.scalar(select(func.count()).select_from(Observation).where(
+                Observation.attribute == o3)) or 0
+    assert instances() == 0
+    assert client.patch(f"{BASE}/entities/{E1}", json={"O3": {"type": "Property", "value": 61}},
+                        headers=w).status_code == 204
+    batch = [{"id": E1, "type": "AirQualityObserved", "O3": {"type": "Property", "value": 62}}]
+    assert client.post(f"{BASE}/entityOperations/merge", json=batch, headers=w).status_code == 204
+    assert client.patch(f"{BASE}/entities/{E1}/attrs/O3", json={"value": 63}, headers=w).status_code == 204
+    assert instances() == 0
+    o3_now = get(client, r)["O3"]
+    assert (o3_now["value"], o3_now["observedAt"]) == (63, old)
+
+
+def test_an_attribute_cannot_be_named_as_the_entity_s_system_attributes(client, w):
+    body = air(1, **{"https://uri.etsi.org/ngsi-ld/modifiedAt": {"type": "Property", "value": "x"}})
+    response = client.post(f"{BASE}/entities", json=body, headers=w)
+    assert response.status_code == 400 and "modifiedAt" in response.json()["detail"]

@@ -31,7 +31,7 @@ from parvis.modules.sensors.standards.ngsi_ld import (
     check_uri,
     geometry,
     is_null,
-    merge_value,
+    merge_attribute,
     ngsi_time,
 )
 
@@ -177,18 +177,9 @@ def _merged(current: Attrs, attrs: Attrs, *, overwrite: bool, existing_only: boo
         if is_null(attr):
             del out[iri]
             continue
-        out[iri] = _stamped(_merged_attribute(old, attr) if merge else attr, stamp,
+        out[iri] = _stamped(merge_attribute(old, attr) if merge else attr, stamp,
                             old.get("createdAt") if old else None)
     return out, skipped
-
-
-def _merged_attribute(old: dict[str, Any] | None, attr: dict[str, Any]) -> dict[str, Any]:
-    """An attribute as a merge leaves it: the members not given kept; a Property's object value
-    merged into the stored one (RFC 7396, NGSI-LD's Null removing a member)."""
-    out = {**old, **attr} if old else dict(attr)
-    if out.get("type", "Property") == "Property" and isinstance(attr.get("value"), dict):
-        out["value"] = merge_value(old.get("value") if old else None, attr["value"])
-    return out
 
 
 def _merge(row: Entity, attrs: Attrs, *, overwrite: bool, existing_only: bool) -> list[str]:
@@ -260,7 +251,10 @@ def write_attributes(db: Database, writes: list[AttributeWrite]) -> list[list[st
             seen[1], seen[2] = attrs, "set"
             seen[3] = seen[3] or LOCATION in written
             changes.note(session, w.entity_id, seen[0], attrs, written, at=now, before=before)
-            _record(session, w.entity_id, {iri: attrs[iri] for iri in written if iri in attrs})
+            # an instance where the request gave its time: a partial update or a merge without
+            # observedAt keeps the stored one, at which the new value was not observed
+            _record(session, w.entity_id, {iri: attrs[iri] for iri in written
+                                           if iri in attrs and "observedAt" in w.attrs[iri]})
         _write_batch(session, state, now)
     return out
 
@@ -402,7 +396,8 @@ def _batch(db: Database, operation: str, items: list[tuple[int, EntityIn | str]]
                         continue
                     written = {iri for iri in item.attrs if iri not in skipped}
                     if skipped or merge:  # noOverwrite's kept are no instances; a merge's are merged
-                        recorded = {iri: attrs[iri] for iri in written if iri in attrs}
+                        recorded = {iri: attrs[iri] for iri in written
+                                    if iri in attrs and "observedAt" in item.attrs[iri]}
                 seen[1] = attrs
                 seen[2] = seen[2] or "set"
                 seen[3] = seen[3] or LOCATION in written

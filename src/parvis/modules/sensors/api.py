@@ -421,9 +421,10 @@ async def replace_entity(request: Request, entity_id: str) -> Response:
     body, kind = await read_body(request)
     ctx = body_context(request, kind, body)
     await _only_of_type(request, entity_id, ctx)
-    if isinstance(body, dict) and body.get("id", entity_id) != entity_id:
-        raise ngsi.bad("The id in the body differs from the id in the URL.")
     if isinstance(body, dict):
+        body = ngsi.keyword_aliases(body)
+        if body.get("id", entity_id) != entity_id:
+            raise ngsi.bad("The id in the body differs from the id in the URL.")
         body = {**body, "id": entity_id}
     entity = ngsi.parse_entity(body, ctx)
     refuse_null_within(entity.attrs, ctx)

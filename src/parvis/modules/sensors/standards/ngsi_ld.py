@@ -326,30 +326,59 @@ def holds_null(attr: dict[str, Any]) -> bool:
 
 
 def null_within(attr: dict[str, Any], *, merge: bool = False) -> bool:
-    """NGSI-LD's Null as a part of a compound value (an object's member, an array's item, one of
-    a Relationship's objects): Null stands for a whole value, never a part of one (CIM 009
-    5.5.4). ``merge``: except as an object's member, which a merge removes (5.5.12)."""
-    def inside(value: Any) -> bool:
+    """NGSI-LD's Null as a part of an attribute (an object's member or an array's item in its
+    value, one of a Relationship's objects, a language's text, a sub-attribute): Null stands for
+    a whole value, never a part of one (CIM 009 5.5.4). ``merge``: except where a merge removes
+    what it names (5.5.12): a member of a Property's object value (not inside an array), a
+    language of a LanguageProperty, a sub-attribute."""
+    def inside(value: Any, members: bool) -> bool:
         if isinstance(value, dict):
-            return any((item == NULL and not merge) or inside(item) for item in value.values())
+            return any((item == NULL and not members) or inside(item, members) for item in value.values())
         if isinstance(value, list):
-            return any(item == NULL or inside(item) for item in value)
+            return any(item == NULL or inside(item, False) for item in value)
         return False
-    return inside(attr.get("value")) or inside(attr.get("object"))
+    kind = attr.get("type", "Property")
+    if inside(attr.get("value"), merge and kind == "Property") or inside(attr.get("object"), False):
+        return True
+    languages = attr.get("languageMap")
+    if isinstance(languages, dict) and languages != {"@none": NULL} and inside(languages, merge):
+        return True
+    return any((is_null(sub) and not merge) or null_within(sub, merge=merge)
+               for key, sub in attr.items() if key not in META and isinstance(sub, dict))
 
 
 def merge_value(old: Any, patch: Any) -> Any:
     """A Property's value merged as RFC 7396 merges JSON (CIM 009 5.5.12): an object's members
     given replace those stored, recursively, those given NGSI-LD's Null are removed, the others
-    kept; anything but an object replaces what was stored."""
-    if not isinstance(patch, dict):
+    kept; anything but an object (or a JSON-LD typed literal, ``@value``) replaces what was
+    stored."""
+    if not isinstance(patch, dict) or "@value" in patch:
         return patch
-    out = dict(old) if isinstance(old, dict) else {}
+    out = dict(old) if isinstance(old, dict) and "@value" not in old else {}
     for key, item in patch.items():
         if item == NULL:
             out.pop(key, None)
         else:
             out[key] = merge_value(out.get(key), item)
+    return out
+
+
+def merge_attribute(old: dict[str, Any] | None, attr: dict[str, Any]) -> dict[str, Any]:
+    """An attribute as a merge leaves it (CIM 009 5.5.12): the members not given kept; a
+    Property's object value and a LanguageProperty's languages merged into those stored (a
+    member or language given NGSI-LD's Null removed); a sub-attribute given Null removed."""
+    out = {**old, **attr} if old else dict(attr)
+    kind = out.get("type", "Property")
+    if kind == "Property" and isinstance(attr.get("value"), dict):
+        out["value"] = merge_value(old.get("value") if old else None, attr["value"])
+    if kind == "LanguageProperty" and isinstance(attr.get("languageMap"), dict):
+        out["languageMap"] = merge_value(old.get("languageMap") if old else None, attr["languageMap"])
+    for key, sub in attr.items():
+        if key not in META and isinstance(sub, dict):
+            if is_null(sub):
+                out.pop(key)
+            elif old and isinstance(old.get(key), dict):
+                out[key] = merge_attribute(old[key], sub)
     return out
 
 
@@ -383,6 +412,9 @@ def expand_type(term: Any, ctx: Context) -> str:
     return _name(term, ctx)
 
 
+_SYSTEM_IRIS = frozenset(NGSI_LD + name for name in ("createdAt", "modifiedAt", "deletedAt"))
+
+
 def parse_attributes(body: Any, ctx: Context) -> dict[str, dict[str, Any]]:
     """The attributes of a fragment (append/update), keyed by full IRI (units checked:
     ``units.py``)."""
@@ -401,6 +433,9 @@ def parse_attributes(body: Any, ctx: Context) -> dict[str, dict[str, Any]]:
             raise bad(f"{key!r} is a term NGSI-LD reserves for attributes' members: it cannot name "
                       "an attribute.")
         iri = _name(key, ctx)
+        if iri in _SYSTEM_IRIS:
+            raise bad(f"{key!r} names the entity's own {iri.rsplit('/', 1)[1]}, which the broker "
+                      "keeps: it cannot name an attribute.")
         attrs[iri] = parse_attribute(key, value, ctx)
         units.check(iri, attrs[iri])
         if iri == LOCATION and attrs[iri].get("type") != "GeoProperty":
