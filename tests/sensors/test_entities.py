@@ -60,7 +60,8 @@ def test_delete_and_replace(client, w, r):
     ({"id": "urn:x:1"}, "type"),
     ({"id": "urn:x:a\u0000b", "type": "T"}, "URI"),  # a control character (PostgreSQL refuses NUL)
     ({"id": "urn:x:a\nb", "type": "T"}, "URI"),
-    ({"id": "urn:x:1", "type": "T", "a": 5}, "JSON object"),
+    ({"id": "urn:x:1", "type": "T", "a": {"unit": 5}}, "type among"),  # neither value, object nor languageMap
+    ({"id": "urn:x:1", "type": "T", "a": None}, "cannot be null"),
     ({"id": "urn:x:1", "type": "T", "a": {"type": "Thing", "value": 1}}, "type among"),
     ({"id": "urn:x:1", "type": "T", "a": {"type": "Property"}}, "needs a value"),
     ({"id": "urn:x:1", "type": "T", "a": {"type": "Relationship", "object": "nope"}}, "URI"),
@@ -495,3 +496,37 @@ def test_an_entity_may_be_written_with_json_ld_s_id_and_type(client, w, r):
             "type": "AirQualityObserved"}
     refused = client.post(f"{BASE}/entities", json=both, headers=w)
     assert refused.status_code == 400 and "@id" in refused.json()["detail"]
+
+
+def test_an_entity_may_be_written_in_the_concise_representation(client, w, r):
+    """CIM 009 4.5.2.3, 4.5.3.3: a bare value is a Property, a geometry a GeoProperty, an object
+    without a type is read by its value, object or languageMap; answers are normalized."""
+    concise = {"id": "urn:ngsi-ld:AirQualityObserved:c1", "type": "AirQualityObserved",
+               "NO2": 21, "name": "Chợ Đông Ba", "tags": ["market", "busy"],
+               "location": {"type": "Point", "coordinates": [107.58, 16.47]},
+               "area": {"value": {"type": "Point", "coordinates": [107.5, 16.4]}},
+               "O3": {"value": 60, "unitCode": "GQ", "observedAt": "2026-11-29T08:00:00Z", "accuracy": 0.5},
+               "refDevice": {"object": "urn:ngsi-ld:Device:1"},
+               "label": {"languageMap": {"vi": "Chợ", "fr": "Marché"}}}
+    assert client.post(f"{BASE}/entities", json=concise, headers=w).status_code == 201
+    got = client.get(f"{BASE}/entities/{concise['id']}", headers=r).json()
+    assert got["NO2"] == {"type": "Property", "value": 21}
+    assert got["tags"] == {"type": "Property", "value": ["market", "busy"]}
+    assert got["location"]["type"] == "GeoProperty" and got["area"]["type"] == "GeoProperty"
+    assert got["O3"]["type"] == "Property" and got["O3"]["accuracy"] == {"type": "Property", "value": 0.5}
+    assert got["refDevice"] == {"type": "Relationship", "object": "urn:ngsi-ld:Device:1"}
+    assert got["label"]["type"] == "LanguageProperty"
+    near = f"{BASE}/entities?type=AirQualityObserved&georel=near;maxDistance==100&geometry=Point&coordinates=[107.58,16.47]"
+    assert [e["id"] for e in client.get(near, headers=r).json()] == [concise["id"]]
+    # an update and a merge take it too; Null given concisely deletes
+    assert client.patch(f"{BASE}/entities/{concise['id']}/attrs", json={"NO2": 25}, headers=w).status_code == 204
+    merged = client.post(f"{BASE}/entityOperations/merge", headers=w, json=[
+        {"id": concise["id"], "type": "AirQualityObserved", "tags": "urn:ngsi-ld:null"}])
+    assert merged.status_code == 204, merged.text
+    got = client.get(f"{BASE}/entities/{concise['id']}", headers=r).json()
+    assert got["NO2"]["value"] == 25 and "tags" not in got
+    # an array of attribute instances is still a multi-attribute, refused plainly
+    multi = {"id": "urn:ngsi-ld:AirQualityObserved:c2", "type": "AirQualityObserved",
+             "NO2": [{"type": "Property", "value": 1, "datasetId": "urn:ngsi-ld:Dataset:a"},
+                     {"type": "Property", "value": 2, "datasetId": "urn:ngsi-ld:Dataset:b"}]}
+    assert client.post(f"{BASE}/entities", json=multi, headers=w).status_code == 422

@@ -223,13 +223,47 @@ RESERVED_NAMES = frozenset({"value", "object", "languageMap", "observedAt", "uni
 NOT_ATTRIBUTES = RESERVED_NAMES | frozenset(ENTITY_META)
 
 
+def _instance(item: Any) -> bool:
+    return isinstance(item, dict) and (item.get("type") in ATTRIBUTE_TYPES or any(
+        key in item for key in ("value", "object", "languageMap", "datasetId")))
+
+
+def _normalized(name: str, body: Any) -> Any:
+    """An attribute in the concise representation (CIM 009 4.5.2.3, 4.5.3.3, 4.5.18.3), made
+    normalized: a bare value is a Property's (a GeoJSON geometry a GeoProperty's); an object
+    without a type is a Property by its ``value`` (a GeoProperty when that is a geometry), a
+    Relationship by its ``object``, a LanguageProperty by its ``languageMap``. An array of
+    attribute instances is a multi-attribute, which Parvis does not keep."""
+    if isinstance(body, list):
+        if body and all(_instance(item) for item in body):
+            raise NgsiError("OperationNotSupported", f"The attribute {name!r} is given as an array of "
+                            "instances: Parvis keeps one instance per attribute (multi-attributes "
+                            "told apart by datasetId are not supported). Send a single instance.")
+        return {"type": "Property", "value": body}
+    if not isinstance(body, dict):
+        return {"type": "Property", "value": body}
+    kind = body.get("type")
+    if kind in GEOMETRY_TYPES and "coordinates" in body:
+        return {"type": "GeoProperty", "value": body}
+    if kind is not None:
+        return body
+    if "value" in body:
+        value = body["value"]
+        geo = isinstance(value, dict) and value.get("type") in GEOMETRY_TYPES and "coordinates" in value
+        return {"type": "GeoProperty" if geo else "Property", **body}
+    if "object" in body:
+        return {"type": "Relationship", **body}
+    if "languageMap" in body:
+        return {"type": "LanguageProperty", **body}
+    return body
+
+
 def parse_attribute(name: str, body: Any, ctx: Context, *, partial: bool = False,
                     depth: int = 0) -> dict[str, Any]:
-    """One attribute (``partial``: a PATCH of some of its fields, type optional)."""
-    if isinstance(body, list):
-        raise NgsiError("OperationNotSupported", f"The attribute {name!r} is given as an array of "
-                        "instances: Parvis keeps one instance per attribute (multi-attributes told "
-                        "apart by datasetId are not supported). Send a single instance.")
+    """One attribute, normalized or concise (``partial``: a PATCH of some of its fields, type
+    optional)."""
+    if not partial:
+        body = _normalized(name, body)
     if not isinstance(body, dict):
         raise bad(f"The attribute {name!r} must be a JSON object with a type and a value.")
     kind = body.get("type")
