@@ -62,6 +62,12 @@ def test_delete_and_replace(client, w, r):
     ({"id": "urn:x:a\nb", "type": "T"}, "URI"),
     ({"id": "urn:x:1", "type": "T", "a": {"unit": 5}}, "type among"),  # neither value, object nor languageMap
     ({"id": "urn:x:1", "type": "T", "a": None}, "cannot be null"),
+    # CIM 009 4.5.2.2: members only the broker writes (ETSI 452_01_04, 452_03_02, 453_01_04)
+    ({"id": "urn:x:1", "type": "T", "a": {"type": "Property", "value": 1, "previousValue": 0}}, "previousValue"),
+    ({"id": "urn:x:1", "type": "T", "a": {"type": "Relationship", "object": "urn:x:2",
+                                          "previousObject": "urn:x:3"}}, "previousObject"),
+    ({"id": "urn:x:1", "type": "T", "a": {"type": "Property", "value": 1, "entityIdSealed": "urn:x:1"}},
+     "entityIdSealed"),
     ({"id": "urn:x:1", "type": "T", "a": {"type": "Thing", "value": 1}}, "type among"),
     ({"id": "urn:x:1", "type": "T", "a": {"type": "Property"}}, "needs a value"),
     ({"id": "urn:x:1", "type": "T", "a": {"type": "Relationship", "object": "nope"}}, "URI"),

@@ -218,6 +218,11 @@ _LANG_STRING = ("langString", "rdf:langString", "http://www.w3.org/1999/02/22-rd
 # terms NGSI-LD reserves for members: no attribute is named so (CIM 009 4.6.2)
 RESERVED_NAMES = frozenset({"value", "object", "languageMap", "observedAt", "unitCode", "datasetId",
                             "instanceId", "deletedAt", "valueType", "objectType"})
+# members only the broker writes (notifications' previous values, proofs' sealed members), never
+# the names of sub-attributes
+_OUTPUT_MEMBERS = frozenset({"previousValue", "previousObject", "previousLanguageMap", "previousVocab",
+                             "previousJson", "previousValueList", "previousObjectList",
+                             "entityIdSealed", "entityTypeSealed", "instanceId", "deletedAt"})
 # what an ``attrs`` list cannot name: no attribute is called so (entity members, system
 # attributes, attributes' members)
 NOT_ATTRIBUTES = RESERVED_NAMES | frozenset(ENTITY_META)
@@ -310,6 +315,9 @@ def parse_attribute(name: str, body: Any, ctx: Context, *, partial: bool = False
             raise bad(f"The attribute {name!r} carries its own @context: an attribute cannot embed "
                       "one (CIM 009 5.5.7); give the terms in the payload's @context.")
         else:
+            if key in _OUTPUT_MEMBERS:  # CIM 009 4.5.2.2: what the broker writes (or a proof's)
+                raise bad(f"{key!r} cannot be written in the attribute {name!r}: NGSI-LD keeps the "
+                          "name for a member the broker gives in answers.")
             if depth >= 2:
                 raise bad(f"Sub-attributes of {name!r} nest too deeply.")
             out[_name(key, ctx)] = parse_attribute(key, value, ctx, depth=depth + 1)
