@@ -4,7 +4,8 @@ devices over MQTT or HTTP (IoT-agent JSON conventions), with a simulator of the 
 Other modules and the demo use this public surface only.
 """
 
-from parvis.modules.sensors.actions import issue_api_key, provision_device, revoke_api_key
+from parvis.modules.sensors.actions import provision_device
+from parvis.modules.sensors.api_keys import issue_api_key, revoke_api_key
 from parvis.modules.sensors.demo_parking import provision as provision_demo_parking
 from parvis.modules.sensors.demo_sensors import provision as provision_demo
 from parvis.modules.sensors.jobs import register

@@ -16,12 +16,10 @@ from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, object_session
 
-from parvis.kernel import audit
-from parvis.kernel.auth import Principal, new_token, token_digest
 from parvis.kernel.db import Database, utcnow
 from parvis.kernel.errors import N_, Conflict, NotFound, ValidationFailed
-from parvis.modules.sensors import changes, entity_rows, key_cache, observations
-from parvis.modules.sensors.models import ApiKey, DeadLetter, Device, Entity
+from parvis.modules.sensors import changes, entity_rows, observations
+from parvis.modules.sensors.models import DeadLetter, Device, Entity
 from parvis.modules.sensors.standards import context as ldctx
 from parvis.modules.sensors.standards.ngsi_ld import (
     LOCATION,
@@ -31,9 +29,9 @@ from parvis.modules.sensors.standards.ngsi_ld import (
     check_uri,
     geometry,
     is_null,
-    merge_attribute,
     ngsi_time,
 )
+from parvis.modules.sensors.standards.ngsi_null import merge_attribute
 
 Attrs = dict[str, dict[str, Any]]
 
@@ -429,32 +427,6 @@ def _write_batch(session: Session, state: dict[str, list[Any]], now: datetime) -
            for i, (t, a, how, _m) in state.items() if how == "new"]
     if new:
         session.execute(insert(Entity), new)
-
-
-# --------------------------------------------------------------------------------- API keys
-
-def issue_api_key(db: Database, name: str, key: str | None = None, *, read: bool = True,
-                  write: bool = False, actor: Principal | None = None) -> str:
-    """A new NGSI-LD API key; only its digest is kept, so show it once. Issuing a key that
-    exists (the demo's, at each run) changes nothing."""
-    key = key or new_token(24)
-    digest = token_digest(key)
-    with db.transaction() as session:
-        if session.scalar(select(ApiKey.id).where(ApiKey.digest == digest)) is None:
-            session.add(ApiKey(name=name, digest=digest, can_read=read, can_write=write))
-            audit.record(session, actor, "sensors.api_key.issue", object_type="api_key",
-                         changes={"name": name, "read": read, "write": write})
-    return key
-
-
-def revoke_api_key(db: Database, key_id: int, actor: Principal | None = None) -> None:
-    with db.transaction() as session:
-        row = session.get(ApiKey, key_id)
-        if row is None:
-            raise NotFound()
-        row.revoked_at = utcnow()
-        audit.record(session, actor, "sensors.api_key.revoke", object_type="api_key", object_id=key_id)
-    key_cache.forget()
 
 
 # --------------------------------------------------------------------------------- devices

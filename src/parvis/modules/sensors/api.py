@@ -28,7 +28,7 @@ from parvis.modules.sensors.models import Entity
 from parvis.modules.sensors.ngsi_access import Access, access_of, require_write
 from parvis.modules.sensors.ngsi_route import NgsiRoute
 from parvis.modules.sensors.standards import context as ldctx
-from parvis.modules.sensors.standards import geojson, units
+from parvis.modules.sensors.standards import geojson, ngsi_null, units
 from parvis.modules.sensors.standards import negotiation as neg
 from parvis.modules.sensors.standards import ngsi_ld as ngsi
 from parvis.modules.sensors.standards import query as ngsiq
@@ -230,16 +230,6 @@ def _entity_id(value: str) -> str:
     return ngsi.check_uri(value)
 
 
-def refuse_null_within(attrs: dict[str, dict[str, Any]], ctx: ldctx.Context, *, merge: bool = False) -> None:
-    """NGSI-LD's Null is a whole value (the attribute is deleted), never a part of one: only a
-    merge (PATCH of the entity) takes it inside a value, as an object's member it removes (CIM
-    009 5.5.4, 5.5.12)."""
-    found = [ctx.compact(iri) for iri, attr in attrs.items() if ngsi.null_within(attr, merge=merge)]
-    if found:
-        raise ngsi.bad(f"NGSI-LD's Null ({ngsi.NULL}) stands for a whole value, not a part of one: "
-                       f"{', '.join(found)} holds it inside its value.")
-
-
 def _partial(not_updated: list[str], ctx: ldctx.Context, updated: list[str], reason: str) -> Response:
     if not not_updated:
         return Response(status_code=204)
@@ -256,7 +246,7 @@ async def create_entity(request: Request) -> Response:
     body, kind = await read_body(request)
     ctx = body_context(request, kind, body)
     entity = ngsi.parse_entity(body, ctx)
-    nulls = [ctx.compact(iri) for iri, attr in entity.attrs.items() if ngsi.holds_null(attr)]
+    nulls = [ctx.compact(iri) for iri, attr in entity.attrs.items() if ngsi_null.holds_null(attr)]
     if nulls:  # Null deletes an attribute or a member: a new entity has none to delete
         raise ngsi.bad(f"A new entity cannot have NGSI-LD's Null ({', '.join(nulls)}), in an attribute, "
                        "a sub-attribute or a value.")
@@ -406,7 +396,7 @@ async def replace_attribute(request: Request, entity_id: str, attr_id: str) -> R
     iri = ctx.expand(attr_id)
     attrs = ngsi.parse_attributes({attr_id: {k: v for k, v in body.items() if k != "@context"}}
                                   if isinstance(body, dict) else body, ctx)
-    refuse_null_within(attrs, ctx)
+    ngsi_null.refuse_null_within(attrs, ctx)
     skipped = await _attribute_writes(request)(actions.AttributeWrite(
         entity_id, {iri: attrs[iri]}, overwrite=True, existing_only=True))
     if skipped:
@@ -427,7 +417,7 @@ async def replace_entity(request: Request, entity_id: str) -> Response:
             raise ngsi.bad("The id in the body differs from the id in the URL.")
         body = {**body, "id": entity_id}
     entity = ngsi.parse_entity(body, ctx)
-    refuse_null_within(entity.attrs, ctx)
+    ngsi_null.refuse_null_within(entity.attrs, ctx)
     await run_in_thread(request, actions.replace_entity, request.app.state.db, entity)
     return Response(status_code=204)
 
@@ -461,7 +451,7 @@ async def _write_attributes(request: Request, entity_id: str, why_skipped: str, 
     ctx = body_context(request, kind, body)
     await _only_of_type(request, entity_id, ctx)
     attrs = ngsi.parse_attributes(body, ctx)
-    refuse_null_within(attrs, ctx)
+    ngsi_null.refuse_null_within(attrs, ctx)
     skipped = await _attribute_writes(request)(actions.AttributeWrite(
         entity_id, attrs, overwrite=overwrite, existing_only=existing_only))
     updated = [i for i in attrs if i not in skipped]
@@ -493,7 +483,7 @@ async def patch_attribute(request: Request, entity_id: str, attr_id: str) -> Res
         body = {k: v for k, v in body.items() if k != "@context"}
     partial = ngsi.parse_attribute(attr_id, body, ctx, partial=True)
     attr_iri = ctx.expand(attr_id)
-    refuse_null_within({attr_iri: partial}, ctx)
+    ngsi_null.refuse_null_within({attr_iri: partial}, ctx)
     ngsi.check_location_patch(attr_iri, partial)
     units.check(attr_iri, partial)
     await _attribute_writes(request)(actions.AttributeWrite(entity_id, {attr_iri: partial}, partial=True))
@@ -556,7 +546,7 @@ async def merge_entity(request: Request, entity_id: str) -> Response:
         if body.get("id") not in (None, entity_id):
             raise ngsi.bad(f"The body's id {body.get('id')!r} is not the entity's ({entity_id}).")
     attrs = ngsi.parse_attributes(body, ctx)
-    refuse_null_within(attrs, ctx, merge=True)
+    ngsi_null.refuse_null_within(attrs, ctx, merge=True)
     await _attribute_writes(request)(actions.AttributeWrite(entity_id, attrs, merge=True))
     return Response(status_code=204)
 

@@ -17,6 +17,7 @@ from parvis.modules.sensors import actions, api, ngsi_access, queries
 from parvis.modules.sensors.ngsi_route import NgsiRoute, failure
 from parvis.modules.sensors.standards import negotiation as neg
 from parvis.modules.sensors.standards import ngsi_ld as ngsi
+from parvis.modules.sensors.standards import ngsi_null
 from parvis.modules.sensors.standards import query as ngsiq
 from parvis.modules.sensors.standards.context import Context
 from parvis.modules.sensors.standards.type_selection import type_selection
@@ -211,7 +212,7 @@ async def _batch(request: Request, operation: str, raw: bytes, kind: str) -> Res
                 own = shared is None or (isinstance(item, dict) and "@context" in item)
                 ctx = api.body_context(request, kind, item) if own else shared
                 entity = ngsi.parse_entity(item, ctx)
-                api.refuse_null_within(entity.attrs, ctx, merge=operation == "merge")  # as for one entity
+                ngsi_null.refuse_null_within(entity.attrs, ctx, merge=operation == "merge")
                 parsed.append((n, entity))
         except Exception as exc:
             errors.append((n, _error_of(item, exc)))
