@@ -46,7 +46,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def _cheap_password_hashing() -> None:
     """argon2id at its recommended cost (64 MiB, ~0.1 s a hash) is right for a server, and it is
     still argon2id here, at the smallest cost: the suite hashes and checks thousands of
-    passwords and SMS codes. Processes the tests start (servers, the CLI) keep the real cost."""
+    passwords and SMS codes. The in-process browser server uses it too; processes the tests
+    start (``parvis serve``, the CLI) keep the real cost."""
     cheap = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
     auth._hasher = cheap
     auth._DUMMY_HASH = cheap.hash("parvis-timing-equaliser")
