@@ -7,6 +7,7 @@ gives them the spec's problem types.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -205,6 +206,13 @@ def _alone(results: list[list[str] | Exception]) -> list[str]:
     return result
 
 
+def _timed(attrs: Attrs, given: Attrs, written: Iterable[str]) -> Attrs:
+    """The attributes written (as stored now) whose request gave their ``observedAt``: those join
+    the history. Without one (a partial update, a merge) the stored time stays, and the new value
+    was not observed then."""
+    return {iri: attrs[iri] for iri in written if iri in attrs and "observedAt" in given[iri]}
+
+
 @dataclass(frozen=True)
 class AttributeWrite:
     """One request's attributes for one entity: appended (``existing_only`` False) or updated
@@ -249,10 +257,7 @@ def write_attributes(db: Database, writes: list[AttributeWrite]) -> list[list[st
             seen[1], seen[2] = attrs, "set"
             seen[3] = seen[3] or LOCATION in written
             changes.note(session, w.entity_id, seen[0], attrs, written, at=now, before=before)
-            # an instance where the request gave its time: a partial update or a merge without
-            # observedAt keeps the stored one, at which the new value was not observed
-            _record(session, w.entity_id, {iri: attrs[iri] for iri in written
-                                           if iri in attrs and "observedAt" in w.attrs[iri]})
+            _record(session, w.entity_id, _timed(attrs, w.attrs, written))
         _write_batch(session, state, now)
     return out
 
@@ -394,8 +399,7 @@ def _batch(db: Database, operation: str, items: list[tuple[int, EntityIn | str]]
                         continue
                     written = {iri for iri in item.attrs if iri not in skipped}
                     if skipped or merge:  # noOverwrite's kept are no instances; a merge's are merged
-                        recorded = {iri: attrs[iri] for iri in written
-                                    if iri in attrs and "observedAt" in item.attrs[iri]}
+                        recorded = _timed(attrs, item.attrs, written)
                 seen[1] = attrs
                 seen[2] = seen[2] or "set"
                 seen[3] = seen[3] or LOCATION in written

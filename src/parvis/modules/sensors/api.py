@@ -412,10 +412,7 @@ async def replace_entity(request: Request, entity_id: str) -> Response:
     ctx = body_context(request, kind, body)
     await _only_of_type(request, entity_id, ctx)
     if isinstance(body, dict):
-        body = ngsi.keyword_aliases(body)
-        if body.get("id", entity_id) != entity_id:
-            raise ngsi.bad("The id in the body differs from the id in the URL.")
-        body = {**body, "id": entity_id}
+        body = {**_of_entity(body, entity_id), "id": entity_id}
     entity = ngsi.parse_entity(body, ctx)
     ngsi_null.refuse_null_within(entity.attrs, ctx)
     await run_in_thread(request, actions.replace_entity, request.app.state.db, entity)
@@ -513,6 +510,14 @@ async def delete_entity(request: Request, entity_id: str) -> Response:
     return Response(status_code=204)
 
 
+def _of_entity(body: dict[str, Any], entity_id: str) -> dict[str, Any]:
+    """A body for the entity the path names: its id (or ``@id``), if any, is that one."""
+    body = ngsi.keyword_aliases(body)
+    if body.get("id") not in (None, entity_id):
+        raise ngsi.bad(f"The body's id {body.get('id')!r} is not the entity's ({entity_id}).")
+    return body
+
+
 async def _only_of_type(request: Request, entity_id: str, ctx: ldctx.Context) -> None:
     """A write to an entity given with a ``type`` parameter (CIM 009 v1.8) touches only an entity
     of that type: another is as good as absent (404), before anything is written. ``ctx``: the
@@ -542,9 +547,7 @@ async def merge_entity(request: Request, entity_id: str) -> Response:
     ctx = body_context(request, kind, body)
     await _only_of_type(request, entity_id, ctx)
     if isinstance(body, dict):
-        body = ngsi.keyword_aliases(body)
-        if body.get("id") not in (None, entity_id):
-            raise ngsi.bad(f"The body's id {body.get('id')!r} is not the entity's ({entity_id}).")
+        body = _of_entity(body, entity_id)
     attrs = ngsi.parse_attributes(body, ctx)
     ngsi_null.refuse_null_within(attrs, ctx, merge=True)
     await _attribute_writes(request)(actions.AttributeWrite(entity_id, attrs, merge=True))

@@ -96,10 +96,10 @@ class Compiled:
         if not self._triggered(change, facts):
             return False
         attrs = change.attrs or {}
-        if self.q is not None and not self.q(ngsiq.with_entity_times(
-                attrs, None, change.at)
-                if self.q.names_entity_times else attrs):
-            return False
+        if self.q is not None:
+            tested = ngsiq.with_entity_times(attrs, None, change.at) if self.q.names_entity_times else attrs
+            if not self.q(tested):  # the entity's modifiedAt is the change's time
+                return False
         if self.geo is not None:
             if self.geo.prop is not None:  # another GeoProperty than location (geoproperty)
                 found = self.geo.geometry_of(attrs)

@@ -233,6 +233,10 @@ def _instance(item: Any) -> bool:
         key in item for key in ("value", "object", "languageMap", "datasetId")))
 
 
+def _is_geometry(value: Any) -> bool:
+    return isinstance(value, dict) and value.get("type") in GEOMETRY_TYPES and "coordinates" in value
+
+
 def _normalized(name: str, body: Any) -> Any:
     """An attribute in the concise representation (CIM 009 4.5.2.3, 4.5.3.3, 4.5.18.3), made
     normalized: a bare value is a Property's (a GeoJSON geometry a GeoProperty's); an object
@@ -247,15 +251,12 @@ def _normalized(name: str, body: Any) -> Any:
         return {"type": "Property", "value": body}
     if not isinstance(body, dict):
         return {"type": "Property", "value": body}
-    kind = body.get("type")
-    if kind in GEOMETRY_TYPES and "coordinates" in body:
+    if _is_geometry(body):
         return {"type": "GeoProperty", "value": body}
-    if kind is not None:
+    if body.get("type") is not None:
         return body
     if "value" in body:
-        value = body["value"]
-        geo = isinstance(value, dict) and value.get("type") in GEOMETRY_TYPES and "coordinates" in value
-        return {"type": "GeoProperty" if geo else "Property", **body}
+        return {"type": "GeoProperty" if _is_geometry(body["value"]) else "Property", **body}
     if "object" in body:
         return {"type": "Relationship", **body}
     if "languageMap" in body:
